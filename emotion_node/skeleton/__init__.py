@@ -1,0 +1,1 @@
+"""Skeleton room: joint layouts, BVH reading, preprocessing, kinematic cues, dataset index."""

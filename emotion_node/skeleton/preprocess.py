@@ -1,0 +1,240 @@
+"""Model input preprocessing: resampling, windowing and per-window normalisation.
+
+This module is the single place that turns canonical positions into model input; training,
+export and the node all call `preprocess_window` / `preprocess_batch`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from emotion_node.skeleton.layouts import CANONICAL_INDEX, NUM_JOINTS
+
+_I = CANONICAL_INDEX
+# Posture-invariant limbs for the body scale: upper arms, forearms, thighs, shins. Torso height
+# is left out on purpose: slumping is an emotion cue and must not be normalised away.
+SCALE_BONES: tuple[tuple[int, int], ...] = tuple(
+    (_I[a + s], _I[b + s]) for s in ("_l", "_r")
+    for a, b in (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle")))
+# Left-right pairs whose horizontal direction gives the facing (person's left = +Y).
+_LR_PAIRS = ((_I["hip_l"], _I["hip_r"]), (_I["shoulder_l"], _I["shoulder_r"]))
+_TIME_TOL = 1e-9
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """Model rate and window length; saved with every model."""
+
+    fps: float = 15.0
+    window_frames: int = 30
+    min_valid_joints: int = 6  # frames with fewer valid joints are masked out entirely
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.fps) and self.fps > 0):
+            raise ValueError(f"PreprocessConfig.fps must be > 0, got {self.fps}")
+        if int(self.window_frames) != self.window_frames or self.window_frames < 2:
+            raise ValueError(f"PreprocessConfig.window_frames must be an int >= 2, "
+                             f"got {self.window_frames}")
+        if not 0 <= self.min_valid_joints <= NUM_JOINTS:
+            raise ValueError(f"PreprocessConfig.min_valid_joints must be in [0, {NUM_JOINTS}], "
+                             f"got {self.min_valid_joints}")
+
+    def to_dict(self) -> dict:
+        """Plain dict for JSON configs."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "PreprocessConfig":
+        """Inverse of `to_dict`; unknown keys are an error."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown PreprocessConfig keys {unknown}; known: {sorted(known)}")
+        return cls(fps=float(data.get("fps", cls.fps)),
+                   window_frames=int(data.get("window_frames", cls.window_frames)),
+                   min_valid_joints=int(data.get("min_valid_joints", cls.min_valid_joints)))
+
+
+def _check_positions(positions: np.ndarray, mask: np.ndarray, what: str) -> None:
+    """Check (..., J, 3) positions against a (..., J) mask."""
+    if positions.ndim < 2 or positions.shape[-1] != 3:
+        raise ValueError(f"{what}: positions must be (..., J, 3), got {positions.shape}")
+    if mask.shape != positions.shape[:-1]:
+        raise ValueError(f"{what}: mask shape {mask.shape} does not match positions "
+                         f"{positions.shape}")
+
+
+def _check_stamps(stamps: np.ndarray, n: int) -> None:
+    """Stamps must be (N,), finite and strictly increasing."""
+    if stamps.ndim != 1 or stamps.shape[0] != n or n == 0:
+        raise ValueError(f"resample: stamps must be (N,) with N = {n} >= 1, got {stamps.shape}")
+    if not np.isfinite(stamps).all():
+        raise ValueError("resample: stamps contain non-finite values")
+    steps = np.diff(stamps)
+    if (steps <= 0).any():
+        k = int(np.argmax(steps <= 0))
+        raise ValueError(f"resample: stamps must increase strictly; stamps[{k + 1}] = "
+                         f"{stamps[k + 1]} follows {stamps[k]}")
+
+
+def resample(stamps: np.ndarray, positions: np.ndarray, mask: np.ndarray, fps: float,
+             n_frames: int, t_end: float | None = None
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Linearly interpolate (N, J, 3) samples onto n_frames uniform stamps ending at t_end.
+
+    A resampled joint is valid only when both neighbouring samples are valid (or it falls exactly
+    on one valid sample). Stamps outside [stamps[0], stamps[-1]] are masked, never extrapolated.
+    """
+    stamps = np.asarray(stamps, dtype=np.float64)
+    positions = np.asarray(positions, dtype=np.float64)
+    mask = np.asarray(mask, dtype=bool)
+    _check_positions(positions, mask, "resample")
+    _check_stamps(stamps, positions.shape[0])
+    if not fps > 0 or n_frames < 1:
+        raise ValueError(f"resample: need fps > 0 and n_frames >= 1, got {fps}, {n_frames}")
+    t_end = float(stamps[-1] if t_end is None else t_end)
+    out_stamps = t_end - (n_frames - 1 - np.arange(n_frames)) / fps  # (n,)
+    mask = mask & np.isfinite(positions).all(axis=-1)
+    clean = np.where(mask[..., None], positions, 0.0)
+    if stamps.shape[0] == 1:  # one sample: only an exact hit is valid
+        hit = np.abs(out_stamps - stamps[0]) <= _TIME_TOL
+        out_mask = hit[:, None] & mask[0][None]
+        out = np.where(out_mask[..., None], clean[0][None], 0.0)
+        return out.astype(np.float32), out_mask, out_stamps
+    lo = np.clip(np.searchsorted(stamps, out_stamps, side="right") - 1, 0, len(stamps) - 2)
+    hi = lo + 1
+    w = np.clip((out_stamps - stamps[lo]) / (stamps[hi] - stamps[lo]), 0.0, 1.0)  # (n,)
+    inside = (out_stamps >= stamps[0] - _TIME_TOL) & (out_stamps <= stamps[-1] + _TIME_TOL)
+    need_lo = w < 1.0 - _TIME_TOL
+    need_hi = w > _TIME_TOL
+    out_mask = ((mask[lo] | ~need_lo[:, None]) & (mask[hi] | ~need_hi[:, None])
+                & inside[:, None])  # (n, J)
+    out = (1.0 - w)[:, None, None] * clean[lo] + w[:, None, None] * clean[hi]
+    out = np.where(out_mask[..., None], out, 0.0)
+    return out.astype(np.float32), out_mask, out_stamps
+
+
+def _root_track(positions: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
+    """Window-mean root (3,): pelvis, else mid-hips, else mid-shoulders; None when absent."""
+    for names in (("pelvis",), ("hip_l", "hip_r"), ("shoulder_l", "shoulder_r")):
+        idx = [_I[n] for n in names]
+        ok = mask[:, idx].all(axis=1)  # (T,)
+        if ok.any():
+            return positions[ok][:, idx].mean(axis=(0, 1))
+    return None
+
+
+def body_scale(positions: np.ndarray, mask: np.ndarray) -> float:
+    """Median limb bone length (upper arm, forearm, thigh, shin) over the window; nan if none."""
+    lengths = []
+    for a, b in SCALE_BONES:
+        ok = mask[:, a] & mask[:, b]
+        if ok.any():
+            lengths.append(np.linalg.norm(positions[ok, a] - positions[ok, b], axis=-1))
+    if not lengths:
+        return float("nan")
+    return float(np.median(np.concatenate(lengths)))
+
+
+def _heading(positions: np.ndarray, mask: np.ndarray) -> float | None:
+    """Mean facing angle about Z (radians, 0 = +X) from left-right vectors; None if unknown."""
+    total = np.zeros(2)
+    for left, right in _LR_PAIRS:
+        ok = mask[:, left] & mask[:, right]
+        lr = positions[ok, left, :2] - positions[ok, right, :2]  # (k, 2) points to the left
+        norm = np.linalg.norm(lr, axis=-1, keepdims=True)
+        total += (lr / np.maximum(norm, 1e-9)).sum(axis=0)
+    if np.linalg.norm(total) < 1e-6:
+        return None
+    return float(np.arctan2(total[1], total[0]) - np.pi / 2)  # facing = left rotated by -90 deg
+
+
+def normalize_window(positions: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Root-centre, face +X on average and divide by the limb-length body scale; (T, J, 3)."""
+    positions = np.asarray(positions, dtype=np.float64)
+    mask = np.asarray(mask, dtype=bool)
+    _check_positions(positions, mask, "normalize_window")
+    if positions.ndim != 3 or positions.shape[1] != NUM_JOINTS:
+        raise ValueError(f"normalize_window: expected (T, {NUM_JOINTS}, 3), got {positions.shape}")
+    mask = mask & np.isfinite(positions).all(axis=-1)
+    pos = np.where(mask[..., None], positions, 0.0)
+    root = _root_track(pos, mask)
+    if root is None and mask.any():
+        root = pos[mask].mean(axis=0)  # no torso at all: centre on the visible joints
+    if root is not None:
+        pos = pos - root
+    yaw = _heading(pos, mask)
+    if yaw is not None:
+        c, s = np.cos(-yaw), np.sin(-yaw)
+        rot = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+        pos = pos @ rot.T
+    scale = body_scale(pos, mask)
+    if np.isfinite(scale) and scale > 1e-6:
+        pos = pos / scale
+    return np.where(mask[..., None], pos, 0.0).astype(np.float32)
+
+
+def preprocess_window(positions: np.ndarray, mask: np.ndarray,
+                      config: PreprocessConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Validate and normalise one (T, 21, 3) canonical window into model input and its mask."""
+    positions = np.asarray(positions, dtype=np.float32)
+    mask = np.asarray(mask, dtype=bool)
+    want = (config.window_frames, NUM_JOINTS, 3)
+    if positions.shape != want:
+        raise ValueError(f"preprocess_window: expected positions {want}, got {positions.shape}")
+    if mask.shape != want[:2]:
+        raise ValueError(f"preprocess_window: expected mask {want[:2]}, got {mask.shape}")
+    mask = mask & np.isfinite(positions).all(axis=-1)
+    # Frames with too few joints (spurious or half-lost detections) carry no usable pose.
+    mask = mask & (mask.sum(axis=1, keepdims=True) >= config.min_valid_joints)
+    return normalize_window(positions, mask), mask
+
+
+def preprocess_batch(positions: np.ndarray, mask: np.ndarray,
+                     config: PreprocessConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Batched `preprocess_window`: (B, T, 21, 3) and (B, T, 21) -> model input and mask."""
+    config = config or PreprocessConfig()
+    positions = np.asarray(positions, dtype=np.float32)
+    mask = np.asarray(mask, dtype=bool)
+    if positions.ndim != 4 or mask.shape != positions.shape[:-1]:
+        raise ValueError(f"preprocess_batch: expected (B, T, J, 3) positions and (B, T, J) mask, "
+                         f"got {positions.shape} and {mask.shape}")
+    x = np.zeros(positions.shape, dtype=np.float32)
+    m = np.zeros(mask.shape, dtype=bool)
+    for b in range(positions.shape[0]):
+        x[b], m[b] = preprocess_window(positions[b], mask[b], config)
+    return x, m
+
+
+def clip_windows(positions: np.ndarray, mask: np.ndarray, src_fps: float,
+                 config: PreprocessConfig, stride_s: float = 0.5
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Resample a clip to config.fps and cut sliding raw windows (not yet normalised).
+
+    Returns windows (W, T, J, 3) in the clip's frame, masks (W, T, J) and end times (W,) in
+    seconds from the clip start. A clip shorter than one window gives a single window padded at
+    the START with masked frames: the same warm-up padding the node uses before its buffer fills.
+    Leak risk: padding length reveals clip length, which correlates with content and style in
+    this dataset; callers may crop or pad-mask long clips the same way to keep it uninformative.
+    """
+    positions = np.asarray(positions, dtype=np.float32)
+    mask = np.asarray(mask, dtype=bool)
+    _check_positions(positions, mask, "clip_windows")
+    if not src_fps > 0 or not stride_s > 0:
+        raise ValueError(f"clip_windows: need src_fps > 0 and stride_s > 0, "
+                         f"got {src_fps}, {stride_s}")
+    stamps = np.arange(positions.shape[0]) / src_fps
+    n = int(np.floor(stamps[-1] * config.fps + 1e-6)) + 1
+    pos, msk, out_stamps = resample(stamps, positions, mask, config.fps, n)
+    t = config.window_frames
+    if n < t:
+        pad = t - n
+        pos = np.concatenate([np.zeros((pad,) + pos.shape[1:], np.float32), pos])
+        msk = np.concatenate([np.zeros((pad,) + msk.shape[1:], bool), msk])
+        return pos[None], msk[None], out_stamps[-1:]
+    stride = max(1, int(round(stride_s * config.fps)))
+    ends = np.arange(t - 1, n, stride)  # (W,) index of each window's last frame
+    idx = ends[:, None] - (t - 1) + np.arange(t)[None]  # (W, T)
+    return pos[idx], msk[idx], out_stamps[ends]

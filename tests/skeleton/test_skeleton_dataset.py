@@ -1,0 +1,71 @@
+"""Dataset index, labels, leave-one-content-out splits and the clip cache."""
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from emotion_node.skeleton.dataset import (
+    ClipInfo, default_data_root, index_clips, leave_one_content_out, load_clip, shared_contents)
+
+EMOTION_STYLES = ("normal", "happy", "sad", "angry", "proud", "not-confident", "tired")
+CONTENTS = ["bow", "bye", "byebye", "dash", "walk", "walk-back", "walk-left", "walk-right"]
+
+
+def test_index_matches_file_names(data_root):
+    clips = index_clips(data_root)
+    assert len(clips) == 144 and clips == sorted(clips, key=lambda c: (c.content, c.style, c.take,
+                                                                          str(c.path)))
+    for c in clips:  # JSON labels agree with the file name
+        assert c.path.stem == f"dataset-1_{c.content}_{c.style}_{c.take:03d}"
+    assert sum(c.style == "normal" for c in clips) == 18
+    assert shared_contents(clips, EMOTION_STYLES) == CONTENTS
+
+
+def test_file_name_fallback(tmp_path, data_root):
+    src = data_root / "data" / "dataset-1_walk-back_not-confident_001.bvh"
+    shutil.copy(src, tmp_path / src.name)  # no JSON, no cfg
+    (clip,) = index_clips(tmp_path)
+    assert (clip.content, clip.style, clip.take) == ("walk-back", "not-confident", 1)
+
+
+def test_leave_one_content_out_never_leaks(data_root):
+    clips = [c for c in index_clips(data_root) if c.style in EMOTION_STYLES]
+    folds = leave_one_content_out(clips, CONTENTS)
+    assert [f[0] for f in folds] == CONTENTS
+    seen = []
+    for held, train, test in folds:
+        assert {c.content for c in test} == {held}
+        assert held not in {c.content for c in train} and train
+        assert not set(train) & set(test)
+        seen += test
+    assert sorted(seen, key=str) == sorted([c for c in clips if c.content in CONTENTS], key=str)
+    with pytest.raises(ValueError, match="fly"):
+        leave_one_content_out(clips, ["fly"])
+
+
+def test_data_root_from_env(monkeypatch, tmp_path, data_root):
+    monkeypatch.setenv("EMOTION_NODE_DATA", str(data_root))
+    assert default_data_root() == data_root
+    monkeypatch.setenv("EMOTION_NODE_DATA", str(tmp_path / "missing"))
+    with pytest.raises(FileNotFoundError, match="missing"):
+        default_data_root()
+
+
+def test_cache_round_trip_and_invalidation(tmp_path, data_root):
+    src = data_root / "data" / "dataset-1_bye_sad_001.bvh"
+    local = tmp_path / src.name
+    shutil.copy(src, local)
+    info = ClipInfo(local, "bye", "sad", 1)
+    cache = tmp_path / "cache"
+    pos, mask, fps = load_clip(info, cache)
+    assert len(list(cache.glob("*.npz"))) == 1
+    pos2, mask2, fps2 = load_clip(info, cache)
+    np.testing.assert_array_equal(pos, pos2)
+    np.testing.assert_array_equal(mask, mask2)
+    assert fps == fps2 == 30.0 and pos.shape[1:] == (21, 3)
+    stat = local.stat()
+    os.utime(local, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    load_clip(info, cache)
+    assert len(list(cache.glob("*.npz"))) == 2  # a changed file gets a new entry

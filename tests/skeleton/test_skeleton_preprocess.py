@@ -1,0 +1,149 @@
+"""Resampling, windowing and window normalisation."""
+
+import numpy as np
+import pytest
+
+from emotion_node.skeleton.bvh import read_bvh_canonical
+from emotion_node.skeleton.layouts import CANONICAL_JOINTS, layout_presence
+from emotion_node.skeleton.preprocess import (
+    PreprocessConfig, body_scale, clip_windows, normalize_window, preprocess_batch,
+    preprocess_window, resample)
+
+C = {n: i for i, n in enumerate(CANONICAL_JOINTS)}
+
+
+@pytest.fixture(scope="module")
+def walk_window(clip_path):
+    pos, mask, fps = read_bvh_canonical(clip_path("walk-left", "sad"))
+    windows, masks, _ = clip_windows(pos, mask, fps, PreprocessConfig())
+    return windows[3].astype(np.float64), masks[3]
+
+
+def _rot_z(deg):
+    a = np.deg2rad(deg)
+    return np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+
+
+def test_config_round_trip_and_validation():
+    cfg = PreprocessConfig(fps=10.0, window_frames=20, min_valid_joints=4)
+    assert PreprocessConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="bogus"):
+        PreprocessConfig.from_dict({"bogus": 1})
+    with pytest.raises(ValueError, match="fps"):
+        PreprocessConfig(fps=0.0)
+
+
+def test_resample_exact_on_linear_motion_with_jitter():
+    rng = np.random.default_rng(0)
+    stamps = np.cumsum(rng.uniform(0.02, 0.06, size=80)) + 100.0  # non-uniform, jittery
+    a, b = rng.normal(size=(21, 3)), rng.normal(size=(21, 3))
+    pos = a + b * (stamps - 100.0)[:, None, None]
+    mask = np.ones((80, 21), dtype=bool)
+    out, omask, out_t = resample(stamps, pos, mask, fps=15.0, n_frames=30)
+    assert out.shape == (30, 21, 3) and out.dtype == np.float32 and omask.shape == (30, 21)
+    np.testing.assert_allclose(np.diff(out_t), 1 / 15.0)
+    assert out_t[-1] == stamps[-1]
+    assert omask.all()
+    np.testing.assert_allclose(out, a + b * (out_t - 100.0)[:, None, None], atol=1e-5)
+
+
+def test_resample_masking():
+    stamps = np.array([0.0, 0.1, 0.2, 0.3, 0.4])
+    pos = np.arange(5, dtype=float)[:, None, None] * np.ones((5, 2, 3))
+    mask = np.ones((5, 2), dtype=bool)
+    mask[2, 0] = False
+    out, omask, out_t = resample(stamps, pos, mask, fps=20.0, n_frames=12)
+    before = out_t < 0.0 - 1e-9
+    assert before.sum() == 3 and not omask[before].any() and (out[before] == 0).all()
+    near_gap = (out_t > 0.1 + 1e-9) & (out_t < 0.3 - 1e-9)
+    assert not omask[near_gap, 0].any() and omask[near_gap, 1].all()
+    exact = np.isclose(out_t, 0.1) | np.isclose(out_t, 0.3)
+    assert omask[exact, 0].all()  # an exact hit on a valid sample needs no other neighbour
+    np.testing.assert_allclose(out[np.isclose(out_t, 0.15), 1, 0], 1.5, atol=1e-5)
+    out, omask, _ = resample(stamps, pos, mask, fps=10.0, n_frames=3, t_end=0.6)
+    assert not omask[-1].any() and omask[0].all()  # no extrapolation past the last stamp
+
+
+@pytest.mark.parametrize("stamps", [[0.0, 0.2, 0.1], [0.0, 0.1, 0.1]])
+def test_resample_rejects_non_increasing_stamps(stamps):
+    with pytest.raises(ValueError, match="increase"):
+        resample(np.array(stamps), np.zeros((3, 21, 3)), np.ones((3, 21), bool), 15.0, 5)
+
+
+def test_normalisation_invariances(walk_window):
+    pos, mask = walk_window
+    ref = normalize_window(pos, mask)
+    moved = (pos @ _rot_z(73.0).T) * 1.37 + np.array([4.0, -2.5, 0.7])
+    np.testing.assert_allclose(normalize_window(moved, mask), ref, atol=1e-4)
+    assert ref.dtype == np.float32 and ref.shape == pos.shape
+
+
+def test_normalised_window_faces_plus_x_and_is_centred(walk_window):
+    pos, mask = walk_window
+    x = normalize_window(pos @ _rot_z(-140.0).T, mask)
+    left = (x[:, C["hip_l"]] - x[:, C["hip_r"]]).mean(0) + (
+        x[:, C["shoulder_l"]] - x[:, C["shoulder_r"]]).mean(0)
+    assert left[1] > 0 and abs(left[0]) < 0.05 * abs(left[1])
+    np.testing.assert_allclose(x[:, C["pelvis"]].mean(0), 0.0, atol=1e-5)
+    # Vertical structure is kept: head well above the pelvis, which bobs while walking.
+    assert (x[:, C["head"], 2] - x[:, C["pelvis"], 2] > 0.5).all()
+    assert x[:, C["pelvis"], 2].std() > 0.005
+
+
+def test_scale_ignores_torso_posture(walk_window):
+    pos, mask = walk_window
+    slumped = pos.copy()
+    slumped[:, [C["neck"], C["head"]], 2] -= 0.15
+    assert body_scale(slumped, mask) == pytest.approx(body_scale(pos, mask))
+    assert body_scale(pos * 2.0, mask) == pytest.approx(2 * body_scale(pos, mask))
+
+
+def test_masked_joints_are_zero_and_root_fallback(walk_window):
+    pos, mask = walk_window
+    coco_like = mask & layout_presence("coco17")[None]
+    x = normalize_window(pos, coco_like)
+    assert (x[~coco_like] == 0).all() and np.abs(x[coco_like]).min() >= 0
+    hips = (x[:, C["hip_l"]] + x[:, C["hip_r"]]) / 2  # mid-hips stands in for the pelvis
+    np.testing.assert_allclose(hips.mean(0), 0.0, atol=1e-5)
+
+
+def test_preprocess_window_validation_and_min_joints(walk_window):
+    pos, mask = walk_window
+    cfg = PreprocessConfig()
+    with pytest.raises(ValueError, match="30, 21, 3"):
+        preprocess_window(pos[:20], mask[:20], cfg)
+    with pytest.raises(ValueError, match="mask"):
+        preprocess_window(pos, mask[:, :20], cfg)
+    sparse = mask.copy()
+    sparse[5] = False
+    sparse[5, :3] = True  # 3 < min_valid_joints: the whole frame is dropped
+    x, m = preprocess_window(pos, sparse, cfg)
+    assert not m[5].any() and (x[5] == 0).all() and m[6].all()
+
+
+def test_batch_equals_single(walk_window):
+    pos, mask = walk_window
+    batch = np.stack([pos, pos @ _rot_z(30).T])
+    masks = np.stack([mask, mask])
+    x, m = preprocess_batch(batch, masks, PreprocessConfig())
+    x0, m0 = preprocess_window(pos, mask, PreprocessConfig())
+    np.testing.assert_array_equal(x[0], x0)
+    np.testing.assert_allclose(x[1], x0, atol=1e-4)
+    assert m.shape == (2, 30, 21)
+
+
+def test_clip_windows_long_and_short():
+    cfg = PreprocessConfig(fps=15.0, window_frames=30)
+    n = 300  # 10 s at 30 fps
+    t = np.arange(n) / 30.0
+    pos = np.zeros((n, 21, 3), np.float32) + t[:, None, None].astype(np.float32)
+    mask = np.ones((n, 21), bool)
+    w, m, ends = clip_windows(pos, mask, 30.0, cfg, stride_s=0.5)
+    assert w.shape[1:] == (30, 21, 3) and m.all()
+    assert len(w) == (int(t[-1] * 15) + 1 - 30) // 8 + 1
+    np.testing.assert_allclose(np.diff(ends), 8 / 15.0)
+    np.testing.assert_allclose(w[:, -1, 0, 0], ends, atol=1e-5)  # value = time stamp
+    w, m, ends = clip_windows(pos[:45], mask[:45], 30.0, cfg)  # 1.5 s < 2 s window
+    assert w.shape == (1, 30, 21, 3) and ends[0] == pytest.approx(44 / 30.0)
+    assert not m[0, :7].any() and m[0, 7:].all()  # padded at the start
+    assert (w[0, :7] == 0).all()

@@ -1,0 +1,270 @@
+"""rosbag2 files of skeleton input (SkeletonArray or body_tracking_data MarkerArray) via rosbags.
+
+Bags are written with this package's message definitions and RIHS01 type hashes, serialization
+cdr, rosbag2 format version 9, so `ros2 bag play` and `emotion-node replay` both play them.
+"""
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Optional, Sequence
+
+import numpy as np
+
+from emotion_node.ros.convert import BodyFrame, build_marker_array, build_skeleton_array
+from emotion_node.skeleton.bvh import read_bvh_canonical
+
+DEFAULT_SKELETON_TOPIC = '/skeletons'
+DEFAULT_MARKER_TOPIC = '/body_tracking_data'
+SKELETON_ARRAY_TYPE = 'emotion_node/msg/SkeletonArray'
+MARKER_ARRAY_TYPE = 'visualization_msgs/msg/MarkerArray'
+INPUT_KINDS: dict[str, tuple[str, str]] = {  # kind -> (message type, default topic)
+    'skeleton': (SKELETON_ARRAY_TYPE, DEFAULT_SKELETON_TOPIC),
+    'markers': (MARKER_ARRAY_TYPE, DEFAULT_MARKER_TOPIC),
+}
+STORAGE_FORMATS = ('mcap', 'sqlite3')
+DEFAULT_FRAME_ID = 'world'
+LANE_SPACING_M = 1.5  # people side by side, this far apart along Y
+BAG_VERSION = 9  # rosbag2 metadata version written by Jazzy and Kilted
+PACKAGE = 'emotion_node'
+
+
+@dataclass
+class Track:
+    """One person's recorded motion: canonical positions at a fixed frame rate."""
+
+    body_id: str
+    positions: np.ndarray  # (T, 21, 3) float32 metres, Z up
+    mask: np.ndarray  # (T, 21) bool
+    fps: float
+
+
+@dataclass
+class BagSummary:
+    """What write_bag wrote."""
+
+    path: Path
+    topic: str
+    msgtype: str
+    storage: str
+    messages: int
+    bodies: int
+    start_ns: int
+    duration_s: float
+
+
+def message_dir() -> Path:
+    """Folder holding this package's .msg files (installed share first, then the source tree)."""
+    candidates = []
+    try:
+        from ament_index_python.packages import (
+            PackageNotFoundError, get_package_share_directory)
+        try:
+            candidates.append(Path(get_package_share_directory(PACKAGE)) / 'msg')
+        except PackageNotFoundError:
+            pass
+    except ImportError:  # no ROS in this environment: the source tree still has the files
+        pass
+    candidates.append(Path(__file__).resolve().parents[2] / 'msg')
+    for folder in candidates:
+        if (folder / 'SkeletonArray.msg').is_file():
+            return folder
+    raise FileNotFoundError(f'no {PACKAGE} .msg files found in {[str(c) for c in candidates]}')
+
+
+def message_typestore() -> Any:
+    """A rosbags Typestore for ROS 2 Kilted (or the newest known) plus this package's messages."""
+    from rosbags.typesys import Stores, get_typestore, get_types_from_msg
+    store = getattr(Stores, 'ROS2_KILTED', Stores.ROS2_JAZZY)
+    typestore = get_typestore(store)
+    types: dict[str, Any] = {}
+    for msg_file in sorted(message_dir().glob('*.msg')):
+        types.update(get_types_from_msg(msg_file.read_text(), f'{PACKAGE}/msg/{msg_file.stem}'))
+    typestore.register(types)
+    return typestore
+
+
+class RosbagsFactory:
+    """MessageFactory for a rosbags Typestore (its dataclasses need every field)."""
+
+    _BASE_DEFAULTS = {'string': '', 'bool': False, 'float32': 0.0, 'float64': 0.0}
+
+    def __init__(self, typestore: Any) -> None:
+        self.typestore = typestore
+
+    def new(self, msgtype: str, **fields: Any) -> Any:
+        """Build a rosbags message, filling unset fields with ROS defaults."""
+        _, fielddefs = self.typestore.fielddefs[msgtype]
+        for name, desc in fielddefs:
+            if name not in fields:
+                fields[name] = self._default(desc)
+        return self.typestore.types[msgtype](**fields)
+
+    def floats(self, values: np.ndarray) -> Any:
+        """rosbags keeps primitive arrays as numpy arrays."""
+        return np.ascontiguousarray(values, dtype=np.float32)
+
+    def _default(self, desc: tuple[Any, Any]) -> Any:
+        """Default value for one field description."""
+        kind, detail = int(desc[0]), desc[1]
+        if kind == 2:  # NAME: nested message
+            return self.new(detail)
+        if kind == 1:  # BASE
+            return self._BASE_DEFAULTS.get(detail[0], 0)
+        sub, length = detail  # 3 ARRAY (fixed length), 4 SEQUENCE
+        if int(sub[0]) == 1 and sub[1][0] not in ('string', 'bounded_string'):
+            dtype = np.uint8 if sub[1][0] in ('byte', 'char') else np.dtype(sub[1][0])
+            return np.zeros(length if kind == 3 else 0, dtype=dtype)
+        return [self._default(sub) for _ in range(length if kind == 3 else 0)]
+
+
+def rosbags_factory(typestore: Any) -> RosbagsFactory:
+    """MessageFactory for rosbags (bag writing); the typestore must know this package's types."""
+    return RosbagsFactory(typestore)
+
+
+def load_tracks(paths: Sequence[str | Path], first_body_id: int = 1,
+                spacing_m: float = LANE_SPACING_M,
+                duration_s: Optional[float] = None) -> list[Track]:
+    """Read BVH clips as people standing side by side (body ids in order, first one leftmost)."""
+    if not paths:
+        raise ValueError('no BVH clips given')
+    if duration_s is not None and duration_s <= 0:
+        raise ValueError(f'duration must be positive, got {duration_s}')
+    tracks = []
+    for k, path in enumerate(paths):
+        if not Path(path).is_file():
+            raise FileNotFoundError(f'BVH clip not found: {path}')
+        positions, mask, fps = read_bvh_canonical(path)  # (T, 21, 3), (T, 21)
+        if duration_s is not None:
+            n = max(1, int(np.ceil(duration_s * fps - 1e-9)))
+            positions, mask = positions[:n], mask[:n]
+        lane_y = ((len(paths) - 1) / 2.0 - k) * spacing_m
+        positions = _place(positions, mask, lane_y)
+        tracks.append(Track(str(first_body_id + k), positions, mask, float(fps)))
+    return tracks
+
+
+def _place(positions: np.ndarray, mask: np.ndarray, lane_y: float) -> np.ndarray:
+    """Shift a clip so its first seen pelvis stands at (0, lane_y) on the ground plane."""
+    seen = np.flatnonzero(mask[:, 0])
+    start = positions[seen[0], 0] if seen.size else np.zeros(3, dtype=np.float32)
+    shift = np.array([-start[0], lane_y - start[1], 0.0], dtype=np.float32)
+    return np.where(mask[..., None], positions + shift, 0.0).astype(np.float32)
+
+
+def track_frames(tracks: Sequence[Track], start_ns: int,
+                 frame_id: str = DEFAULT_FRAME_ID) -> Iterator[tuple[int, list[BodyFrame]]]:
+    """Yield (stamp_ns, bodies seen at that instant) over the union of the tracks' frame times."""
+    events: dict[int, list[tuple[Track, int]]] = {}
+    for track in tracks:
+        for i in range(len(track.positions)):
+            stamp = start_ns + int(round(i * 1e9 / track.fps))
+            events.setdefault(stamp, []).append((track, i))
+    for stamp in sorted(events):
+        yield stamp, [BodyFrame(t.body_id, stamp * 1e-9, t.positions[i], t.mask[i], frame_id)
+                      for t, i in events[stamp]]
+
+
+def write_bag(path: str | Path, tracks: Sequence[Track], storage: str = 'mcap',
+              input_kind: str = 'skeleton', topic: Optional[str] = None,
+              frame_id: str = DEFAULT_FRAME_ID, start_ns: Optional[int] = None,
+              overwrite: bool = False) -> BagSummary:
+    """Write the tracks to a rosbag2 folder, one message per recorded instant."""
+    from rosbags.rosbag2 import StoragePlugin, Writer
+    if storage not in STORAGE_FORMATS:
+        raise ValueError(f'unknown bag format {storage!r}; expected one of {STORAGE_FORMATS}')
+    if input_kind not in INPUT_KINDS:
+        raise ValueError(f'unknown input kind {input_kind!r}; expected one of {list(INPUT_KINDS)}')
+    if not tracks:
+        raise ValueError('no tracks to write')
+    msgtype, default_topic = INPUT_KINDS[input_kind]
+    topic = topic or default_topic
+    path = Path(path)
+    _clear_target(path, overwrite)
+    start_ns = int(start_ns if start_ns is not None else time.time_ns() // 10**9 * 10**9)
+    typestore = message_typestore()
+    types = rosbags_factory(typestore)
+    build = build_skeleton_array if input_kind == 'skeleton' else build_marker_array
+    count, last = 0, start_ns
+    writer = Writer(path, version=BAG_VERSION, storage_plugin=StoragePlugin[storage.upper()])
+    with writer:
+        conn = writer.add_connection(topic, msgtype, typestore=typestore,
+                                     offered_qos_profiles=[_offered_qos()])
+        for stamp_ns, bodies in track_frames(tracks, start_ns, frame_id):
+            msg = build(types, divmod(stamp_ns, 10**9), frame_id, bodies)
+            writer.write(conn, stamp_ns, typestore.serialize_cdr(msg, msgtype))
+            count, last = count + 1, stamp_ns
+    return BagSummary(path, topic, msgtype, storage, count, len(tracks), start_ns,
+                      (last - start_ns) * 1e-9)
+
+
+def _offered_qos() -> Any:
+    """Reliable, volatile, keep-last 10: what `ros2 bag play` offers (rclpy's default profile)."""
+    from rosbags.interfaces import (
+        Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime)
+    unset = QosTime(0, 0)  # 0 = unspecified (infinite) in rosbag2's QoS yaml
+    return Qos(QosHistory.KEEP_LAST, 10, QosReliability.RELIABLE, QosDurability.VOLATILE, unset,
+               unset, QosLiveliness.AUTOMATIC, unset, False)
+
+
+def _clear_target(path: Path, overwrite: bool) -> None:
+    """Refuse to write over an existing path unless it is a bag and overwrite is set."""
+    if not path.exists():
+        return
+    if not overwrite:
+        raise FileExistsError(f'{path} already exists (use --overwrite to replace it)')
+    if not (path / 'metadata.yaml').is_file():
+        raise FileExistsError(f'{path} exists and is not a rosbag2 folder; not replacing it')
+    shutil.rmtree(path)
+
+
+def _open_reader(path: str | Path) -> Any:
+    """Open a rosbag2 folder with a clear error when it is not one."""
+    from rosbags.rosbag2 import Reader
+    from rosbags.rosbag2.errors import ReaderError
+    path = Path(path)
+    if not (path / 'metadata.yaml').is_file():
+        raise FileNotFoundError(f'not a rosbag2 folder (no metadata.yaml): {path}')
+    try:
+        reader = Reader(path)
+        reader.open()
+    except ReaderError as err:
+        raise ValueError(f'cannot read bag {path}: {err}') from err
+    return reader
+
+
+def bag_topics(path: str | Path) -> dict[str, str]:
+    """Topic -> message type for every connection in a bag."""
+    reader = _open_reader(path)
+    try:
+        return {c.topic: c.msgtype for c in reader.connections}
+    finally:
+        reader.close()
+
+
+def read_bag_raw(path: str | Path) -> Iterator[tuple[str, str, int, bytes]]:
+    """Yield (topic, msgtype, log time ns, serialized cdr bytes) in time order."""
+    reader = _open_reader(path)
+    try:
+        for conn, stamp_ns, raw in reader.messages():
+            yield conn.topic, conn.msgtype, stamp_ns, bytes(raw)
+    finally:
+        reader.close()
+
+
+def read_bag(path: str | Path) -> Iterator[tuple[str, int, Any]]:
+    """Yield (topic, log time ns, deserialised rosbags message) in time order."""
+    from rosbags.typesys import get_types_from_msg
+    typestore = message_typestore()
+    reader = _open_reader(path)
+    try:
+        for conn in reader.connections:  # types unknown to the store come from the bag itself
+            if conn.msgtype not in typestore.types and conn.msgdef.data:
+                typestore.register(get_types_from_msg(conn.msgdef.data, conn.msgtype))
+        for conn, stamp_ns, raw in reader.messages():
+            yield conn.topic, stamp_ns, typestore.deserialize_cdr(raw, conn.msgtype)
+    finally:
+        reader.close()

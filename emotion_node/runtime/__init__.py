@@ -1,0 +1,1 @@
+"""Inference runtime: ONNX export, tokenizer backends behind one interface, TensorRT cache."""

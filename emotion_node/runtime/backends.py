@@ -1,0 +1,312 @@
+"""Tokenizer inference behind one interface: PyTorch, ONNX Runtime and TensorRT backends.
+
+`create_backend` picks one by name (or "auto": tensorrt -> onnxruntime CUDA -> onnxruntime CPU
+-> torch) and falls back past unavailable ones with a single log line saying why. Every backend
+returns numpy arrays; probabilities and valence/arousal are computed here in numpy, so the ONNX
+Runtime and TensorRT paths never need torch at inference.
+"""
+from __future__ import annotations
+
+import abc
+import importlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from emotion_node.model.labels import circumplex_table, valence_arousal
+from emotion_node.runtime.export import ensure_onnx, read_onnx_metadata
+from emotion_node.runtime.model_files import ModelFileError, load_tokenizer_checked
+from emotion_node.skeleton.layouts import NUM_JOINTS
+
+BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
+DEVICES = ("cpu", "cuda")
+_ORDER = ("tensorrt", "onnxruntime", "torch")
+DEFAULT_MAX_PERSONS = 32
+# One intra-op thread: on the 2-core target it matches two threads at 1-8 persons and leaves
+# the other core to the ROS executor (see BENCHMARKS.md).
+DEFAULT_ORT_THREADS = 1
+_ORT_LEVELS = {"basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED",
+               "all": "ORT_ENABLE_ALL"}
+_LOG = logging.getLogger("emotion_node.runtime")
+
+
+class BackendUnavailable(RuntimeError):
+    """A backend cannot run here (library, device or provider missing); the message says why."""
+
+
+@dataclass(frozen=True)
+class InferenceResult:
+    """Outputs for one batch of persons; every field is a float32 numpy array."""
+
+    probs: np.ndarray  # (B, C) softmax of logits
+    logits: np.ndarray  # (B, C)
+    valence_arousal: np.ndarray  # (B, 2) circumplex expectation of probs, in [-1, 1]
+    temporal_tokens: np.ndarray  # (B, T', D)
+    spatial_tokens: np.ndarray  # (B, P, D)
+    semantic_tokens: np.ndarray  # (B, K, D)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Numerically stable softmax over the last axis."""
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return (shifted / shifted.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+def _import(name: str) -> Any:
+    """Import a backend library or raise BackendUnavailable saying why."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise BackendUnavailable(f"{name} is not importable ({exc})") from exc
+
+
+class TokenizerBackend(abc.ABC):
+    """One inference interface: `infer(x, mask)` on preprocessed windows of B persons."""
+
+    name: str = ""
+    labels: Tuple[str, ...] = ()
+    window_frames: int = 0
+    num_joints: int = NUM_JOINTS
+    max_batch: Optional[int] = None  # larger batches are split into chunks of this size
+
+    def _set_model_info(self, labels: Sequence[str], window_frames: int, source: Path) -> None:
+        """Record labels and window length, checking the labels have circumplex positions."""
+        try:
+            circumplex_table(tuple(labels))
+        except ValueError as exc:
+            raise ModelFileError(f"model labels in {source} lack circumplex positions: {exc}"
+                                 ) from exc
+        self.labels, self.window_frames = tuple(labels), int(window_frames)
+
+    def infer(self, x: np.ndarray, mask: np.ndarray) -> InferenceResult:
+        """Run x (B, T, 21, 3) float32 and mask (B, T, 21) bool; return numpy outputs."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        mask_f = np.ascontiguousarray(mask, dtype=np.float32)  # the graphs take a 0/1 mask
+        want = (self.window_frames, self.num_joints)
+        if x.ndim != 4 or x.shape[1:] != (*want, 3) or x.shape[0] < 1:
+            raise ValueError(f"x must be (B >= 1, {want[0]}, {want[1]}, 3), got {x.shape}")
+        if mask_f.shape != x.shape[:3]:
+            raise ValueError(f"mask must be {x.shape[:3]} to match x, got {mask_f.shape}")
+        step = self.max_batch or x.shape[0]
+        chunks = [self._run(x[i:i + step], mask_f[i:i + step])
+                  for i in range(0, x.shape[0], step)]
+        logits, temporal, spatial, semantic = (
+            np.concatenate(parts) if len(chunks) > 1 else parts[0] for parts in zip(*chunks))
+        probs = softmax(logits)
+        return InferenceResult(probs, logits, valence_arousal(probs, self.labels),
+                               temporal, spatial, semantic)
+
+    @abc.abstractmethod
+    def _run(self, x: np.ndarray, mask: np.ndarray) -> Sequence[np.ndarray]:
+        """Return (logits, temporal, spatial, semantic) float32 arrays for one chunk."""
+
+    def close(self) -> None:
+        """Release what the backend holds (sessions, GPU memory); it is unusable afterwards."""
+
+
+class TorchBackend(TokenizerBackend):
+    """Eager PyTorch; on CUDA, one captured CUDA graph per batch size (replayed, not re-run)."""
+
+    def __init__(self, model_dir: Path, device: str = "cpu", cuda_graphs: bool = True,
+                 max_persons: int = DEFAULT_MAX_PERSONS) -> None:
+        torch = _import("torch")
+        if device == "cuda" and not torch.cuda.is_available():
+            raise BackendUnavailable("torch sees no CUDA device")
+        model, config = load_tokenizer_checked(model_dir)
+        self._torch, self._device = torch, torch.device(device)
+        self._model = model.to(self._device).eval()
+        self._graphs: Optional[dict] = {} if device == "cuda" and cuda_graphs else None
+        if self._graphs is not None:
+            self.max_batch = max_persons  # bounds the number of captured graphs
+        self.name = "torch" if device == "cpu" else "torch-cuda"
+        self._set_model_info(config.labels, config.preprocess.window_frames, Path(model_dir))
+
+    def _run(self, x: np.ndarray, mask: np.ndarray) -> List[np.ndarray]:
+        torch = self._torch
+        if self._graphs is not None:
+            with torch.no_grad():
+                outs = self._replay(x, mask)
+        else:
+            with torch.inference_mode():
+                outs = self._model(torch.from_numpy(x).to(self._device),
+                                   torch.from_numpy(mask).to(self._device))
+        return [o.float().cpu().numpy() for o in outs]
+
+    def _replay(self, x: np.ndarray, mask: np.ndarray) -> Sequence[Any]:
+        """Copy the batch into the graph's input buffers and replay it."""
+        if x.shape[0] not in self._graphs:
+            self._graphs[x.shape[0]] = self._capture(x.shape[0])
+        graph, static_x, static_mask, outs = self._graphs[x.shape[0]]
+        static_x.copy_(self._torch.from_numpy(x))
+        static_mask.copy_(self._torch.from_numpy(mask))
+        graph.replay()
+        return outs
+
+    def _capture(self, batch: int) -> Tuple[Any, Any, Any, Sequence[Any]]:
+        """Capture the forward pass for `batch` persons into a CUDA graph."""
+        torch = self._torch
+        static_x = torch.zeros((batch, self.window_frames, self.num_joints, 3),
+                               device=self._device)
+        static_mask = torch.ones((batch, self.window_frames, self.num_joints),
+                                 device=self._device)
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(3):  # warm-up on a side stream, as graph capture requires
+                self._model(static_x, static_mask)
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            outs = self._model(static_x, static_mask)
+        return graph, static_x, static_mask, outs
+
+    def close(self) -> None:
+        self._graphs, self._model = None, None
+        if self._device.type == "cuda":
+            self._torch.cuda.empty_cache()
+
+
+def session_options(ort: Any, threads: Optional[int] = None, level: str = "all",
+                    spinning: bool = False) -> Any:
+    """ONNX Runtime session options for small batches on few cores."""
+    if level not in _ORT_LEVELS:
+        raise ValueError(f"unknown optimisation level {level!r}; expected one of "
+                         f"{tuple(_ORT_LEVELS)}")
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads or DEFAULT_ORT_THREADS
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    # "all" adds layout transforms (NCHWc convolutions) that pay off most at 8-32 persons.
+    opts.graph_optimization_level = getattr(ort.GraphOptimizationLevel, _ORT_LEVELS[level])
+    # Idle pool threads sleep instead of spinning: the cores are shared with the ROS executor.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    opts.log_severity_level = 3
+    return opts
+
+
+def _labels_from_metadata(meta: dict, path: Path) -> List[str]:
+    """Read the label list an export embedded, or say the file was not made by our exporter."""
+    if "labels" not in meta:
+        raise ModelFileError(f"ONNX model {path} has no 'labels' metadata; export it with "
+                             f"`emotion-node export`")
+    return list(json.loads(meta["labels"]))
+
+
+class OnnxRuntimeBackend(TokenizerBackend):
+    """ONNX Runtime on the CPU, or with its CUDA execution provider."""
+
+    def __init__(self, model_dir: Path, device: str = "cpu", threads: Optional[int] = None,
+                 logger: Any = None, level: str = "all", spinning: bool = False) -> None:
+        ort = _import("onnxruntime")
+        providers = ["CPUExecutionProvider"]
+        if device == "cuda":
+            available = ort.get_available_providers()
+            if "CUDAExecutionProvider" not in available:
+                raise BackendUnavailable(f"onnxruntime {ort.__version__} has no CUDA execution "
+                                         f"provider (has {', '.join(available)})")
+            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        path = ensure_onnx(model_dir, logger)
+        try:
+            options = session_options(ort, threads, level, spinning)
+            self._session = ort.InferenceSession(str(path), options, providers=providers)
+        except Exception as exc:  # onnxruntime raises its own unrelated types for bad files
+            raise ModelFileError(f"ONNX model {path} cannot be loaded: {exc}") from exc
+        if self._session.get_providers()[0] != providers[0]:
+            raise BackendUnavailable("onnxruntime could not start its CUDA execution provider "
+                                     "(CUDA or cuDNN libraries missing?)")
+        meta = self._session.get_modelmeta().custom_metadata_map
+        self._outputs = [o.name for o in self._session.get_outputs()]
+        self.name = "onnxruntime" if device == "cpu" else "onnxruntime-cuda"
+        window = self._session.get_inputs()[0].shape[1]
+        self._set_model_info(_labels_from_metadata(meta, path), window, path)
+
+    def _run(self, x: np.ndarray, mask: np.ndarray) -> List[np.ndarray]:
+        return self._session.run(self._outputs, {"x": x, "mask": mask})
+
+    def close(self) -> None:
+        self._session = None
+
+
+class TensorRTBackend(TokenizerBackend):
+    """A TensorRT engine built from the ONNX export and cached on disk (see tensorrt_engine)."""
+
+    def __init__(self, model_dir: Path, max_persons: int = DEFAULT_MAX_PERSONS,
+                 fp16: bool = False, force_rebuild: bool = False,
+                 cache_dir: Optional[Path] = None, logger: Any = None) -> None:
+        trt = _import("tensorrt")
+        torch = _import("torch")
+        if not torch.cuda.is_available():
+            raise BackendUnavailable("torch sees no CUDA device for the TensorRT buffers")
+        from emotion_node.runtime.tensorrt_engine import TensorRTRunner, load_or_build_engine
+
+        path = ensure_onnx(model_dir, logger)
+        meta = read_onnx_metadata(path)
+        loaded = load_or_build_engine(trt, path, torch.cuda.get_device_name(), max_persons,
+                                      fp16, force_rebuild, cache_dir)
+        if loaded.built:
+            (logger or _LOG).info(f"built TensorRT engine {loaded.path}")
+        self._loaded = loaded
+        self._runner = TensorRTRunner(trt, torch, loaded.engine)
+        self._outputs = json.loads(meta["outputs"])
+        self.max_batch, self.name = max_persons, "tensorrt-cuda"
+        window = json.loads(meta["preprocess"])["window_frames"]
+        self._set_model_info(_labels_from_metadata(meta, path), window, path)
+
+    def _run(self, x: np.ndarray, mask: np.ndarray) -> List[np.ndarray]:
+        return self._runner.run({"x": x, "mask": mask}, self._outputs)
+
+    def close(self) -> None:
+        self._runner, self._loaded = None, None
+
+
+def backend_plan(backend: str, device: str) -> List[Tuple[str, str]]:
+    """The (backend, device) candidates tried in order for a request."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; expected one of {BACKENDS}")
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; expected one of {DEVICES}")
+    kinds = _ORDER if backend == "auto" else _ORDER[_ORDER.index(backend):]
+    devices = ("cuda", "cpu") if device == "cuda" else ("cpu",)
+    return [(k, d) for k in kinds for d in devices if not (k == "tensorrt" and d == "cpu")]
+
+
+def _make(kind: str, device: str, model_dir: Path, logger: Any, options: dict) -> TokenizerBackend:
+    """Construct one backend (BackendUnavailable when it cannot run here)."""
+    if kind == "tensorrt":
+        return TensorRTBackend(model_dir, options["max_persons"], options["fp16"],
+                               options["force_rebuild"], options["cache_dir"], logger)
+    if kind == "onnxruntime":
+        return OnnxRuntimeBackend(model_dir, device, options["threads"], logger)
+    return TorchBackend(model_dir, device, options["cuda_graphs"], options["max_persons"])
+
+
+def create_backend(model_dir: Path, backend: str = "auto", device: str = "cpu",
+                   logger: Any = None, *, max_persons: int = DEFAULT_MAX_PERSONS,
+                   fp16: bool = False, force_rebuild: bool = False,
+                   cache_dir: Optional[Path] = None, threads: Optional[int] = None,
+                   cuda_graphs: bool = True) -> TokenizerBackend:
+    """Create the requested backend, or the next available one (logged once, with reasons).
+
+    Missing or corrupt model files raise ModelFileError (naming the file) and never fall back.
+    """
+    logger = logger or _LOG
+    options = dict(max_persons=max_persons, fp16=fp16, force_rebuild=force_rebuild,
+                   cache_dir=cache_dir, threads=threads, cuda_graphs=cuda_graphs)
+    reasons = []
+    if backend == "tensorrt" and device == "cpu":
+        reasons.append("tensorrt: runs only on device 'cuda', device is 'cpu'")
+    for kind, dev in backend_plan(backend, device):
+        try:
+            chosen = _make(kind, dev, Path(model_dir), logger, options)
+        except BackendUnavailable as exc:
+            reasons.append(f"{kind}{'-cuda' if dev == 'cuda' else ''}: {exc}")
+            continue
+        if reasons:
+            logger.warning(f"tokenizer backend '{backend}' on {device}: using '{chosen.name}' "
+                           f"because {'; '.join(reasons)}")
+        return chosen
+    raise BackendUnavailable(f"no tokenizer backend can run: {'; '.join(reasons)}")

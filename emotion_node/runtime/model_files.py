@@ -1,0 +1,92 @@
+"""Files of a model directory: names, content hashes, clear errors and checked loading."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Dict, Tuple
+
+# The same names as emotion_node.model.tokenizer; repeated here so ONNX/TensorRT inference can
+# locate files without importing torch (a test keeps them equal).
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+ONNX_FILE = "model.onnx"
+
+
+class ModelFileError(RuntimeError):
+    """A model file is missing, unreadable or corrupt; the message names the file."""
+
+
+def sha256_file(path: Path) -> str:
+    """Return the hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def require_file(path: Path, what: str) -> Path:
+    """Return `path` if it is a file, else raise ModelFileError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{what} not found: {path}")
+    return path
+
+
+def require_model_dir(model_dir: Path) -> Path:
+    """Return `model_dir` if it is a directory, else raise ModelFileError naming it."""
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise ModelFileError(f"model directory not found: {model_dir}")
+    return model_dir
+
+
+def model_hashes(model_dir: Path) -> Dict[str, str]:
+    """Return the sha256 of the weights and the config: the identity an ONNX export records."""
+    model_dir = Path(model_dir)
+    weights = require_file(model_dir / WEIGHTS_FILE, "tokenizer weights")
+    config = require_file(model_dir / CONFIG_FILE, "tokenizer config")
+    return {"weights_sha256": sha256_file(weights), "config_sha256": sha256_file(config)}
+
+
+def read_config(model_dir: Path) -> Dict[str, Any]:
+    """Read `config.json` as a dict; ModelFileError naming the file when it is not valid JSON."""
+    path = require_file(Path(model_dir) / CONFIG_FILE, "tokenizer config")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"tokenizer config {path} is not readable JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ModelFileError(f"tokenizer config {path} holds {type(data).__name__}, not an object")
+    return data
+
+
+def load_tokenizer_checked(model_dir: Path) -> Tuple[Any, Any]:
+    """`load_tokenizer` with every file problem raised as a ModelFileError naming the file."""
+    from safetensors import SafetensorError
+
+    from emotion_node.model.tokenizer import TokenizerConfig, load_tokenizer
+
+    model_dir = require_model_dir(model_dir)
+    config_path = model_dir / CONFIG_FILE
+    try:
+        TokenizerConfig.from_dict(read_config(model_dir))
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ModelFileError(f"tokenizer config {config_path} is invalid: {exc}") from exc
+    weights = require_file(model_dir / WEIGHTS_FILE, "tokenizer weights")
+    try:
+        return load_tokenizer(model_dir)
+    except (SafetensorError, OSError, RuntimeError, KeyError, ValueError) as exc:
+        # A truncated file, a foreign state dict or mismatched shapes all end here.
+        raise ModelFileError(f"tokenizer weights {weights} cannot be loaded: {exc}") from exc
+
+
+def cache_root() -> Path:
+    """Directory for derived files (re-exported ONNX, TensorRT engines): $EMOTION_NODE_CACHE,
+    else $XDG_CACHE_HOME/emotion_node, else ~/.cache/emotion_node."""
+    if os.environ.get("EMOTION_NODE_CACHE"):
+        return Path(os.environ["EMOTION_NODE_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "emotion_node"

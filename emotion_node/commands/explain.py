@@ -1,0 +1,134 @@
+"""Explain the emotion in a BVH file window by window: label, confidence and explanation in words.
+
+The tokenizer labels each window; the LLM explains that label from the window's skeleton tokens and
+its measured cues, exactly as the node does. `explain_windows` is the reusable core (a bag reader
+hands it the windows of each person).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from emotion_node.model.labels import hri_label
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `emotion-node explain`."""
+    parser.add_argument("file", type=Path, help="BVH file (one person)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="tokenizer folder (default: models/default)")
+    parser.add_argument("--explainer", type=Path, default=None,
+                        help="explainer folder (default: <model>/explainer)")
+    parser.add_argument("--llm", default=None,
+                        help="LLM under the adapter: name, .gguf or HF folder "
+                             "(default: the one it was trained on)")
+    parser.add_argument("--backend", default="torch",
+                        choices=("auto", "torch", "onnxruntime", "tensorrt"))
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--stride", type=float, default=1.0, help="seconds between windows")
+    parser.add_argument("--max-windows", type=int, default=0, help="explain at most N (0: all)")
+    parser.add_argument("--no-hints", action="store_true",
+                        help="do not show the LLM the measured cues (tokens only)")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+
+
+def explain_windows(windows: np.ndarray, masks: np.ndarray, backend: Any, explainer: Any,
+                    preprocess: Any, content: Optional[str] = None, hints: bool = True,
+                    batch_size: int = 8) -> list[dict[str, Any]]:
+    """Label and explain raw canonical windows (W, T, 21, 3) metres at `preprocess.fps`.
+
+    `backend` has `infer(x, mask)` and `labels` (emotion_node.runtime.backends); `explainer` is
+    an `Explainer`. Returns one dict per window: label, hri_label, confidence, explanation,
+    and how many of its movement claims the measured cues support.
+    """
+    from emotion_node.model.explanations import check_explanation
+    from emotion_node.skeleton.cues import cues_batch
+    from emotion_node.skeleton.preprocess import preprocess_batch
+
+    windows, masks = np.asarray(windows, np.float32), np.asarray(masks, bool)
+    if windows.ndim != 4 or masks.shape != windows.shape[:3]:
+        raise ValueError(f"expected windows (W, T, 21, 3) and masks (W, T, 21), got "
+                         f"{windows.shape} and {masks.shape}")
+    x, m = preprocess_batch(windows, masks, preprocess)
+    result = backend.infer(x, m)
+    cues = cues_batch(windows, masks, preprocess.fps)  # (W, 7)
+    labels = [backend.labels[i] for i in result.probs.argmax(-1)]
+    rows = []
+    for start in range(0, len(labels), batch_size):
+        idx = range(start, min(start + batch_size, len(labels)))
+        zs = [explainer.zscores(cues[i], content) for i in idx]
+        prompts = [explainer.make_prompt("explain", labels[i], z if hints else None)
+                   for i, z in zip(idx, zs)]
+        tokens = tuple(t[list(idx)] for t in (
+            result.temporal_tokens, result.spatial_tokens, result.semantic_tokens))
+        texts, _ = explainer.generate(tokens, prompts)
+        for i, z, text in zip(idx, zs, texts):
+            check = check_explanation(text, labels[i], z)
+            rows.append({"window": i, "label": labels[i], "hri_label": hri_label(labels[i]),
+                         "confidence": round(float(result.probs[i].max()), 4),
+                         "explanation": text, "claims": check.claims,
+                         "claims_supported": check.held})
+    return rows
+
+
+def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """(backend, explainer, preprocess config) from the arguments."""
+    import torch
+
+    from emotion_node.model.explainer import Explainer
+    from emotion_node.model.tokenizer import default_model_dir, load_tokenizer
+    from emotion_node.runtime.backends import create_backend
+
+    torch.set_num_threads(args.threads)
+    model_dir = args.model or default_model_dir()
+    _, config = load_tokenizer(model_dir)
+    backend = create_backend(model_dir, backend=args.backend, device=args.device)
+    explainer = Explainer.load(args.explainer or Path(model_dir) / "explainer", llm=args.llm,
+                               device=args.device)
+    return backend, explainer, config.preprocess
+
+
+def main(args: argparse.Namespace) -> int:
+    """Explain one BVH file; print a table or JSON."""
+    from emotion_node.skeleton.bvh import read_bvh_canonical
+    from emotion_node.skeleton.preprocess import clip_windows
+
+    if args.file.suffix.lower() != ".bvh":
+        print(f"explain: {args.file} is not a .bvh file (bags: use the node's replay)",
+              file=sys.stderr)
+        return 2
+    if not args.stride > 0 or args.max_windows < 0 or args.threads < 1:
+        print(f"explain: need --stride > 0, --max-windows >= 0 and --threads >= 1, got "
+              f"{args.stride}, {args.max_windows}, {args.threads}", file=sys.stderr)
+        return 2
+    try:
+        positions, mask, fps = read_bvh_canonical(args.file)
+        backend, explainer, preprocess = _load(args)
+    except (OSError, ValueError, RuntimeError) as err:  # RuntimeError: backend/model file
+        print(f"explain: {err}", file=sys.stderr)
+        return 1
+    windows, masks, ends = clip_windows(positions, mask, fps, preprocess, stride_s=args.stride)
+    if args.max_windows:
+        windows, masks, ends = (a[:args.max_windows] for a in (windows, masks, ends))
+    rows = explain_windows(windows, masks, backend, explainer, preprocess,
+                           hints=not args.no_hints)
+    for row, end in zip(rows, ends):
+        row["end_s"] = round(float(end), 3)
+    _print(args, rows)
+    return 0
+
+
+def _print(args: argparse.Namespace, rows: Sequence[dict[str, Any]]) -> None:
+    """A readable table, or one JSON document with --json."""
+    if args.json:
+        print(json.dumps({"file": str(args.file), "person": 0, "windows": list(rows)}, indent=2))
+        return
+    for row in rows:
+        print(f"{row['end_s']:7.2f} s  {row['hri_label']:<14} {row['confidence']:.2f}  "
+              f"{row['explanation']}")

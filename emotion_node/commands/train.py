@@ -1,0 +1,105 @@
+"""Train the skeleton tokenizer (or run the leave-one-content-out study with --loco).
+
+Default: train on every action all emotion styles share (text-aligned pre-training also sees every
+other clip) and save `model.safetensors` + `config.json` into --out (models/default).
+With --loco DIR: train one model per held-out action instead, beside the feature baseline and the
+no-alignment ablation, and write results.json, summary.md and confusion PNGs into DIR.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `emotion-node train`."""
+    parser.add_argument("--data", type=Path, default=None,
+                        help="dataset root (default: $EMOTION_NODE_DATA or ../shared/data/"
+                             "bandai-motion-1)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="model directory to write (default: models/default)")
+    parser.add_argument("--loco", type=Path, default=None, metavar="DIR",
+                        help="run the leave-one-content-out study and write its results to DIR")
+    parser.add_argument("--folds", default="",
+                        help="with --loco: comma-separated held-out actions (default: all)")
+    parser.add_argument("--no-ablation", action="store_true",
+                        help="with --loco: skip the model without alignment pre-training")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="with --loco: skip the feature baseline")
+    parser.add_argument("--loco-results", type=Path, default=None, metavar="JSON",
+                        help="results.json of a study: its calibration temperature and scores "
+                             "are stored with the trained model")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pretrain-steps", type=int, default=None)
+    parser.add_argument("--finetune-steps", type=int, default=None)
+    parser.add_argument("--no-align", action="store_true",
+                        help="skip text-aligned pre-training")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _train_config(args: argparse.Namespace):
+    """The TrainConfig the options describe."""
+    from emotion_node.model.train_tokenizer import TrainConfig
+
+    cfg = TrainConfig(seed=args.seed, align=not args.no_align, threads=args.threads)
+    if args.pretrain_steps is not None:
+        cfg.pretrain_steps = args.pretrain_steps
+    if args.finetune_steps is not None:
+        cfg.finetune_steps = args.finetune_steps
+    if cfg.pretrain_steps < 0 or cfg.finetune_steps < 1:
+        raise ValueError(f"need --pretrain-steps >= 0 and --finetune-steps >= 1, got "
+                         f"{cfg.pretrain_steps} and {cfg.finetune_steps}")
+    return cfg
+
+
+def _loco_summary(path: Path) -> dict:
+    """Calibration temperature and headline scores of a study's results.json."""
+    results = json.loads(path.read_text())
+    tok = results["variants"]["tokenizer"]
+    summary = {key: tok[key] for key in ("clip_accuracy", "window_accuracy", "macro_f1")}
+    summary["folds"] = results["folds"]
+    temps = tok["calibration"]["temperatures"]
+    temperature = float(sorted(temps)[len(temps) // 2])  # median of the per-fold fits
+    return {"loco": summary, "temperature": temperature}
+
+
+def _run_loco(args: argparse.Namespace, cfg) -> int:
+    """The leave-one-content-out study."""
+    from emotion_node.model.loco import run_loco
+    from emotion_node.model.loco_report import summary_markdown
+
+    held = [h for h in args.folds.split(",") if h]
+    results = run_loco(args.data, cfg, args.loco, ablation=not args.no_ablation,
+                       baseline=not args.no_baseline, held_out=held or None,
+                       progress=not args.quiet)
+    text = summary_markdown(results)
+    (args.loco / "summary.md").write_text(text + "\n")
+    print(text)
+    print(f"results written to {args.loco}")
+    return 0
+
+
+def main(args: argparse.Namespace) -> int:
+    """Train a model or run the study."""
+    try:
+        cfg = _train_config(args)
+        if args.loco is not None:
+            return _run_loco(args, cfg)
+        from emotion_node.model.tokenizer import default_model_dir
+        from emotion_node.model.train_tokenizer import train_default
+
+        extra, temperature = {}, 1.0
+        if args.loco_results is not None:
+            found = _loco_summary(args.loco_results)
+            extra["loco"], temperature = found["loco"], found["temperature"]
+        out = args.out if args.out is not None else default_model_dir()
+        path = train_default(args.data, cfg, out, temperature=temperature, extra=extra,
+                             progress=not args.quiet)
+    except (FileNotFoundError, ValueError, KeyError, json.JSONDecodeError) as err:
+        print(f"emotion-node train: {err}", file=sys.stderr)
+        return 2
+    print(f"model written to {path}")
+    return 0

@@ -1,0 +1,1 @@
+"""Model room: emotion labels, the skeleton tokenizer, its training and evaluation, explainer."""

@@ -1,0 +1,180 @@
+"""Scoring a trained tokenizer: window and clip predictions, metrics, calibration, plots."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from emotion_node.model.data import ClipRecord, eval_windows, load_records
+from emotion_node.model.tokenizer import SkeletonTokenizer, load_tokenizer
+from emotion_node.skeleton.dataset import index_clips
+from emotion_node.skeleton.preprocess import PreprocessConfig
+
+
+@torch.no_grad()
+def window_logits(model: SkeletonTokenizer, x: np.ndarray, mask: np.ndarray,
+                  batch_size: int = 256) -> np.ndarray:
+    """Logits (W, C) of preprocessed windows (W, T, 21, 3) with masks (W, T, 21)."""
+    model.eval()
+    out = [model(torch.from_numpy(x[i:i + batch_size]).float(),
+                 torch.from_numpy(mask[i:i + batch_size]).float())[0]
+           for i in range(0, len(x), batch_size)]
+    return torch.cat(out).numpy() if out else np.zeros((0, len(model.config.labels)), np.float32)
+
+
+def clip_logits(model: SkeletonTokenizer, records: Sequence[ClipRecord],
+                config: PreprocessConfig, stride_s: float = 0.5,
+                presence: Optional[np.ndarray] = None) -> List[np.ndarray]:
+    """Per clip, the logits (W, C) of its sliding windows (optionally on a joint subset)."""
+    return [window_logits(model, *eval_windows(r, config, stride_s, presence)) for r in records]
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Row-wise softmax of logits / temperature."""
+    z = np.asarray(logits, np.float64) / temperature
+    z = np.exp(z - z.max(axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)
+
+
+def clip_vote(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """A clip's class distribution: the mean of its windows' probabilities."""
+    return softmax(logits, temperature).mean(axis=0)
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
+    """(C, C) counts, rows = true class, columns = predicted."""
+    cm = np.zeros((num_classes, num_classes), np.int64)
+    np.add.at(cm, (np.asarray(y_true), np.asarray(y_pred)), 1)
+    return cm
+
+
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> float:
+    """Unweighted mean of per-class F1 over classes present in truth or prediction."""
+    cm = confusion_matrix(y_true, y_pred, num_classes)
+    tp = np.diag(cm).astype(np.float64)
+    support, predicted = cm.sum(1), cm.sum(0)
+    used = (support + predicted) > 0
+    f1 = np.divide(2 * tp, support + predicted, out=np.zeros_like(tp), where=used)
+    return float(f1[used].mean()) if used.any() else 0.0
+
+
+def expected_calibration_error(probs: np.ndarray, y_true: np.ndarray, bins: int = 15) -> float:
+    """ECE: confidence-weighted gap between confidence and accuracy over equal-width bins."""
+    conf = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == y_true
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(conf, edges[1:-1]), 0, bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        sel = which == b
+        if sel.any():
+            ece += sel.mean() * abs(correct[sel].mean() - conf[sel].mean())
+    return float(ece)
+
+
+def fit_temperature(logits: np.ndarray, y_true: np.ndarray) -> float:
+    """Temperature minimising the negative log-likelihood (log-spaced search, then refined)."""
+    if len(y_true) == 0:
+        return 1.0
+
+    def nll(t: float) -> float:
+        p = softmax(logits, t)[np.arange(len(y_true)), y_true]
+        return float(-np.log(np.maximum(p, 1e-12)).mean())
+
+    grid = np.exp(np.linspace(np.log(0.05), np.log(20.0), 121))
+    best = grid[int(np.argmin([nll(t) for t in grid]))]
+    fine = best * np.exp(np.linspace(-0.03, 0.03, 31))
+    return float(fine[int(np.argmin([nll(t) for t in fine]))])
+
+
+def bootstrap_ci(correct: np.ndarray, n_boot: int = 2000, level: float = 0.95,
+                 seed: int = 0) -> Tuple[float, float]:
+    """Percentile bootstrap interval of the mean of a 0/1 array."""
+    correct = np.asarray(correct, np.float64)
+    if correct.size == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = correct[rng.integers(0, correct.size, (n_boot, correct.size))].mean(axis=1)
+    tail = (1.0 - level) / 2 * 100
+    return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
+
+
+def save_confusion_png(cm: np.ndarray, labels: Sequence[str], path: Path, title: str) -> Path:
+    """Write a row-normalised confusion matrix with counts as a PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rates = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(6.4, 5.4), dpi=110)
+    ax.imshow(rates, cmap="Blues", vmin=0.0, vmax=1.0)
+    ax.set_xticks(range(len(labels)), labels, rotation=40, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=10)
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            if cm[i, j]:
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
+                        color="white" if rates[i, j] > 0.5 else "black")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def summarize(logits: Sequence[np.ndarray], labels: Sequence[int], num_classes: int,
+              temperature: float = 1.0) -> Dict[str, object]:
+    """Window and clip accuracy, clip macro-F1 and predictions of clips given per-clip logits."""
+    window_y = np.concatenate([np.full(len(l), y) for l, y in zip(logits, labels)])
+    window_p = np.concatenate([l.argmax(axis=1) for l in logits])
+    votes = np.stack([clip_vote(l, temperature) for l in logits])
+    clip_y = np.asarray(labels)
+    clip_p = votes.argmax(axis=1)
+    return {
+        "window_accuracy": float((window_p == window_y).mean()),
+        "clip_accuracy": float((clip_p == clip_y).mean()),
+        "macro_f1": macro_f1(clip_y, clip_p, num_classes),
+        "window_macro_f1": macro_f1(window_y, window_p, num_classes),
+        "num_clips": int(len(clip_y)),
+        "num_windows": int(len(window_y)),
+        "clip_pred": clip_p,
+        "clip_confidence": votes.max(axis=1),
+        "confusion": confusion_matrix(clip_y, clip_p, num_classes),
+    }
+
+
+def evaluate_folder(data_dir: Path, model_dir: Optional[Path] = None,
+                    stride_s: float = 0.5, cache_dir: Optional[Path] = None) -> dict:
+    """Score a trained model on every clip of a dataset-like folder; no training."""
+    model, config = load_tokenizer(model_dir)
+    clips = index_clips(data_dir)
+    kept = [c for c in clips if c.style in config.labels]
+    if not kept:
+        raise ValueError(f"no clip in {data_dir} has a style among the model labels "
+                         f"{list(config.labels)}")
+    records = load_records(kept, cache_dir=cache_dir)
+    logits = clip_logits(model, records, config.preprocess, stride_s)
+    y = [config.labels.index(c.style) for c in kept]
+    result = summarize(logits, y, len(config.labels))
+    return {
+        "model": str(Path(model_dir) if model_dir is not None else "models/default"),
+        "data": str(data_dir),
+        "labels": list(config.labels),
+        "clip_accuracy": result["clip_accuracy"],
+        "window_accuracy": result["window_accuracy"],
+        "macro_f1": result["macro_f1"],
+        "num_clips": result["num_clips"],
+        "num_windows": result["num_windows"],
+        "skipped": len(clips) - len(kept),
+        "window_stride_s": stride_s,
+        "confusion": result["confusion"].tolist(),
+        "clips": [{"file": c.path.name, "label": c.style,
+                   "predicted": config.labels[int(p)], "confidence": round(float(q), 4)}
+                  for c, p, q in zip(kept, result["clip_pred"], result["clip_confidence"])],
+    }

@@ -1,0 +1,166 @@
+"""Score the LLM explainer on held-out actions: recognition, faithfulness, and a template baseline.
+
+Four runs over the same windows (emotion styles of the held-out contents):
+- `explain_label`: the node's request: explain the tokenizer head's label, with the cue hint;
+- `recognise`: the LLM names the emotion itself (the EAI-LLM way), with the cue hint;
+- `tokens_only`: the LLM names and explains from skeleton tokens alone (no hint);
+- `template`: no LLM; the measured cues filled into the answer template (baseline).
+Faithfulness = share of parsed movement claims that the window's measured cues support.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from emotion_node.model.explanations import (
+    check_explanation, parse_explanation, summarise_checks, template_explanation)
+from emotion_node.model.labels import EMOTION_STYLES
+
+MODES = ("explain_label", "recognise", "tokens_only")
+
+
+def _vote(labels: Sequence[Optional[str]]) -> Optional[str]:
+    """Most common parsed label of a clip (unparsed answers do not vote)."""
+    votes = Counter(label for label in labels if label is not None)
+    return votes.most_common(1)[0][0] if votes else None
+
+
+def _run_mode(explainer: Any, table: Any, rows: np.ndarray, zs: np.ndarray,
+              head: list[str], mode: str, batch_size: int, progress: bool
+              ) -> tuple[list[str], float, int]:
+    """Generate every answer of one mode; return texts, seconds and new tokens."""
+    texts, tokens_out, start = [], 0, time.perf_counter()
+    for first in tqdm(range(0, len(rows), batch_size), desc=mode, disable=not progress):
+        chunk = list(range(first, min(first + batch_size, len(rows))))
+        prompts = []
+        for k in chunk:
+            if mode == "explain_label":
+                prompts.append(explainer.make_prompt("explain", head[k], zs[k]))
+            else:
+                prompts.append(explainer.make_prompt(
+                    "recognise", None, zs[k] if mode == "recognise" else None))
+        out, counts = explainer.generate(table.tokens(rows[chunk]), prompts)
+        texts += out
+        tokens_out += sum(counts)
+    return texts, time.perf_counter() - start, tokens_out
+
+
+def _score(texts: list[str], judged: Optional[list[str]], zs: np.ndarray, truth: np.ndarray,
+           clips: np.ndarray) -> tuple[dict[str, Any], list[Optional[str]]]:
+    """Faithfulness summary and recognition accuracy of the emotion each answer names.
+
+    `judged`: the label each answer must explain; None checks each answer against the label
+    it states itself (recognition), or the true one where it states none.
+    """
+    stated = [parse_explanation(t).label for t in texts]
+    judged = judged or [s if s in EMOTION_STYLES else t for s, t in zip(stated, truth)]
+    out = summarise_checks([check_explanation(t, j, z) for t, j, z in zip(texts, judged, zs)])
+    out["window_accuracy"] = float(np.mean([s == t for s, t in zip(stated, truth)]))
+    by_clip = {c: _vote([stated[i] for i in np.where(clips == c)[0]]) for c in set(clips)}
+    clip_truth = {c: truth[np.where(clips == c)[0][0]] for c in set(clips)}
+    out["clip_accuracy"] = float(np.mean([by_clip[c] == clip_truth[c] for c in by_clip]))
+    return out, stated
+
+
+def evaluate_llm(explainer_dir: Optional[Path] = None, tokenizer_dir: Optional[Path] = None,
+                 data_root: Optional[Path] = None, contents: Optional[Sequence[str]] = None,
+                 llm: Optional[str] = None, max_windows: int = 0, batch_size: int = 8,
+                 threads: int = 2, examples: int = 10, progress: bool = True) -> dict[str, Any]:
+    """Evaluate on the emotion windows of `contents` (default: the explainer's held-out ones)."""
+    import torch
+
+    from emotion_node.model.explainer import Explainer
+    from emotion_node.model.tokenizer import default_model_dir, load_tokenizer
+    from emotion_node.model.train_explainer import build_window_table
+
+    torch.set_num_threads(threads)
+    tokenizer_dir = Path(tokenizer_dir) if tokenizer_dir is not None else default_model_dir()
+    explainer = Explainer.load(explainer_dir or tokenizer_dir / "explainer", llm=llm)
+    held = explainer.config.training.get("holdout", [])
+    contents = list(contents) if contents else list(held)
+    if not contents:
+        raise ValueError("no contents to evaluate: pass contents (the explainer lists none)")
+    seen = sorted(set(contents) - set(held))
+    table = build_window_table(tokenizer_dir, data_root, progress=progress)
+    unknown = sorted(set(contents) - set(table.contents.tolist()))
+    if unknown:
+        raise ValueError(f"contents {unknown} are not in the data")
+    rows = np.where(np.isin(table.contents, contents) & np.isin(table.styles, EMOTION_STYLES))[0]
+    if max_windows and len(rows) > max_windows:
+        rows = rows[np.linspace(0, len(rows) - 1, max_windows).round().astype(int)]
+    labels = load_tokenizer(tokenizer_dir)[1].labels
+    head = [labels[i] for i in table.probs[rows].argmax(-1)]
+    truth, clips = table.styles[rows], table.clip[rows]
+    zs = np.stack([explainer.zscores(table.cues[r], str(table.contents[r])) for r in rows])
+    report: dict[str, Any] = {"contents": contents, "trained_on_these": seen,
+                              "windows": int(len(rows)), "clips": int(len(set(clips))),
+                              "modes": {}}
+    texts: dict[str, list[str]] = {}
+    stated: dict[str, list[Optional[str]]] = {}
+    for mode in MODES:
+        texts[mode], seconds, n_tokens = _run_mode(explainer, table, rows, zs, head, mode,
+                                                   batch_size, progress)
+        scored, stated[mode] = _score(texts[mode], head if mode == "explain_label" else None,
+                                      zs, truth, clips)
+        scored.update(seconds=round(seconds, 1), s_per_explanation=round(seconds / len(rows), 3),
+                      tokens_per_s=round(n_tokens / seconds, 1))
+        report["modes"][mode] = scored
+    template = [template_explanation(h, z) for h, z in zip(head, zs)]
+    report["modes"]["template"] = _score(template, head, zs, truth, clips)[0]
+    mean_probs = {c: table.probs[rows][clips == c].mean(0) for c in set(clips)}
+    recognise = report["modes"]["recognise"]
+    report.update(
+        llm_window_accuracy=recognise["window_accuracy"],
+        llm_clip_accuracy=recognise["clip_accuracy"],
+        head_window_accuracy=float(np.mean(np.array(head) == truth)),
+        head_clip_accuracy=float(np.mean([labels[int(p.argmax())] == truth[clips == c][0]
+                                          for c, p in mean_probs.items()])),
+        agreement=float(np.mean([s == h for s, h in zip(stated["recognise"], head)])),
+        faithfulness=report["modes"]["explain_label"]["faithfulness"],
+        examples=_examples(rows, table, head, texts["explain_label"], zs, examples))
+    return report
+
+
+def _examples(rows: np.ndarray, table: Any, head: list[str], texts: list[str], zs: np.ndarray,
+              count: int) -> list[dict[str, Any]]:
+    """`count` explained windows spread evenly over the evaluated ones."""
+    picks = np.linspace(0, len(rows) - 1, min(count, len(rows))).round().astype(int)
+    out = []
+    for k in picks:
+        check = check_explanation(texts[k], head[k], zs[k])
+        out.append({"content": str(table.contents[rows[k]]), "style": str(table.styles[rows[k]]),
+                    "label": head[k], "explanation": texts[k],
+                    "claims": check.claims, "supported": check.held})
+    return out
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """`python -m emotion_node.model.evaluate_llm [--json FILE]`: run and print the report."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--explainer", type=Path, default=None)
+    p.add_argument("--model", type=Path, default=None, help="tokenizer folder")
+    p.add_argument("--data", type=Path, default=None)
+    p.add_argument("--contents", nargs="*", default=None)
+    p.add_argument("--max-windows", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--json", type=Path, default=None, help="also write the report here")
+    args = p.parse_args(argv)
+    report = evaluate_llm(args.explainer, args.model, args.data, args.contents,
+                          max_windows=args.max_windows, threads=args.threads)
+    text = json.dumps(report, indent=2)
+    if args.json:
+        args.json.write_text(text + "\n", encoding="utf-8")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,369 @@
+"""The EAI-LLM explainer: skeleton tokens -> projector -> chat prompt -> LoRA-tuned LLM -> words.
+
+The tokenizer's temporal (B, T', D), body-part (B, P, D) and semantic (B, K, D) tokens pass through
+a small MLP (`SkeletonProjector`) into the LLM's embedding space and replace the `<skeleton>`
+placeholder of a chat-template prompt; the LLM reads the result through `inputs_embeds`. The prompt
+may also carry the window's salient cues as a short measurement line (`hint_text`), so the answer's
+movement claims can be copied from measurements instead of guessed.
+Saved form (`Explainer.save`): `explainer.json`, `projector.safetensors` and a peft LoRA adapter
+(`adapter_config.json`, `adapter_model.safetensors`).
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from emotion_node.model.explanations import (
+    EMOTION_WORDS, CueReference, hint_text, salient_cues, to_style)
+from emotion_node.model.labels import EMOTION_STYLES
+from emotion_node.model.llm import DEFAULT_LLM, load_llm
+
+PLACEHOLDER = "<skeleton>"
+CONFIG_FILE = "explainer.json"
+PROJECTOR_FILE = "projector.safetensors"
+TASKS = ("recognise", "explain", "describe")
+_NUM_TOKEN_TYPES = 3  # temporal, spatial, semantic
+
+
+@dataclass
+class ExplainerConfig:
+    """Projector, LoRA and prompt settings of one explainer; saved beside its weights."""
+
+    llm: str = DEFAULT_LLM          # LLM the adapter was trained on (name, .gguf or folder)
+    token_dim: int = 64             # D of the skeleton tokenizer
+    projector_hidden: int = 256
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+    max_new_tokens: int = 48
+    system_prompt: str = "You explain emotions from body movement."
+    labels: tuple[str, ...] = EMOTION_STYLES
+    reference: dict[str, Any] = field(default_factory=dict)  # CueReference.to_dict()
+    training: dict[str, Any] = field(default_factory=dict)   # metadata of the run that made it
+
+    def __post_init__(self) -> None:
+        """Normalise JSON lists to tuples and check values."""
+        self.lora_targets = tuple(self.lora_targets)
+        self.labels = tuple(self.labels)
+        unknown = [s for s in self.labels if s not in EMOTION_WORDS]
+        if unknown:
+            raise ValueError(f"labels {unknown} have no emotion word")
+        for name in ("token_dim", "projector_hidden", "lora_r", "max_new_tokens"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"ExplainerConfig.{name} must be >= 1, got {getattr(self, name)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        out = asdict(self)
+        out["lora_targets"], out["labels"] = list(self.lora_targets), list(self.labels)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "ExplainerConfig":
+        """Inverse of `to_dict`; unknown keys are an error."""
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"unknown explainer config keys {unknown}")
+        return cls(**dict(data))
+
+
+class SkeletonProjector(nn.Module):
+    """Map skeleton tokens of width D to LLM embeddings of width E, one learned offset per type."""
+
+    def __init__(self, token_dim: int, hidden: int, embed_dim: int, embed_rms: float = 1.0):
+        super().__init__()
+        self.type_embed = nn.Parameter(torch.zeros(_NUM_TOKEN_TYPES, token_dim))
+        self.norm = nn.LayerNorm(token_dim)
+        self.mlp = nn.Sequential(nn.Linear(token_dim, hidden), nn.GELU(),
+                                 nn.Linear(hidden, embed_dim))
+        # Start at the size of real word embeddings so the LLM is not flooded by huge inputs.
+        self.register_buffer("embed_rms", torch.tensor(float(embed_rms)))
+
+    def forward(self, temporal: torch.Tensor, spatial: torch.Tensor,
+                semantic: torch.Tensor) -> torch.Tensor:
+        """(B, T', D), (B, P, D), (B, K, D) -> (B, T'+P+K, E)."""
+        parts = [t + self.type_embed[i] for i, t in enumerate((temporal, spatial, semantic))]
+        h = self.mlp(self.norm(torch.cat(parts, dim=1)))  # (B, S, E)
+        return h * (self.embed_rms / h.pow(2).mean(-1, keepdim=True).add(1e-6).sqrt())
+
+
+@dataclass
+class Prompt:
+    """One request: the task, the label to explain (task `explain`) and an optional cue hint."""
+
+    task: str = "recognise"
+    label: Optional[str] = None
+    hint: Optional[str] = None     # hint_text(...) or None for tokens only
+
+    def user_text(self) -> str:
+        """The user message with the skeleton placeholder."""
+        if self.task not in TASKS:
+            raise ValueError(f"unknown task {self.task!r}; expected one of {TASKS}")
+        lines = [f"Movement: {PLACEHOLDER}"]
+        if self.hint is not None:
+            lines.append(f"Cues: {self.hint}")
+        if self.task == "recognise":
+            lines.append("Which emotion does this movement show? Explain.")
+        elif self.task == "explain":
+            if self.label not in EMOTION_WORDS:
+                raise ValueError(f"task 'explain' needs an emotion label, got {self.label!r}")
+            lines.append(f"The emotion is {EMOTION_WORDS[self.label]}. Explain why.")
+        else:
+            lines.append("Describe this movement.")
+        return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def _quiet_peft() -> Iterator[None]:
+    """Silence the deprecation warning peft triggers inside transformers on every wrap."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*",
+                                category=FutureWarning)
+        yield
+
+
+def _as_tensor(x: Union[np.ndarray, torch.Tensor], device: torch.device) -> torch.Tensor:
+    """float32 tensor on `device`, with a batch axis."""
+    t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
+    t = t.to(device=device, dtype=torch.float32)
+    return t if t.dim() == 3 else t.unsqueeze(0)
+
+
+class Explainer:
+    """A causal LLM with a LoRA adapter that reads projected skeleton tokens and answers."""
+
+    def __init__(self, llm: nn.Module, tokenizer: Any, projector: SkeletonProjector,
+                 config: ExplainerConfig) -> None:
+        self.llm, self.tokenizer, self.projector, self.config = llm, tokenizer, projector, config
+        self.reference = CueReference.from_dict(config.reference) if config.reference else None
+        self._prompt_cache: dict[tuple, tuple[list[int], list[int]]] = {}
+        self._end_ids = self._end_of_turn_ids()
+        self.stop_ids = sorted({self._end_ids[0], int(tokenizer.eos_token_id)})
+
+    # ---- construction, saving, loading -------------------------------------------------
+    @classmethod
+    def create(cls, config: ExplainerConfig, llm: Any = None, tokenizer: Any = None,
+               device: str = "cpu") -> "Explainer":
+        """Fresh projector and LoRA adapter on `llm` (loaded from `config.llm` when None)."""
+        from peft import LoraConfig, get_peft_model
+
+        if llm is None:
+            llm, tokenizer = load_llm(config.llm, device=device)
+        weights = llm.get_input_embeddings().weight.detach().float()
+        rms = float(weights.pow(2).mean().sqrt())
+        projector = SkeletonProjector(config.token_dim, config.projector_hidden,
+                                      weights.shape[1], rms).to(device)
+        lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha,
+                          lora_dropout=config.lora_dropout,
+                          target_modules=list(config.lora_targets), task_type="CAUSAL_LM")
+        with _quiet_peft():
+            model = get_peft_model(llm, lora)
+        return cls(model.eval(), tokenizer, projector.eval(), config)
+
+    @classmethod
+    def load(cls, directory: Union[str, Path], llm: Union[str, Path, None] = None,
+             device: str = "cpu", dtype: Optional[str] = None) -> "Explainer":
+        """Load a saved explainer onto `llm` (default: the LLM it was trained on)."""
+        from peft import PeftModel
+
+        directory = Path(directory)
+        for name in (CONFIG_FILE, PROJECTOR_FILE, "adapter_config.json"):
+            if not (directory / name).is_file():
+                raise FileNotFoundError(f"explainer file {directory / name} not found")
+        config = ExplainerConfig.from_dict(
+            json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8")))
+        base, tokenizer = load_llm(llm if llm is not None else config.llm, device=device,
+                                   dtype=dtype)
+        with _quiet_peft():
+            model = PeftModel.from_pretrained(base, str(directory), is_trainable=False)
+        state = load_file(str(directory / PROJECTOR_FILE))
+        projector = SkeletonProjector(config.token_dim, config.projector_hidden,
+                                      state["mlp.2.weight"].shape[0])
+        projector.load_state_dict(state)
+        return cls(model.eval(), tokenizer, projector.to(device).eval(), config)
+
+    def save(self, directory: Union[str, Path]) -> Path:
+        """Write the config, the projector and the LoRA adapter (safetensors) to `directory`."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        for peft_config in self.llm.peft_config.values():
+            peft_config.base_model_name_or_path = self.config.llm  # no machine paths
+        had_readme = (directory / "README.md").exists()
+        # No embedding layers: they are not trained, and the check would look up the hub.
+        self.llm.save_pretrained(str(directory), safe_serialization=True,
+                                 save_embedding_layers=False)
+        if not had_readme:
+            (directory / "README.md").unlink(missing_ok=True)  # peft's empty model-card stub
+        state = {k: v.detach().cpu().contiguous() for k, v in self.projector.state_dict().items()}
+        save_file(state, str(directory / PROJECTOR_FILE), metadata={"format": "pt"})
+        text = json.dumps(self.config.to_dict(), indent=2)
+        (directory / CONFIG_FILE).write_text(text + "\n", encoding="utf-8")
+        return directory
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the projector (and the LLM)."""
+        return self.projector.embed_rms.device
+
+    # ---- prompts --------------------------------------------------------------------------
+    def _render(self, messages: list[dict[str, str]], generation: bool) -> str:
+        """Chat-template text; a plain fallback for models without a template."""
+        if getattr(self.tokenizer, "chat_template", None):
+            return self.tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=generation)
+        text = "".join(f"{m['role'].capitalize()}: {m['content']}\n" for m in messages)
+        return text + ("Assistant: " if generation else "")
+
+    def _end_of_turn_ids(self) -> list[int]:
+        """Token ids the template puts after an assistant answer (first one ends generation)."""
+        base = [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]
+        full = self._render(base + [{"role": "assistant", "content": "ANSWER"}], False)
+        tail = full[full.rindex("ANSWER") + len("ANSWER"):].rstrip("\n")
+        ids = self.tokenizer(tail, add_special_tokens=False)["input_ids"] if tail else []
+        return ids or [int(self.tokenizer.eos_token_id)]
+
+    def prompt_ids(self, prompt: Prompt) -> tuple[list[int], list[int]]:
+        """Token ids before and after the skeleton placeholder."""
+        key = (prompt.task, prompt.label, prompt.hint)
+        if key not in self._prompt_cache:
+            messages = [{"role": "system", "content": self.config.system_prompt},
+                        {"role": "user", "content": prompt.user_text()}]
+            before, after = self._render(messages, True).split(PLACEHOLDER)
+            encode = lambda s: self.tokenizer(s, add_special_tokens=False)["input_ids"]  # noqa
+            self._prompt_cache[key] = (encode(before), encode(after))
+        return self._prompt_cache[key]
+
+    def make_prompt(self, task: str, label: Optional[str] = None,
+                    z: Optional[np.ndarray] = None) -> Prompt:
+        """A prompt whose hint lists the salient cues of z (no hint when z is None)."""
+        hint = None if z is None else hint_text(salient_cues(z))
+        return Prompt(task=task, label=label, hint=hint)
+
+    # ---- embedding, loss, generation ------------------------------------------------------
+    def embed(self, tokens: Sequence[Any], prompts: Sequence[Prompt],
+              answers: Optional[Sequence[str]] = None):
+        """Splice projected tokens into the prompts: (embeds (B, L, E), mask (B, L), labels).
+
+        Prompts are left-padded for generation; with answers they are right-padded and labels
+        (B, L) hold the answer ids (-100 elsewhere).
+        """
+        device = self.device
+        temporal, spatial, semantic = (_as_tensor(t, device) for t in tokens)
+        if not temporal.shape[0] == spatial.shape[0] == semantic.shape[0] == len(prompts):
+            raise ValueError(f"{len(prompts)} prompts for token batches "
+                             f"{temporal.shape[0]}, {spatial.shape[0]}, {semantic.shape[0]}")
+        table = self.llm.get_input_embeddings()
+        skel = self.projector(temporal, spatial, semantic).to(table.weight.dtype)  # (B, S, E)
+        rows, targets = [], []
+        for i, prompt in enumerate(prompts):
+            before, after = self.prompt_ids(prompt)
+            answer = [] if answers is None else \
+                self.tokenizer(answers[i], add_special_tokens=False)["input_ids"] + \
+                self._end_ids[:1]
+            ids = lambda x: torch.tensor(x, dtype=torch.long, device=device)  # noqa: E731
+            rows.append(torch.cat([table(ids(before)), skel[i], table(ids(after + answer))]))
+            targets.append([-100] * (rows[-1].shape[0] - len(answer)) + answer)
+        width = max(r.shape[0] for r in rows)
+        embeds = rows[0].new_zeros(len(rows), width, rows[0].shape[1])
+        mask = torch.zeros(len(rows), width, dtype=torch.long, device=device)
+        labels = torch.full((len(rows), width), -100, dtype=torch.long, device=device)
+        for i, row in enumerate(rows):
+            n = row.shape[0]
+            span = slice(width - n, width) if answers is None else slice(0, n)
+            embeds[i, span], mask[i, span] = row, 1
+            labels[i, span] = torch.tensor(targets[i], device=device)
+        return embeds, mask, (labels if answers is not None else None)
+
+    def loss(self, tokens: Sequence[Any], prompts: Sequence[Prompt],
+             answers: Sequence[str]) -> torch.Tensor:
+        """Next-token cross-entropy on the answer ids only (the LM head runs on those alone)."""
+        embeds, mask, labels = self.embed(tokens, prompts, answers)
+        base = self.llm.get_base_model() if hasattr(self.llm, "get_base_model") else self.llm
+        hidden = base.get_decoder()(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
+        target = labels[:, 1:]
+        keep = target != -100  # (B, L-1): positions whose next token is an answer token
+        logits = base.get_output_embeddings()(hidden[:, :-1][keep])  # (N, V)
+        return nn.functional.cross_entropy(logits.float(), target[keep])
+
+    @torch.no_grad()
+    def generate(self, tokens: Sequence[Any], prompts: Sequence[Prompt],
+                 max_new_tokens: Optional[int] = None, stopping_criteria: Any = None,
+                 **generate_kwargs: Any) -> tuple[list[str], list[int]]:
+        """Greedy answers (KV cache) and the number of new tokens of each."""
+        embeds, mask, _ = self.embed(tokens, prompts)
+        out = self.llm.generate(
+            inputs_embeds=embeds, attention_mask=mask, do_sample=False,
+            max_new_tokens=max_new_tokens or self.config.max_new_tokens,
+            eos_token_id=self.stop_ids, pad_token_id=self.stop_ids[0],
+            stopping_criteria=stopping_criteria, **generate_kwargs)  # (B, N) new ids only
+        texts, counts = [], []
+        for row in out.tolist():
+            ends = [k for k, t in enumerate(row) if t in self.stop_ids]
+            row = row[:ends[0]] if ends else row
+            counts.append(len(row) + int(bool(ends)))
+            texts.append(self.tokenizer.decode(row, skip_special_tokens=True).strip())
+        return texts, counts
+
+    def zscores(self, cues: Any, content: Optional[str] = None) -> np.ndarray:
+        """Cue z-scores of one window (dict or (7,) array) against the saved reference."""
+        if self.reference is None:
+            raise ValueError("this explainer has no cue reference; it cannot use cue hints")
+        return self.reference.zscores(cues, content)
+
+    def explain(self, tokens: Sequence[Any], label: Optional[str] = None,
+                cues: Any = None, content: Optional[str] = None,
+                deadline: Optional[float] = None, cancel: Optional[threading.Event] = None,
+                **generate_kwargs: Any) -> str:
+        """Explain one window: `label` given -> task explain, else recognise; cues -> hint.
+
+        `label` may be a dataset style, an hri label or an emotion word. Generation stops at
+        `deadline` (time.monotonic) or when `cancel` is set, and then raises TimeoutError.
+        """
+        z = None if cues is None else self.zscores(cues, content)
+        style = None if label is None else to_style(label)
+        prompt = self.make_prompt("explain" if style is not None else "recognise", style, z)
+        stop = _Interrupt(deadline, cancel)
+        texts, _ = self.generate(tokens, [prompt], stopping_criteria=stop.as_criteria(),
+                                 **generate_kwargs)
+        if stop.fired:
+            raise TimeoutError("explanation stopped: deadline passed or worker closing")
+        return texts[0]
+
+
+class _Interrupt:
+    """Stop generation at a monotonic deadline or when an event is set; remember if it fired."""
+
+    def __init__(self, deadline: Optional[float], cancel: Optional[threading.Event]) -> None:
+        self.deadline, self.cancel, self.fired = deadline, cancel, False
+
+    def __call__(self, input_ids: torch.Tensor, scores: Any = None, **kwargs: Any) -> torch.Tensor:
+        late = self.deadline is not None and time.monotonic() > self.deadline
+        self.fired = self.fired or late or (self.cancel is not None and self.cancel.is_set())
+        return torch.full((input_ids.shape[0],), self.fired, dtype=torch.bool,
+                          device=input_ids.device)
+
+    def as_criteria(self) -> Any:
+        """A transformers StoppingCriteriaList holding this check (None when it can never fire)."""
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        if self.deadline is None and self.cancel is None:
+            return None
+        outer = self
+
+        class _Criteria(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs):  # noqa: D102
+                return outer(input_ids, scores)
+
+        return StoppingCriteriaList([_Criteria()])

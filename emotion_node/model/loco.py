@@ -1,0 +1,198 @@
+"""The leave-one-content-out study: tokenizer (with and without text alignment) vs a baseline.
+
+Every fold holds out one action that all emotion styles share; nothing of that action (no clip,
+no cue statistic, no text) is seen in training. Calibration temperatures of a fold are fitted on
+the held-out predictions of the other folds only.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from emotion_node.model import evaluate as ev
+from emotion_node.model.baseline import LogisticRegression, baseline_features
+from emotion_node.model.data import (
+    ClipRecord, WindowPool, build_pool, load_records, raw_eval_windows)
+from emotion_node.model.train_tokenizer import TrainConfig, clip_cues, train_tokenizer
+from emotion_node.skeleton.dataset import index_clips, leave_one_content_out, shared_contents
+from emotion_node.skeleton.layouts import layout_presence
+from emotion_node.skeleton.preprocess import PreprocessConfig, preprocess_batch
+
+CROSS_LAYOUTS = ("k4abt", "zed_body18", "kinect_v2")
+
+
+@dataclass
+class StudyData:
+    """Every clip in memory, its cues, and which clips take part in emotion folds."""
+
+    records: List[ClipRecord]
+    cues: List[tuple]
+    contents: List[str]    # the actions every emotion style has
+    labels: tuple
+    pool: WindowPool       # pre-cut training windows of every clip, shared by all folds
+    features: Dict[int, np.ndarray] = field(default_factory=dict)  # baseline, per record
+
+
+def load_study(data_root: Optional[Path], cfg: TrainConfig) -> StudyData:
+    """Load all clips of the dataset and compute their cue windows once."""
+    clips = index_clips(data_root)
+    labels = cfg.tokenizer.labels
+    shared = shared_contents(clips, labels)
+    records = load_records(clips)
+    cues = clip_cues(records, cfg.tokenizer.preprocess, cfg.cue_stride_s)
+    pool = build_pool(records, cfg.tokenizer.preprocess, cfg.augment, cfg.pool_per_clip,
+                      cfg.seed)
+    return StudyData(records, cues, shared, labels, pool)
+
+
+def _emotion(study: StudyData, records: Sequence[int]) -> List[int]:
+    """Indices of emotion-labelled clips of the shared actions."""
+    return [i for i in records if study.records[i].info.style in study.labels
+            and study.records[i].info.content in study.contents]
+
+
+def fold_indices(study: StudyData, held: str) -> Dict[str, List[int]]:
+    """Record indices of one fold: fine-tuning, pre-training (any style/action) and test."""
+    train = [i for i, r in enumerate(study.records) if r.info.content != held]
+    test = [i for i, r in enumerate(study.records) if r.info.content == held]
+    return {"finetune": _emotion(study, train), "pretrain": train, "test": _emotion(study, test)}
+
+
+def _baseline_logits(study: StudyData, train: List[int], test: List[int],
+                     config: PreprocessConfig) -> List[np.ndarray]:
+    """Fit the feature baseline on training windows; per-clip logits of the test clips."""
+    def feats(i: int) -> np.ndarray:
+        if i not in study.features:
+            raw, raw_mask, _ = raw_eval_windows(study.records[i], config)
+            x, mask = preprocess_batch(raw, raw_mask, config)
+            study.features[i] = baseline_features(x, mask, raw, raw_mask, config.fps)
+        return study.features[i]
+
+    train_feats = [feats(i) for i in train]
+    y = np.concatenate([np.full(len(f), study.labels.index(study.records[i].info.style))
+                        for f, i in zip(train_feats, train)])
+    counts = np.bincount(y, minlength=len(study.labels))
+    clf = LogisticRegression().fit(np.concatenate(train_feats), y, len(study.labels),
+                                   sample_weight=1.0 / counts[y])  # balanced classes
+    return [clf.logits(feats(i)) for i in test]
+
+
+def run_fold(study: StudyData, held: str, cfg: TrainConfig, ablation: bool, baseline: bool,
+             layouts: Sequence[str], progress: bool) -> Dict[str, List[np.ndarray]]:
+    """Train and score one fold; return per-variant lists of per-test-clip window logits."""
+    idx = fold_indices(study, held)
+    test = [study.records[i] for i in idx["test"]]
+    config = cfg.tokenizer.preprocess
+    out: Dict[str, List[np.ndarray]] = {}
+    variants = [("tokenizer", cfg.align)] + ([("no_alignment", False)] if ablation else [])
+    for name, align in variants:
+        run_cfg = TrainConfig(**{**cfg.__dict__, "align": align})
+        model, _ = train_tokenizer(study.records, idx["finetune"], idx["pretrain"], run_cfg,
+                                   cues=study.cues, pool=study.pool, progress=progress)
+        out[name] = ev.clip_logits(model, test, config)
+        if name == "tokenizer":
+            for layout in layouts:
+                out[f"layout:{layout}"] = ev.clip_logits(model, test, config,
+                                                         presence=layout_presence(layout))
+    if baseline:
+        out["baseline"] = _baseline_logits(study, idx["finetune"], idx["test"], config)
+    return out
+
+
+def _calibration(fold_logits: List[List[np.ndarray]], fold_labels: List[List[int]]) -> dict:
+    """ECE before/after temperature scaling, each fold's temperature fitted on the others."""
+    raw_p, cal_p, ys, clip_raw, clip_cal, clip_y, temps = [], [], [], [], [], [], []
+    for k in range(len(fold_logits)):
+        others = [j for j in range(len(fold_logits)) if j != k]
+        fit_x = np.concatenate([w for j in others for w in fold_logits[j]])
+        fit_y = np.concatenate([np.full(len(w), y) for j in others
+                                for w, y in zip(fold_logits[j], fold_labels[j])])
+        t = ev.fit_temperature(fit_x, fit_y)
+        temps.append(t)
+        for w, y in zip(fold_logits[k], fold_labels[k]):
+            raw_p.append(ev.softmax(w))
+            cal_p.append(ev.softmax(w, t))
+            ys.append(np.full(len(w), y))
+            clip_raw.append(ev.clip_vote(w))
+            clip_cal.append(ev.clip_vote(w, t))
+            clip_y.append(y)
+    y = np.concatenate(ys)
+    return {"window_ece": ev.expected_calibration_error(np.concatenate(raw_p), y),
+            "window_ece_scaled": ev.expected_calibration_error(np.concatenate(cal_p), y),
+            "clip_ece": ev.expected_calibration_error(np.stack(clip_raw), np.array(clip_y)),
+            "clip_ece_scaled": ev.expected_calibration_error(np.stack(clip_cal),
+                                                             np.array(clip_y)),
+            "temperatures": [round(t, 3) for t in temps]}
+
+
+def aggregate(study: StudyData, folds: List[str], outputs: List[Dict[str, List[np.ndarray]]],
+              variant: str) -> dict:
+    """Metrics of one variant over all folds, per action, with uncertainty and calibration."""
+    fold_logits = [o[variant] for o in outputs]
+    fold_labels = [[study.labels.index(study.records[i].info.style)
+                    for i in fold_indices(study, held)["test"]] for held in folds]
+    logits = [w for f in fold_logits for w in f]
+    labels = [y for f in fold_labels for y in f]
+    total = ev.summarize(logits, labels, len(study.labels))
+    per_content = {}
+    for held, f_logits, f_labels in zip(folds, fold_logits, fold_labels):
+        s = ev.summarize(f_logits, f_labels, len(study.labels))
+        correct = s["clip_pred"] == np.array(f_labels)
+        per_content[held] = {"clip_accuracy": s["clip_accuracy"],
+                             "clip_ci95": ev.bootstrap_ci(correct),
+                             "window_accuracy": s["window_accuracy"],
+                             "clips": s["num_clips"], "windows": s["num_windows"]}
+    clip_correct = total["clip_pred"] == np.array(labels)
+    fold_acc = [v["clip_accuracy"] for v in per_content.values()]
+    return {
+        "clip_accuracy": total["clip_accuracy"], "window_accuracy": total["window_accuracy"],
+        "macro_f1": total["macro_f1"], "window_macro_f1": total["window_macro_f1"],
+        "clip_ci95": ev.bootstrap_ci(clip_correct),
+        "fold_clip_accuracy_std": float(np.std(fold_acc)),
+        "num_clips": total["num_clips"], "num_windows": total["num_windows"],
+        "confusion": total["confusion"].tolist(), "per_content": per_content,
+        "calibration": _calibration(fold_logits, fold_labels),
+        "predictions": [
+            {"file": study.records[i].info.path.name, "content": held,
+             "label": study.records[i].info.style,
+             "predicted": study.labels[int(p)]}
+            for held, i, p in zip(
+                [h for h in folds for _ in fold_indices(study, h)["test"]],
+                [i for h in folds for i in fold_indices(study, h)["test"]],
+                total["clip_pred"])],
+    }
+
+
+def run_loco(data_root: Optional[Path], cfg: TrainConfig, out_dir: Path, ablation: bool = True,
+             baseline: bool = True, layouts: Sequence[str] = CROSS_LAYOUTS,
+             held_out: Optional[Sequence[str]] = None, progress: bool = True) -> dict:
+    """Run every fold (or only `held_out` ones), write results.json and confusion PNGs."""
+    study = load_study(data_root, cfg)
+    bad = sorted(set(held_out or ()) - set(study.contents))
+    if bad:
+        raise ValueError(f"contents {bad} are not shared by every style; shared: "
+                         f"{study.contents}")
+    folds = [held for held, _, _ in leave_one_content_out(
+        [r.info for r in study.records if r.info.style in study.labels], study.contents)
+        if not held_out or held in held_out]
+    outputs = []
+    for n, held in enumerate(folds, 1):
+        print(f"fold {n}/{len(folds)}: holding out {held!r}", flush=True)
+        outputs.append(run_fold(study, held, cfg, ablation, baseline, layouts, progress))
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = {"folds": folds, "labels": list(study.labels), "train_config": cfg.to_dict(),
+               "tokenizer_config": cfg.tokenizer.to_dict(), "variants": {}}
+    for variant in outputs[0]:
+        res = aggregate(study, folds, outputs, variant)
+        results["variants"][variant] = res
+        if not variant.startswith("layout:"):
+            ev.save_confusion_png(np.array(res["confusion"]), study.labels,
+                                  out_dir / f"confusion_{variant}.png",
+                                  f"{variant}: leave-one-content-out, clip level")
+    (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    return results

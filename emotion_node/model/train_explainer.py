@@ -1,0 +1,393 @@
+"""Train the LLM explainer on skeleton-language pairs built from the data (resumable, on CPU).
+
+Every window of the dataset goes through the frozen skeleton tokenizer once (tokens cached); its
+kinematic cues, as z-scores against neutral motion of the same action (`CueReference`), pick the
+movement phrases of its target text, so every target claim is measured.
+Stage 1 trains the projector alone (LLM and adapter frozen) to describe the movement of all
+fifteen styles from tokens. Stage 2 trains projector + LoRA on question-answer prompts: recognise
+the emotion and explain it (with and without the cue hint), and explain a given label.
+Whole contents are held out (`--holdout`) for evaluation.
+
+    python -m emotion_node.model.train_explainer --out models/default/explainer
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from emotion_node.model.explainer import Explainer, ExplainerConfig, Prompt
+from emotion_node.model.explanations import (
+    CueReference, answer_text, description_text, hint_text, salient_cues)
+from emotion_node.model.labels import ALL_STYLES, EMOTION_STYLES
+from emotion_node.model.llm import DEFAULT_LLM, cache_root
+from emotion_node.model.tokenizer import default_model_dir, load_tokenizer
+from emotion_node.skeleton.cues import CUE_NAMES, cues_batch
+from emotion_node.skeleton.dataset import index_clips, load_clip, shared_contents
+from emotion_node.skeleton.preprocess import clip_windows, preprocess_batch
+
+_TABLE_VERSION = 1
+
+
+@dataclass
+class WindowTable:
+    """Tokens, tokenizer-head probabilities, cues and labels of every evaluation window."""
+
+    temporal: np.ndarray   # (N, T', D)
+    spatial: np.ndarray    # (N, P, D)
+    semantic: np.ndarray   # (N, K, D)
+    probs: np.ndarray      # (N, C) tokenizer head
+    cues: np.ndarray       # (N, 7) raw cues, CUE_NAMES order
+    contents: np.ndarray   # (N,) str
+    styles: np.ndarray     # (N,) str
+    clip: np.ndarray       # (N,) int, clip index within the table
+
+    def __len__(self) -> int:
+        return int(self.cues.shape[0])
+
+    def subset(self, keep: np.ndarray) -> "WindowTable":
+        """Rows where `keep` is true (or the given indices)."""
+        return WindowTable(**{f.name: getattr(self, f.name)[keep] for f in fields(self)})
+
+    def tokens(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(temporal, spatial, semantic) of the given rows."""
+        return self.temporal[rows], self.spatial[rows], self.semantic[rows]
+
+
+def tokenizer_fingerprint(tokenizer_dir: Path) -> str:
+    """Short hash of a tokenizer's weights and config (an explainer is tied to its tokenizer)."""
+    digest = hashlib.sha1()
+    for name in ("model.safetensors", "config.json"):
+        digest.update((Path(tokenizer_dir) / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _table_key(tokenizer_dir: Path, clips: Sequence, stride_s: float) -> str:
+    """Cache key: tokenizer fingerprint, clip list and stride."""
+    digest = hashlib.sha1(f"v{_TABLE_VERSION} {stride_s} {tokenizer_fingerprint(tokenizer_dir)}"
+                          .encode())
+    for info in clips:
+        digest.update(f"{info.path.name}:{info.path.stat().st_size}".encode())
+    return digest.hexdigest()[:16]
+
+
+def build_window_table(tokenizer_dir: Optional[Path] = None, data_root: Optional[Path] = None,
+                       stride_s: float = 0.5, styles: Sequence[str] = ALL_STYLES,
+                       progress: bool = True) -> WindowTable:
+    """Tokenize every window of the actions all `styles` share (cached per tokenizer)."""
+    tokenizer_dir = Path(tokenizer_dir) if tokenizer_dir is not None else default_model_dir()
+    clips = index_clips(data_root)
+    contents = shared_contents(clips, list(styles))
+    clips = sorted((c for c in clips if c.style in styles and c.content in contents),
+                   key=lambda c: c.path.name)
+    if not clips:
+        raise ValueError(f"no clips of styles {list(styles)} under {data_root}")
+    file = cache_root() / "explainer_windows" / f"{_table_key(tokenizer_dir, clips, stride_s)}.npz"
+    if file.is_file():
+        with np.load(file) as z:
+            return WindowTable(**{f.name: z[f.name] for f in fields(WindowTable)})
+    model, config = load_tokenizer(tokenizer_dir)
+    parts: dict[str, list] = {f.name: [] for f in fields(WindowTable)}
+    for index, info in enumerate(tqdm(clips, desc="tokenize", disable=not progress)):
+        positions, mask, fps = load_clip(info)
+        windows, masks, _ = clip_windows(positions, mask, fps, config.preprocess, stride_s)
+        x, m = preprocess_batch(windows, masks, config.preprocess)
+        with torch.no_grad():
+            logits, temporal, spatial, semantic = model(torch.from_numpy(x),
+                                                        torch.from_numpy(m).float())
+        for name, value in (("temporal", temporal), ("spatial", spatial),
+                            ("semantic", semantic), ("probs", logits.softmax(-1))):
+            parts[name].append(value.numpy().astype(np.float32))
+        parts["cues"].append(cues_batch(windows, masks, config.preprocess.fps))
+        n = windows.shape[0]
+        parts["contents"].append(np.array([info.content] * n))
+        parts["styles"].append(np.array([info.style] * n))
+        parts["clip"].append(np.full(n, index))
+    table = WindowTable(**{k: np.concatenate(v) for k, v in parts.items()})
+    file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_suffix(".tmp.npz")
+    np.savez(tmp, **asdict(table))
+    tmp.replace(file)
+    return table
+
+
+@dataclass
+class ExplainerTrainConfig:
+    """Every knob of one explainer run; stored in the explainer's config."""
+
+    seed: int = 0
+    holdout: tuple[str, ...] = ("bye", "walk-back")  # contents never trained on
+    stage1_steps: int = 40
+    stage2_steps: int = 180
+    batch_size: int = 8
+    stage1_lr: float = 2e-3
+    projector_lr: float = 1e-3
+    lora_lr: float = 1e-3
+    weight_decay: float = 0.0
+    warmup_steps: int = 10
+    # Shares of stage-2 prompts: recognise + hint, explain a label + hint, recognise from tokens.
+    task_mix: tuple[float, float, float] = (0.4, 0.4, 0.2)
+    made_up_hints: float = 0.5   # share of hinted prompts whose hint (and claims) are made up
+    other_labels: float = 0.5    # share of explain prompts asking for another label
+    threads: int = 1   # one thread: on two shared cores OpenMP barriers stall under load
+    save_every: int = 20
+    explainer: dict = field(default_factory=dict)  # ExplainerConfig overrides
+
+    def __post_init__(self) -> None:
+        """Check values."""
+        self.holdout = tuple(self.holdout)
+        self.task_mix = tuple(float(p) for p in self.task_mix)
+        if len(self.task_mix) != 3 or abs(sum(self.task_mix) - 1.0) > 1e-6:
+            raise ValueError(f"task_mix must be three shares summing to 1, got {self.task_mix}")
+
+
+def random_salient(rng: np.random.Generator) -> list[tuple[str, int]]:
+    """A made-up set of 0-2 cue claims (distinct cues, random directions)."""
+    count = int(rng.choice(3, p=(0.1, 0.3, 0.6)))
+    cues = rng.choice(len(CUE_NAMES), size=count, replace=False)
+    return [(CUE_NAMES[i], int(rng.choice((-1, 1)))) for i in cues]
+
+
+def stage_examples(table: WindowTable, reference: CueReference, stage: int,
+                   rows: np.ndarray, rng: np.random.Generator, cfg: "ExplainerTrainConfig"
+                   ) -> tuple[list[Prompt], list[str]]:
+    """Prompts and target texts for the given rows (stage 1: describe; 2: question-answer).
+
+    Stage 2 teaches where each part of the answer comes from: with a hint, the movement claims
+    follow the hint (sometimes a made-up one, so the tokens cannot stand in for it); the label
+    of an `explain` prompt is echoed even when it is not the window's own (the node explains
+    the label it publishes, right or wrong); the label of a `recognise` prompt is the true one.
+    """
+    prompts, answers = [], []
+    for row in rows:
+        style = str(table.styles[row])
+        salient = salient_cues(reference.zscores(table.cues[row], str(table.contents[row])))
+        if stage == 1:
+            prompts.append(Prompt("describe"))
+            answers.append(description_text(style, salient))
+            continue
+        kind = rng.choice(3, p=cfg.task_mix)
+        if kind < 2 and rng.random() < cfg.made_up_hints:
+            salient = random_salient(rng)
+        hint = None if kind == 2 else hint_text(salient)
+        if kind == 1:
+            if rng.random() < cfg.other_labels:
+                style = str(rng.choice(EMOTION_STYLES))
+            prompts.append(Prompt("explain", style, hint))
+        else:
+            prompts.append(Prompt("recognise", None, hint))
+        answers.append(answer_text(style, salient))
+    return prompts, answers
+
+
+def _lr_factor(step: int, total: int, warmup: int) -> float:
+    """Linear warm-up, then cosine decay to 10%."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def _stage_params(explainer: Explainer, stage: int, cfg: ExplainerTrainConfig) -> list[dict]:
+    """Optimiser groups: projector only in stage 1; projector + LoRA in stage 2."""
+    lora = [p for n, p in explainer.llm.named_parameters() if "lora_" in n]
+    for p in lora:
+        p.requires_grad_(stage == 2)
+    if stage == 1:
+        return [{"params": list(explainer.projector.parameters()), "lr": cfg.stage1_lr}]
+    return [{"params": list(explainer.projector.parameters()), "lr": cfg.projector_lr},
+            {"params": lora, "lr": cfg.lora_lr}]
+
+
+def _checkpoint(path: Path, explainer: Explainer, opt: torch.optim.Optimizer, stage: int,
+                step: int, losses: dict) -> None:
+    """Save what a resumed run needs (atomic replace)."""
+    from peft import get_peft_model_state_dict
+
+    state = {"projector": explainer.projector.state_dict(),
+             "lora": get_peft_model_state_dict(explainer.llm), "optimizer": opt.state_dict(),
+             "stage": stage, "step": step, "losses": losses}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, path.with_suffix(".tmp"))
+    path.with_suffix(".tmp").replace(path)
+
+
+def _run_stage(explainer: Explainer, table: WindowTable, reference: CueReference,
+               rows: np.ndarray, stage: int, cfg: ExplainerTrainConfig, ckpt: Path,
+               resume: Optional[dict], losses: dict, progress: bool) -> None:
+    """Train one stage from its start or from a checkpoint of it."""
+    total = cfg.stage1_steps if stage == 1 else cfg.stage2_steps
+    groups = _stage_params(explainer, stage, cfg)
+    opt = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
+    start = 0
+    if resume is not None and resume["stage"] == stage:
+        opt.load_state_dict(resume["optimizer"])
+        start = resume["step"]
+    base_lrs = [g["lr"] for g in groups]
+    explainer.llm.train()
+    explainer.projector.train()
+    bar = tqdm(range(start, total), desc=f"stage {stage}", initial=start, total=total,
+               disable=not progress)
+    for step in bar:
+        rng = np.random.default_rng([cfg.seed, stage, step])  # resumable: no stored RNG state
+        batch = rng.choice(rows, size=cfg.batch_size, replace=len(rows) < cfg.batch_size)
+        prompts, answers = stage_examples(table, reference, stage, batch, rng, cfg)
+        for group, lr in zip(opt.param_groups, base_lrs):
+            group["lr"] = lr * _lr_factor(step, total, cfg.warmup_steps)
+        loss = explainer.loss(table.tokens(batch), prompts, answers)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.setdefault(f"stage{stage}", []).append(round(float(loss.detach()), 4))
+        bar.set_postfix(loss=f"{np.mean(losses[f'stage{stage}'][-10:]):.3f}")
+        if (step + 1) % cfg.save_every == 0 or step + 1 == total:
+            _checkpoint(ckpt, explainer, opt, stage, step + 1, losses)
+    explainer.llm.eval()
+    explainer.projector.eval()
+
+
+def fit_reference(table: WindowTable, train: np.ndarray) -> CueReference:
+    """Neutral statistics: spread from training actions, a neutral mean for every action.
+
+    A held-out action's neutral mean describes what "usual" means for it (like a calibration),
+    not a label of its test windows; its spread never enters the fit.
+    """
+    ref = CueReference.fit(table.cues[train], table.contents[train], table.styles[train])
+    every = CueReference.fit(table.cues, table.contents, table.styles)
+    ref.content_means = every.content_means
+    return ref
+
+
+def train_explainer(table: WindowTable, cfg: ExplainerTrainConfig, run_dir: Path,
+                    llm: Optional[str] = None, resume: bool = True,
+                    progress: bool = True) -> tuple[Explainer, dict]:
+    """Run both stages (resuming from `run_dir/checkpoint.pt`); return the explainer + history."""
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    unknown = sorted(set(cfg.holdout) - set(table.contents.tolist()))
+    if unknown:
+        raise ValueError(f"held-out contents {unknown} are not in the data")
+    train = ~np.isin(table.contents, cfg.holdout)
+    reference = fit_reference(table, train)
+    overrides = dict(cfg.explainer)
+    config = ExplainerConfig(llm=llm or overrides.pop("llm", DEFAULT_LLM),
+                             token_dim=int(table.temporal.shape[-1]),
+                             reference=reference.to_dict(), **overrides)
+    explainer = Explainer.create(config)
+    ckpt = Path(run_dir) / "checkpoint.pt"
+    state = torch.load(ckpt, weights_only=False) if resume and ckpt.is_file() else None
+    losses: dict = {}
+    if state is not None:
+        from peft import set_peft_model_state_dict
+        explainer.projector.load_state_dict(state["projector"])
+        set_peft_model_state_dict(explainer.llm, state["lora"])
+        losses = state["losses"]
+    all_rows = np.where(train)[0]
+    emotion_rows = np.where(train & np.isin(table.styles, EMOTION_STYLES))[0]
+    started = time.time()
+    if state is None or state["stage"] == 1:
+        _run_stage(explainer, table, reference, all_rows, 1, cfg, ckpt, state, losses,
+                   progress)
+    resume_2 = state if state is not None and state["stage"] == 2 else None
+    _run_stage(explainer, table, reference, emotion_rows, 2, cfg, ckpt, resume_2, losses,
+               progress)
+    history = {"losses": losses, "seconds_this_run": round(time.time() - started, 1),
+               "train_windows": int(train.sum()), "train_emotion_windows": len(emotion_rows),
+               "holdout": list(cfg.holdout)}
+    explainer.config.training = {"train_config": asdict(cfg), **{
+        k: v for k, v in history.items() if k != "losses"},
+        "final_loss": {k: float(np.mean(v[-10:])) for k, v in losses.items()}}
+    return explainer, history
+
+
+def train_fold_tokenizer(data_root: Optional[Path], holdout: Sequence[str], out_dir: Path,
+                         threads: int = 2, progress: bool = True) -> Path:
+    """Train a tokenizer that never sees the held-out contents (for a clean LLM evaluation).
+
+    Same recipe as the default tokenizer (`train_default`), minus every clip of `holdout`.
+    """
+    from emotion_node.model.data import load_records
+    from emotion_node.model.tokenizer import TokenizerConfig, save_tokenizer
+    from emotion_node.model.train_tokenizer import TrainConfig, train_tokenizer
+
+    cfg = TrainConfig(threads=threads)
+    clips = index_clips(data_root)
+    shared = shared_contents(clips, cfg.tokenizer.labels)
+    unknown = sorted(set(holdout) - set(shared))
+    if unknown:
+        raise ValueError(f"held-out contents {unknown} are not among {shared}")
+    records = load_records([c for c in clips if c.content not in holdout])
+    emotion = [i for i, r in enumerate(records) if r.info.style in cfg.tokenizer.labels
+               and r.info.content in shared]
+    model, _ = train_tokenizer(records, emotion, range(len(records)), cfg, progress=progress)
+    meta = {"train_config": cfg.to_dict(), "holdout": list(holdout),
+            "contents": [c for c in shared if c not in holdout]}
+    config = TokenizerConfig.from_dict({**cfg.tokenizer.to_dict(), "training": meta})
+    return save_tokenizer(model, config, out_dir)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line options of `python -m emotion_node.model.train_explainer`."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    defaults = ExplainerTrainConfig()
+    p.add_argument("--out", type=Path, default=None, help="explainer output folder")
+    p.add_argument("--tokenizer", type=Path, default=None,
+                   help="frozen skeleton tokenizer folder (default: models/default)")
+    p.add_argument("--data", type=Path, default=None, help="dataset root")
+    p.add_argument("--llm", default=None, help=f"LLM: {DEFAULT_LLM!r}, a .gguf or a HF folder")
+    p.add_argument("--run-dir", type=Path, default=Path("runs/explainer"),
+                   help="checkpoint folder (resumes from it)")
+    p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
+    p.add_argument("--holdout", nargs="*", default=list(defaults.holdout),
+                   help="contents left out of training")
+    for name in ("stage1_steps", "stage2_steps", "batch_size", "threads", "seed"):
+        p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
+    p.add_argument("--fold-tokenizer", type=Path, default=None, metavar="DIR",
+                   help="only train a tokenizer without the held-out contents into DIR")
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Train and save an explainer; print a JSON summary."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.out is None and args.fold_tokenizer is None:
+        parser.error("--out is required (or --fold-tokenizer DIR)")
+    torch.set_num_threads(args.threads)
+    cfg = ExplainerTrainConfig(seed=args.seed, holdout=tuple(args.holdout),
+                               stage1_steps=args.stage1_steps, stage2_steps=args.stage2_steps,
+                               batch_size=args.batch_size, threads=args.threads)
+    try:
+        if args.fold_tokenizer is not None:
+            path = train_fold_tokenizer(args.data, cfg.holdout, args.fold_tokenizer,
+                                        args.threads, not args.no_progress)
+            print(f"fold tokenizer written to {path}")
+            return 0
+        table = build_window_table(args.tokenizer, args.data, progress=not args.no_progress)
+        explainer, history = train_explainer(table, cfg, args.run_dir, args.llm,
+                                             resume=not args.fresh,
+                                             progress=not args.no_progress)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"train_explainer: {err}", file=sys.stderr)
+        return 2
+    explainer.config.training["tokenizer"] = tokenizer_fingerprint(
+        args.tokenizer or default_model_dir())
+    explainer.save(args.out)
+    history.pop("losses")
+    print(json.dumps({"out": str(args.out), **history}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

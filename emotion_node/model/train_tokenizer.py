@@ -1,0 +1,335 @@
+"""Train the skeleton tokenizer: text-aligned pre-training on every style, then the emotion head.
+
+Stage 1 pulls the pooled semantic tokens of a window towards the all-MiniLM-L6-v2 embedding of
+its description (style + measured cues) with a CLIP-style loss, over all fifteen styles. Stage 2
+trains the classifier on the emotion styles of the actions every style shares, with classes
+and clips drawn uniformly (so `normal`, which alone has many extra actions, cannot become a sink).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from emotion_node.model.data import (
+    AugmentConfig, BalancedSampler, ClipRecord, WindowPool, build_pool, load_records,
+    raw_eval_windows)
+from emotion_node.model.descriptions import cue_levels, describe, neutral_stats
+from emotion_node.model.labels import ALL_STYLES
+from emotion_node.model.text_encoder import TEXT_DIM, embed_texts
+from emotion_node.model.tokenizer import SkeletonTokenizer, TokenizerConfig, save_tokenizer
+from emotion_node.skeleton.cues import cues_batch
+from emotion_node.skeleton.dataset import index_clips, shared_contents
+from emotion_node.skeleton.preprocess import PreprocessConfig
+
+
+@dataclass
+class TrainConfig:
+    """Every knob of one training run; stored in the model's config.json."""
+
+    seed: int = 0
+    align: bool = True                # text-aligned pre-training (False: the ablation)
+    pretrain_steps: int = 600
+    finetune_steps: int = 800
+    batch_size: int = 64
+    lr: float = 2e-3
+    finetune_lr: float = 1e-3
+    weight_decay: float = 0.05
+    label_smoothing: float = 0.1
+    finetune_align_weight: float = 0.0  # keep the text loss on during fine-tuning
+    style_weight: float = 0.0           # fine-tune also on all 15 styles (auxiliary head)
+    adversary_weight: float = 0.0       # gradient-reversed action critic (action invariance)
+    align_temperature: float = 0.07     # initial CLIP temperature (learned afterwards)
+    cue_threshold: float = 1.0          # |z| vs neutral above which a cue is put into words
+    cue_stride_s: float = 0.5
+    pool_per_clip: int = 96             # pre-cut augmented windows per clip
+    threads: int = 2
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict (the tokenizer config is stored on its own)."""
+        out = asdict(self)
+        out.pop("tokenizer")
+        out["augment"] = self.augment.to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict, tokenizer: Optional[TokenizerConfig] = None) -> "TrainConfig":
+        """Inverse of `to_dict`."""
+        data = dict(data)
+        if "augment" in data:
+            data["augment"] = AugmentConfig.from_dict(data["augment"])
+        return cls(tokenizer=tokenizer or TokenizerConfig(), **data)
+
+
+@dataclass
+class TextTable:
+    """Descriptions of the cue windows of the pre-training clips, and their embeddings."""
+
+    texts: List[str]
+    embeddings: np.ndarray                # (U, 384) unit vectors
+    ends: Dict[int, np.ndarray]           # record index -> (W,) window end times (s)
+    ids: Dict[int, np.ndarray]            # record index -> (W,) index into texts
+
+    def lookup(self, clip_index: np.ndarray, t_end: np.ndarray) -> np.ndarray:
+        """Text id of the cue window nearest to each (record, end time)."""
+        out = np.zeros(len(clip_index), np.int64)
+        for b, (i, t) in enumerate(zip(clip_index, t_end)):
+            out[b] = self.ids[int(i)][int(np.argmin(np.abs(self.ends[int(i)] - t)))]
+        return out
+
+
+def clip_cues(records: Sequence[ClipRecord], config: PreprocessConfig,
+              stride_s: float = 0.5) -> List[Tuple[np.ndarray, np.ndarray]]:
+    """Per clip: window end times (W,) and kinematic cues (W, 7) of its sliding raw windows."""
+    out = []
+    for record in records:
+        windows, masks, ends = raw_eval_windows(record, config, stride_s)
+        out.append((ends, cues_batch(windows, masks, config.fps)))
+    return out
+
+
+def build_text_table(records: Sequence[ClipRecord], cues: Sequence[Tuple[np.ndarray, np.ndarray]],
+                     use: Sequence[int], threshold: float = 1.0) -> TextTable:
+    """Describe the cue windows of records `use` against their own neutral statistics."""
+    use = [int(i) for i in use]
+    stats = neutral_stats([cues[i][1] for i in use], [records[i].info.content for i in use],
+                          [records[i].info.style for i in use])
+    index: Dict[str, int] = {}
+    ids = {}
+    for i in use:
+        info = records[i].info
+        ids[i] = np.array([index.setdefault(
+            describe(info.style, cue_levels(c, info.content, stats, threshold)), len(index))
+            for c in cues[i][1]], np.int64)
+    texts = list(index)
+    return TextTable(texts, embed_texts(texts), {i: cues[i][0] for i in use}, ids)
+
+
+class AlignHead(nn.Module):
+    """Projects pooled semantic tokens into the text embedding space (training only)."""
+
+    def __init__(self, token_dim: int, temperature: float) -> None:
+        super().__init__()
+        self.proj = nn.Linear(token_dim, TEXT_DIM)
+        self.log_scale = nn.Parameter(torch.tensor(math.log(1.0 / temperature)))
+
+    def forward(self, semantic: torch.Tensor) -> torch.Tensor:
+        """(B, K, D) -> (B, 384) unit vectors."""
+        return F.normalize(self.proj(semantic.mean(dim=1)), dim=-1)
+
+
+def clip_loss(motion: torch.Tensor, texts: torch.Tensor, target: torch.Tensor,
+              scale: torch.Tensor) -> torch.Tensor:
+    """Symmetric CLIP loss where several windows may share one text (multi-positive)."""
+    logits = scale.exp().clamp(max=100.0) * motion @ texts.T  # (B, U)
+    motion_to_text = F.cross_entropy(logits, target)
+    positive = F.one_hot(target, texts.shape[0]).T.bool()  # (U, B)
+    log_p = torch.log_softmax(logits.T, dim=1).masked_fill(~positive, float("-inf"))
+    text_to_motion = -torch.logsumexp(log_p, dim=1).mean()
+    return 0.5 * (motion_to_text + text_to_motion)
+
+
+def _optimizer(params, lr: float, steps: int, weight_decay: float):
+    """AdamW with a short linear warm-up and cosine decay."""
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    warm = max(1, steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (
+        1.0 + math.cos(math.pi * min(1.0, s / max(1, steps)))))
+    return opt, sched
+
+
+def _align_step(model: SkeletonTokenizer, head: AlignHead, table: TextTable, batch,
+                text_emb: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Forward a batch; return its logits, alignment loss and semantic tokens."""
+    x, mask, clip_index, ends = batch
+    logits, _, _, semantic = model(torch.from_numpy(x), torch.from_numpy(mask))
+    unique, target = np.unique(table.lookup(clip_index, ends), return_inverse=True)
+    loss = clip_loss(head(semantic), text_emb[torch.from_numpy(unique)],
+                     torch.from_numpy(target.reshape(-1)), head.log_scale)
+    return logits, loss, semantic
+
+
+def _run(model: SkeletonTokenizer, params: list, sampler: BalancedSampler, steps: int, lr: float,
+         cfg: TrainConfig, loss_fn, desc: str, progress: bool) -> List[float]:
+    """The optimisation loop shared by both stages; return the per-step losses."""
+    opt, sched = _optimizer(params, lr, steps, cfg.weight_decay)
+    model.train()
+    losses: List[float] = []
+    bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False)
+    for _ in bar:
+        loss = loss_fn(sampler.batch(cfg.batch_size))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+        bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+    return losses
+
+
+def pretrain(model: SkeletonTokenizer, head: AlignHead, sampler: BalancedSampler,
+             table: TextTable, cfg: TrainConfig, progress: bool = True) -> List[float]:
+    """Stage 1: contrastive alignment of semantic tokens with descriptions; return losses."""
+    text_emb = torch.from_numpy(table.embeddings)
+    params = list(model.parameters()) + list(head.parameters())
+    return _run(model, params, sampler, cfg.pretrain_steps, cfg.lr, cfg,
+                lambda batch: _align_step(model, head, table, batch, text_emb)[1],
+                "align", progress)
+
+
+class _Reverse(torch.autograd.Function):
+    """Identity forward, negated gradient backward (the encoder learns to fool the critic)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        return -grad
+
+
+class AuxHeads(nn.Module):
+    """Training-only heads of stage 2: every style, and an action critic."""
+
+    def __init__(self, width: int, num_contents: int) -> None:
+        super().__init__()
+        self.style = nn.Linear(width, len(ALL_STYLES))
+        self.content = nn.Sequential(nn.Linear(width, 64), nn.ReLU(),
+                                     nn.Linear(64, max(1, num_contents)))
+
+
+def finetune(model: SkeletonTokenizer, sampler: BalancedSampler, records: Sequence[ClipRecord],
+             targets: Dict[int, int], cfg: TrainConfig, head: Optional[AlignHead] = None,
+             table: Optional[TextTable] = None, progress: bool = True) -> List[float]:
+    """Stage 2: class-balanced cross-entropy on the emotion styles; return the CE losses.
+
+    `targets` maps record index -> emotion class, or -1 for clips of other styles (used only by
+    the all-style head). Optional auxiliary terms: the text loss, all 15 styles, and a
+    gradient-reversed critic that tries to tell the action.
+    """
+    use_align = head is not None and table is not None and cfg.finetune_align_weight > 0
+    use_align = use_align and all(i in table.ids for i in targets)
+    text_emb = torch.from_numpy(table.embeddings) if use_align else None
+    contents = sorted({records[i].info.content for i in targets})
+    aux = AuxHeads(cfg.tokenizer.num_semantic_tokens * cfg.tokenizer.token_dim, len(contents))
+    params = list(model.parameters()) + list(aux.parameters()) + (
+        list(head.parameters()) if use_align else [])
+    ce_log: List[float] = []
+
+    def loss_fn(batch) -> torch.Tensor:
+        clips = [int(i) for i in batch[2]]
+        if use_align:
+            logits, align, semantic = _align_step(model, head, table, batch, text_emb)
+        else:
+            logits, _, _, semantic = model(torch.from_numpy(batch[0]), torch.from_numpy(batch[1]))
+            align = torch.zeros(())
+        y = torch.tensor([targets[i] for i in clips])
+        keep = y >= 0  # only emotion-style windows teach the emotion head
+        ce = (F.cross_entropy(logits[keep], y[keep], label_smoothing=cfg.label_smoothing)
+              if bool(keep.any()) else logits.sum() * 0.0)
+        ce_log.append(ce.item())
+        loss = ce + cfg.finetune_align_weight * align
+        flat = semantic.flatten(1)
+        if cfg.style_weight > 0:
+            style = torch.tensor([ALL_STYLES.index(records[i].info.style) for i in clips])
+            loss = loss + cfg.style_weight * F.cross_entropy(aux.style(flat), style)
+        if cfg.adversary_weight > 0 and len(contents) > 1:
+            action = torch.tensor([contents.index(records[i].info.content) for i in clips])
+            critic = aux.content(_Reverse.apply(flat))
+            loss = loss + cfg.adversary_weight * F.cross_entropy(critic, action)
+        return loss
+
+    _run(model, params, sampler, cfg.finetune_steps, cfg.finetune_lr, cfg, loss_fn, "classify",
+         progress)
+    return ce_log
+
+
+def train_tokenizer(records: Sequence[ClipRecord], finetune_ids: Sequence[int],
+                    pretrain_ids: Sequence[int], cfg: TrainConfig,
+                    cues: Optional[Sequence] = None, pool: Optional[WindowPool] = None,
+                    progress: bool = True) -> Tuple[SkeletonTokenizer, dict]:
+    """Train one tokenizer on `records[finetune_ids]` (emotion labels) after text-aligned
+    pre-training on `records[pretrain_ids]` (any style).
+
+    `cues` (from `clip_cues`, one per record) and `pool` (from `build_pool` over all records)
+    may be passed to share them between runs. Returns the model in eval mode and its losses.
+    """
+    labels = cfg.tokenizer.labels
+    unknown = sorted({records[i].info.style for i in finetune_ids} - set(labels))
+    if unknown:
+        raise ValueError(f"fine-tuning clips have styles {unknown} outside the labels")
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    if pool is None:
+        used = sorted(set(finetune_ids) | set(pretrain_ids))
+        sub = build_pool([records[i] for i in used], cfg.tokenizer.preprocess, cfg.augment,
+                         cfg.pool_per_clip, cfg.seed)
+        pool = WindowPool(sub.x, sub.mask, np.array(used)[sub.clip], sub.t_end)
+    model = SkeletonTokenizer(cfg.tokenizer)
+    head = AlignHead(cfg.tokenizer.token_dim, cfg.align_temperature)
+    history: dict = {"align": [], "classify": []}
+    table = None
+    if cfg.align and cfg.pretrain_steps > 0:
+        if cues is None:
+            cues = {i: c for i, c in zip(pretrain_ids, clip_cues(
+                [records[i] for i in pretrain_ids], cfg.tokenizer.preprocess, cfg.cue_stride_s))}
+        table = build_text_table(records, cues, pretrain_ids, cfg.cue_threshold)
+        history["texts"] = len(table.texts)
+        classes = [ALL_STYLES.index(records[i].info.style) for i in pretrain_ids]
+        sampler = BalancedSampler(pool, pretrain_ids, classes, cfg.augment, cfg.seed)
+        history["align"] = pretrain(model, head, sampler, table, cfg, progress)
+    targets = {int(i): labels.index(records[i].info.style) for i in finetune_ids}
+    classes = list(targets.values())
+    if cfg.style_weight > 0:  # every style of the fine-tuning actions, balanced over styles
+        actions = {records[i].info.content for i in finetune_ids}
+        for i in pretrain_ids:
+            if records[i].info.content in actions and int(i) not in targets:
+                targets[int(i)] = -1
+        classes = [ALL_STYLES.index(records[i].info.style) for i in targets]
+    sampler = BalancedSampler(pool, list(targets), classes, cfg.augment, cfg.seed + 1)
+    history["classify"] = finetune(model, sampler, records, targets, cfg, head, table, progress)
+    return model.eval(), history
+
+
+def fold_temperature(model: SkeletonTokenizer, temperature: float) -> SkeletonTokenizer:
+    """Divide the classifier by a calibration temperature, so plain softmax is calibrated."""
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    with torch.no_grad():
+        model.classifier.weight.div_(temperature)
+        model.classifier.bias.div_(temperature)
+    return model
+
+
+def train_default(data_root: Optional[Path], cfg: TrainConfig, out_dir: Path,
+                  temperature: float = 1.0, extra: Optional[dict] = None,
+                  progress: bool = True) -> Path:
+    """Train on every action all emotion styles share (pre-training: every clip); save it."""
+    clips = index_clips(data_root)
+    labels = cfg.tokenizer.labels
+    shared = shared_contents(clips, labels)
+    records = load_records(clips)
+    emotion = [i for i, r in enumerate(records)
+               if r.info.style in labels and r.info.content in shared]
+    model, history = train_tokenizer(records, emotion, range(len(records)), cfg,
+                                     progress=progress)
+    fold_temperature(model, temperature)
+    meta = {"train_config": cfg.to_dict(), "contents": shared,
+            "pretrain_clips": len(records), "finetune_clips": len(emotion),
+            "temperature": temperature, "temperature_folded_into_classifier": True,
+            "final_losses": {k: float(np.mean(v[-50:])) for k, v in history.items()
+                             if isinstance(v, list) and v},
+            "dataset": "Bandai Namco Research Motion Dataset 1 (CC BY-NC 4.0)"}
+    tok_cfg = TokenizerConfig.from_dict({**cfg.tokenizer.to_dict(),
+                                         "training": {**meta, **(extra or {})}})
+    return save_tokenizer(model, tok_cfg, out_dir)

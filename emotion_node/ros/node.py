@@ -1,0 +1,320 @@
+"""The emotion node: skeleton topics in, /emotion_state out, as an rclpy lifecycle node."""
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Any, Deque, List, Optional, Tuple
+
+from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.clock import Clock, ClockType
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from visualization_msgs.msg import MarkerArray
+
+from emotion_node.msg import EmotionState, SkeletonArray
+from emotion_node.ros import convert, outputs, params
+from emotion_node.ros.pipeline import EmotionPipeline, LoadedModel, PipelineSettings, load_model
+
+STAMP_FUTURE = 'stamp_future'
+CONVERSION_ERROR = 'conversion_error'
+LOG_THROTTLE_S = 5.0
+MARKER_PERIOD_S = 0.1  # text labels at most 10 Hz: plenty for a viewer, cheaper at 30 Hz input
+# Latched whole state: a late subscriber gets the newest message at once.
+STATE_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                       durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+class EmotionNode(LifecycleNode):
+    """Buffers each tracked body, infers all of them in one batch per tick, publishes the state."""
+
+    def __init__(self, node_name: str = 'emotion_node', **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        params.declare_all(self)
+        self._params: Optional[params.NodeParams] = None
+        self._model: Optional[LoadedModel] = None
+        self._pipeline: Optional[EmotionPipeline] = None
+        self._explainer: Any = None
+        self._state_pub: Any = None
+        self._marker_pub: Any = None
+        self._diag_pub: Any = None
+        self._sub: Any = None
+        self._timer: Any = None
+        self._diag_timer: Any = None
+        self._wake: Any = None
+        # (frames, rejections, node time received, monotonic time received)
+        self._queue: Deque[Tuple[List[Any], List[Any], float, float]] = deque()
+        self._stats = outputs.NodeStats()
+        self._lifecycle = 'unconfigured'
+        self._last_tick = 0.0  # monotonic
+        self._last_markers = 0.0
+        self._arrived: Optional[float] = None  # monotonic receipt of the newest drained input
+        self._last_log: dict = {}
+        self._tick_lock = threading.Lock()  # a tick in flight never sees the model freed
+        self._input_group = MutuallyExclusiveCallbackGroup()
+        self._tick_group = MutuallyExclusiveCallbackGroup()
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Read parameters, load the model and backend, create the lifecycle publishers."""
+        try:
+            p = params.read_all(lambda name: self.get_parameter(name).value)
+            self._model = load_model(p, self.get_logger())
+            self._pipeline = EmotionPipeline(self._model.backend, self._model.preprocess,
+                                             p.people_max_persons, p.window_length_s,
+                                             PipelineSettings.from_params(p))
+            self._explainer = self._start_explainer(p) if p.llm_enabled else None
+        except (ValueError, RuntimeError, OSError) as err:
+            self.get_logger().error(f'configure failed: {err}')
+            self._free_model()
+            return TransitionCallbackReturn.FAILURE
+        self._params, self._stats = p, outputs.NodeStats()
+        self._state_pub = self.create_lifecycle_publisher(EmotionState, p.output_topic,
+                                                          STATE_QOS)
+        self._marker_pub = self.create_lifecycle_publisher(MarkerArray, p.output_marker_topic, 1)
+        self._diag_pub = self.create_lifecycle_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.get_logger().info(f'configured: model {self._model.directory} on '
+                               f'{self._model.backend.name}, input {p.input_type} on '
+                               f'{self._input_topic()}')
+        self._lifecycle = 'inactive'
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Subscribe to the input and start the inference and diagnostics timers."""
+        p = self._params
+        reliability = (ReliabilityPolicy.BEST_EFFORT if p.input_reliability == 'best_effort'
+                       else ReliabilityPolicy.RELIABLE)
+        qos = QoSProfile(depth=p.input_depth, history=HistoryPolicy.KEEP_LAST,
+                         reliability=reliability, durability=DurabilityPolicy.VOLATILE)
+        kind = SkeletonArray if p.input_type == 'skeleton' else MarkerArray
+        self._sub = self.create_subscription(kind, self._input_topic(), self._on_input, qos,
+                                             callback_group=self._input_group)
+        self._timer = self.create_timer(1.0 / p.inference_rate_hz, self._on_timer,
+                                        callback_group=self._tick_group)
+        self._wake = self.create_guard_condition(self._tick, callback_group=self._tick_group)
+        # Diagnostics run on the steady clock so they keep flowing under an idle /clock.
+        self._diag_timer = self.create_timer(p.diagnostics_period_s, self._on_diagnostics,
+                                             callback_group=self._tick_group,
+                                             clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self._lifecycle = 'active'
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop input and timers; the publishers stay (disabled) until cleanup."""
+        self._stop_io()
+        self._lifecycle = 'inactive'
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Destroy the publishers and free the model."""
+        self._destroy_publishers()
+        self._free_model()
+        self._params = None  # read again at the next configure
+        self._lifecycle = 'unconfigured'
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release everything from whatever state the node is in."""
+        self._stop_io()
+        self._destroy_publishers()
+        self._free_model()
+        self._lifecycle = 'finalized'
+        return TransitionCallbackReturn.SUCCESS
+
+    def _stop_io(self) -> None:
+        """Destroy the subscription, timers and wake-up condition; forget queued input."""
+        for handle, destroy in ((self._sub, self.destroy_subscription),
+                                (self._timer, self.destroy_timer),
+                                (self._diag_timer, self.destroy_timer),
+                                (self._wake, self.destroy_guard_condition)):
+            if handle is not None:
+                destroy(handle)
+        self._sub = self._timer = self._diag_timer = self._wake = None
+        self._queue.clear()
+
+    def _destroy_publishers(self) -> None:
+        """Destroy the lifecycle publishers."""
+        for pub in (self._state_pub, self._marker_pub, self._diag_pub):
+            if pub is not None:
+                self.destroy_lifecycle_publisher(pub)
+        self._state_pub = self._marker_pub = self._diag_pub = None
+
+    def _free_model(self) -> None:
+        """Stop the explainer and release the backend (sessions, GPU memory)."""
+        with self._tick_lock:
+            if self._explainer is not None:
+                self._explainer.close()
+            if self._model is not None:
+                self._model.backend.close()
+            self._explainer = self._model = self._pipeline = None
+
+    def close(self) -> None:
+        """Stop the explainer thread and free the model (before destroy_node at exit)."""
+        self._free_model()
+
+    def _input_topic(self) -> str:
+        """The input topic (the input type's default when the parameter is empty)."""
+        return self._params.resolved_input_topic() if self._params else ''
+
+    # --- parameters -------------------------------------------------------------------------
+
+    def _on_set_parameters(self, changes: List[Parameter]) -> SetParametersResult:
+        """Apply safe run-time changes; refuse configure-time ones while configured."""
+        ours = {}
+        for change in changes:
+            try:
+                params.field_name(change.name)
+            except ValueError:
+                continue  # not one of ours (use_sim_time, qos overrides)
+            if self._params is not None and not params.is_runtime_safe(change.name):
+                return SetParametersResult(successful=False, reason=(
+                    f'{change.name} is read at configure: deactivate and clean up the node, '
+                    f'set it, then configure again'))
+            ours[change.name] = change.value
+        if not ours or self._params is None:
+            return SetParametersResult(successful=True)
+        try:
+            new = self._params.with_values(ours)
+            self._pipeline.apply(PipelineSettings.from_params(new))
+        except (ValueError, TypeError) as err:
+            return SetParametersResult(successful=False, reason=str(err))
+        if self._timer is not None and new.inference_rate_hz != self._params.inference_rate_hz:
+            self._timer.timer_period_ns = int(1e9 / new.inference_rate_hz)
+            self._timer.reset()  # the next tick is one new period from now, not the old one
+        if self._explainer is not None:
+            self._explainer.configure(new.llm_period_s)
+        self._params = new
+        return SetParametersResult(successful=True)
+
+    # --- input ------------------------------------------------------------------------------
+
+    def _on_input(self, msg: Any) -> None:
+        """Convert one message and enqueue it for the next tick; never raises on bad content."""
+        p, stats = self._params, self._stats
+        arrived = time.monotonic()
+        stats.received += 1
+        if len(self._queue) >= p.input_queue_size:
+            stats.dropped += 1
+            self._log_throttled('queue_full', f'input queue full ({p.input_queue_size}): '
+                                'message dropped')
+            return
+        now = self._now()
+        frames, rejected = self._convert(msg)
+        # (node time 0: simulated time has not started; nothing can be judged "future" yet)
+        future = [f for f in frames if f.stamp > now + p.input_max_future_s] if now else []
+        if future:
+            frames = [f for f in frames if f.stamp <= now + p.input_max_future_s]
+            rejected += [convert.Rejection(STAMP_FUTURE, f'body {f.body_id!r} stamp '
+                                           f'{f.stamp:.3f} is {f.stamp - now:.3f} s ahead')
+                         for f in future]
+        self._queue.append((frames, rejected, now, arrived))
+        if p.inference_on_input and self._wake is not None:
+            self._wake.trigger()
+
+    def _convert(self, msg: Any) -> Tuple[List[Any], List[Any]]:
+        """Message -> (BodyFrames, Rejections) with the input parameters."""
+        p = self._params
+        try:
+            if p.input_type == 'skeleton':
+                return convert.skeleton_array_to_frames(
+                    msg, p.input_min_confidence, p.input_up_axis, p.people_max_persons)
+            return convert.marker_array_to_frames(msg, p.input_up_axis, p.people_max_persons)
+        except (ValueError, TypeError, AttributeError, IndexError, OverflowError) as err:
+            return [], [convert.Rejection(CONVERSION_ERROR, f'{type(err).__name__}: {err}')]
+
+    # --- inference tick ---------------------------------------------------------------------
+
+    def _on_timer(self) -> None:
+        """Tick at the configured rate; with on-input ticks, only fill gaps in the input."""
+        period = 1.0 / self._params.inference_rate_hz
+        if self._params.inference_on_input and time.monotonic() - self._last_tick < period:
+            return
+        self._tick()
+
+    def _tick(self) -> None:
+        """Drain the queue, infer everyone in one batch, publish the state and the markers."""
+        with self._tick_lock:
+            if self._pipeline is not None:
+                self._tick_locked(self._pipeline, self._stats)
+
+    def _tick_locked(self, pipeline: EmotionPipeline, stats: outputs.NodeStats) -> None:
+        """The tick's work, with the model held."""
+        self._last_tick = time.monotonic()
+        now = self._now()
+        self._drain(now)
+        start = time.perf_counter()
+        try:
+            results = pipeline.step(now)
+        except (ValueError, RuntimeError) as err:
+            stats.inference_errors += 1
+            self._log_throttled('inference', f'inference failed: {err}')
+            return
+        if pipeline.last_batch:
+            stats.latencies_ms.append((time.perf_counter() - start) * 1e3)
+        stats.ticks += 1
+        self._publish(results)
+        if self._explainer is not None:  # after publishing: never delays the state
+            self._explainer.update(pipeline, results, now)
+
+    def _drain(self, now: float) -> None:
+        """Move queued frames into the person buffers, counting every rejection."""
+        stats, self._arrived = self._stats, None
+        while self._queue:
+            frames, rejected, received, self._arrived = self._queue.popleft()
+            buffered = self._pipeline.add(frames, received)  # stamps backwards, table full
+            stats.frames += len(frames) - len(buffered)
+            stats.repaired_joints += sum(f.repaired_joints for f in frames)
+            for reason, detail in [(r.reason, r.detail) for r in rejected] + buffered:
+                stats.rejected[reason] += 1
+                self._log_throttled(reason, f'rejected input ({reason}): {detail}')
+            if frames:
+                stats.newest_stamp = max(stats.newest_stamp, max(f.stamp for f in frames))
+
+    def _publish(self, results: List[Any]) -> None:
+        """Publish EmotionState (every tick) and the text markers."""
+        p, pipeline, model = self._params, self._pipeline, self._model
+        frame_id = p.output_frame_id or pipeline.frame_id
+        self._state_pub.publish(outputs.emotion_state(
+            results, pipeline.labels, pipeline.newest_stamp, frame_id, model.name, model.hash))
+        if self._arrived is not None:  # receipt of the newest input -> its state published
+            self._stats.node_latencies_ms.append((time.monotonic() - self._arrived) * 1e3)
+        mono = time.monotonic()
+        if p.output_markers and mono - self._last_markers >= MARKER_PERIOD_S:
+            self._last_markers = mono
+            self._marker_pub.publish(outputs.text_markers(
+                results, pipeline.newest_stamp, frame_id, p.output_marker_height))
+
+    def _on_diagnostics(self) -> None:
+        """Publish /diagnostics (lifecycle state, rates, latency, rejections, LLM)."""
+        if self._diag_pub is None or self._pipeline is None:
+            return
+        extra = {'buffer_resets': str(self._pipeline.people.resets)}
+        if self._explainer is not None:
+            extra.update(self._explainer.diagnostics())
+        self._diag_pub.publish(outputs.diagnostics(
+            f'emotion_node: {self.get_fully_qualified_name()}', self.get_clock().now().to_msg(),
+            self._stats, self._lifecycle, len(self._pipeline.people), self._model.backend.name,
+            self._now(), extra))
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _now(self) -> float:
+        """Node time in seconds (simulated under use_sim_time)."""
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _log_throttled(self, key: str, text: str) -> None:
+        """Warn at most once per LOG_THROTTLE_S per key (each rejection reason has its own)."""
+        mono = time.monotonic()
+        if mono - self._last_log.get(key, -LOG_THROTTLE_S) >= LOG_THROTTLE_S:
+            self._last_log[key] = mono
+            self.get_logger().warning(text)
+
+    def _start_explainer(self, p: params.NodeParams) -> Any:
+        """Start the LLM explanation worker on its own thread."""
+        from emotion_node.ros.explain_link import ExplainLink
+        return ExplainLink(p, self._model, self.get_logger())

@@ -1,0 +1,112 @@
+"""The emotion node process: `ros2 run emotion_node emotion_node` and `emotion-node run`."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import rclpy
+from rclpy.exceptions import (InvalidNamespaceException, InvalidNodeNameException,
+                               InvalidParameterTypeException, ParameterException)
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.lifecycle import TransitionCallbackReturn
+
+from emotion_node.ros.node import EmotionNode
+
+# Input callbacks, the inference tick and the lifecycle/parameter services each get a thread.
+EXECUTOR_THREADS = 3
+
+
+def package_params_file() -> Optional[Path]:
+    """config/emotion_node.yaml of the installed package (else the source tree); None if absent."""
+    candidates = []
+    try:
+        from ament_index_python.packages import (PackageNotFoundError,
+                                                 get_package_share_directory)
+        candidates.append(Path(get_package_share_directory('emotion_node')) / 'config')
+    except (ImportError, PackageNotFoundError, ValueError):
+        pass
+    candidates.append(Path(__file__).resolve().parents[2] / 'config')
+    return next((c / 'emotion_node.yaml' for c in candidates
+                 if (c / 'emotion_node.yaml').is_file()), None)
+
+
+def autostart(node: EmotionNode) -> bool:
+    """Configure then activate without a lifecycle manager; False when a transition fails."""
+    for name, trigger in (('configure', node.trigger_configure),
+                          ('activate', node.trigger_activate)):
+        if trigger() != TransitionCallbackReturn.SUCCESS:
+            node.get_logger().error(f'autostart: {name} failed (see the message above)')
+            return False
+    return True
+
+
+def main(args: Optional[List[str]] = None) -> int:
+    """Create the node, autostart it if asked, spin until shutdown; return the exit code."""
+    rclpy.init(args=sys.argv if args is None else args)
+    node: Optional[EmotionNode] = None
+    try:
+        node = EmotionNode()
+        if node.get_parameter('autostart').value and not autostart(node):
+            return 1
+        executor = MultiThreadedExecutor(num_threads=EXECUTOR_THREADS)
+        executor.add_node(node)
+        executor.spin()
+    except (ParameterException, InvalidNamespaceException, InvalidNodeNameException) as err:
+        hint = (' (write floating-point values with a decimal point, e.g. 15.0)'
+                if isinstance(err, InvalidParameterTypeException) else '')
+        print(f'emotion_node: {err}{hint}', file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.close()
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+def node_command(parameters: Dict[str, Any], params_file: Optional[Path] = None) -> List[str]:
+    """Command line that starts the node as its own process, autostarted, with parameters."""
+    args = [sys.executable, '-m', 'emotion_node', 'run', '--ros-args']
+    if params_file is not None:
+        args += ['--params-file', str(params_file)]
+    args += ['-p', 'autostart:=true']
+    for name, value in parameters.items():
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        args += ['-p', f'{name}:={text}']
+    return args
+
+
+def spawn_node(parameters: Dict[str, Any], log_path: Path, env: Optional[Dict[str, str]] = None,
+               params_file: Optional[Path] = None) -> subprocess.Popen:
+    """Start the node process (own session, output to log_path) for demos and benchmarks."""
+    with open(log_path, 'wb') as log:
+        return subprocess.Popen(node_command(parameters, params_file), stdout=log,
+                                stderr=subprocess.STDOUT,
+                                env=dict(os.environ) if env is None else env,
+                                start_new_session=True)
+
+
+def stop_process(proc: subprocess.Popen, grace_s: float = 5.0) -> int:
+    """SIGINT, wait, then SIGKILL the process's own session; return its exit code."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            pass
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return proc.wait()
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""Tracked people: one ring buffer of canonical frames per body id, with its status.
+
+A person is warming up until enough of the model window is covered, then ok; when not seen for
+the lost timeout they are reported lost once and then removed. The table never holds more than
+`max_persons` people, whatever ids arrive, so memory stays bounded.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from emotion_node.skeleton.layouts import CANONICAL_INDEX, NUM_JOINTS
+from emotion_node.skeleton.preprocess import PreprocessConfig, resample
+
+WARMING_UP, OK, LOST = 0, 1, 2  # the PersonEmotion.STATUS_* values
+STAMP_BACKWARDS = 'stamp_backwards'
+TOO_MANY_PERSONS = 'too_many_persons'
+RESET_JUMP_S = 1.0  # a stamp further back than this restarts the buffer instead of rejecting
+MAX_INPUT_HZ = 60.0  # buffers hold window_length_s at up to this input rate
+# Joints tried, in order, for where a person's head is (text labels go above it).
+_HEAD_JOINTS = tuple(CANONICAL_INDEX[n] for n in ('head', 'neck', 'chest'))
+
+
+@dataclass
+class Window:
+    """One person's model-rate window, resampled from their buffer by timestamps."""
+
+    positions: np.ndarray  # (T, 21, 3) raw canonical metres
+    mask: np.ndarray  # (T, 21) bool; frames before the first sample are masked
+    stamps: np.ndarray  # (T,) seconds
+    valid_frames: int  # frames with at least one valid joint
+
+
+class PersonTrack:
+    """A ring buffer of one body's frames (stamps, positions, masks) and its status."""
+
+    def __init__(self, body_id: str, capacity: int, length_s: float) -> None:
+        if capacity < 2:
+            raise ValueError(f'PersonTrack capacity must be >= 2, got {capacity}')
+        self.body_id = body_id
+        self.length_s = float(length_s)
+        self._stamps = np.zeros(capacity, np.float64)  # (N,)
+        self._positions = np.zeros((capacity, NUM_JOINTS, 3), np.float32)  # (N, 21, 3)
+        self._mask = np.zeros((capacity, NUM_JOINTS), bool)  # (N, 21)
+        self._next = 0
+        self._count = 0
+        self.status = WARMING_UP
+        self.last_seen = -math.inf  # node clock (s) when a frame last arrived
+        self.frame_id = ''
+        self.updated = False  # new frames since the last window was taken
+        self.resets = 0  # buffer restarts after big jumps back in time
+
+    @property
+    def count(self) -> int:
+        """Number of frames held."""
+        return self._count
+
+    @property
+    def newest_stamp(self) -> float:
+        """Stamp of the newest frame (-inf when empty)."""
+        return float(self._stamps[self._next - 1]) if self._count else -math.inf
+
+    def add(self, stamp: float, positions: np.ndarray, mask: np.ndarray, frame_id: str,
+            now: float) -> Optional[str]:
+        """Append one frame; return a rejection reason for a stamp going backwards."""
+        newest = self.newest_stamp
+        if stamp <= newest:
+            if newest - stamp <= RESET_JUMP_S:
+                return STAMP_BACKWARDS
+            self.clear()  # a big jump back (bag loop, clock reset): a new recording
+            self.resets += 1
+        self._stamps[self._next] = stamp
+        self._positions[self._next] = positions
+        self._mask[self._next] = mask
+        self._next = (self._next + 1) % len(self._stamps)
+        self._count = min(self._count + 1, len(self._stamps))
+        self.last_seen, self.frame_id, self.updated = now, frame_id, True
+        if self.status == LOST:
+            self.status = WARMING_UP  # seen again before removal
+        return None
+
+    def clear(self) -> None:
+        """Forget every frame (the status is recomputed from the next window)."""
+        self._count, self._next = 0, 0
+
+    def samples(self) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Frames within length_s of the newest, oldest first: stamps, positions, masks."""
+        order = (np.arange(self._count) + self._next - self._count) % len(self._stamps)
+        stamps = self._stamps[order]
+        keep = stamps >= stamps[-1] - self.length_s if self._count else slice(None)
+        return stamps[keep], self._positions[order][keep], self._mask[order][keep]
+
+    def window(self, config: PreprocessConfig) -> Optional[Window]:
+        """Resample the buffer onto the model rate, ending at the newest stamp; None if empty."""
+        return windows([self], config)[0]
+
+    def head(self) -> Optional[np.ndarray]:
+        """Newest head position (3,) (else neck, else chest); None when none is valid."""
+        if not self._count:
+            return None
+        last = (self._next - 1) % len(self._stamps)
+        for joint in _HEAD_JOINTS:
+            if self._mask[last, joint]:
+                return self._positions[last, joint].astype(np.float64)
+        return None
+
+
+def windows(tracks: List[PersonTrack], config: PreprocessConfig) -> List[Optional[Window]]:
+    """Model-rate windows of several people (None for an empty buffer).
+
+    People whose buffers hold the same stamps (one tracker seeing them in the same frames) are
+    resampled in one call, stacked along the joint axis: resampling treats every joint on its
+    own, so this gives exactly the per-person result for a fraction of the calls.
+    """
+    groups: Dict[bytes, List[Tuple[int, np.ndarray, np.ndarray, np.ndarray]]] = {}
+    for i, track in enumerate(tracks):
+        if track.count:
+            stamps, positions, mask = track.samples()
+            groups.setdefault(stamps.tobytes(), []).append((i, stamps, positions, mask))
+    out: List[Optional[Window]] = [None] * len(tracks)
+    for members in groups.values():
+        positions = np.concatenate([m[2] for m in members], axis=1)  # (N, G*21, 3)
+        mask = np.concatenate([m[3] for m in members], axis=1)  # (N, G*21)
+        pos, msk, stamps = resample(members[0][1], positions, mask, config.fps,
+                                    config.window_frames)
+        for g, (i, _, _, _) in enumerate(members):
+            joints = slice(g * NUM_JOINTS, (g + 1) * NUM_JOINTS)
+            valid = int((msk[:, joints].sum(axis=1) >= max(1, config.min_valid_joints)).sum())
+            out[i] = Window(pos[:, joints], msk[:, joints], stamps, valid)
+            tracks[i].updated = False
+    return out
+
+
+class People:
+    """Every tracked person by body id, bounded by max_persons."""
+
+    def __init__(self, max_persons: int, length_s: float, lost_timeout_s: float) -> None:
+        if max_persons < 1:
+            raise ValueError(f'max_persons must be >= 1, got {max_persons}')
+        self.max_persons = int(max_persons)
+        self.length_s = float(length_s)
+        self.lost_timeout_s = float(lost_timeout_s)
+        self.capacity = max(8, int(math.ceil(self.length_s * MAX_INPUT_HZ)) + 1)
+        self.tracks: Dict[str, PersonTrack] = {}
+        self.resets = 0  # buffer restarts (big jumps back in time), over every person
+
+    def __len__(self) -> int:
+        return len(self.tracks)
+
+    def add(self, body_id: str, stamp: float, positions: np.ndarray, mask: np.ndarray,
+            frame_id: str, now: float) -> Optional[str]:
+        """Add one body's frame; return a rejection reason, or None when it was kept."""
+        track = self.tracks.get(body_id)
+        if track is None:
+            if len(self.tracks) >= self.max_persons:
+                return TOO_MANY_PERSONS
+            track = self.tracks[body_id] = PersonTrack(body_id, self.capacity, self.length_s)
+        before = track.resets
+        reason = track.add(stamp, positions, mask, frame_id, now)
+        self.resets += track.resets - before
+        return reason
+
+    def sweep(self, now: float) -> List[str]:
+        """Remove people reported lost last time, mark timed-out ones lost; return the removed."""
+        removed = [b for b, t in self.tracks.items() if t.status == LOST]
+        for body_id in removed:
+            del self.tracks[body_id]
+        for track in self.tracks.values():
+            age = now - track.last_seen
+            if age < -self.lost_timeout_s:
+                track.last_seen = now  # the clock jumped back (sim time restarted)
+            elif age > self.lost_timeout_s:
+                track.status = LOST
+        return removed

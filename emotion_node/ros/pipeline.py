@@ -1,0 +1,246 @@
+"""The node's core without ROS: person buffers -> batched inference -> smoothed labels.
+
+`EmotionPipeline` is what the node runs every tick; the benchmark feeds recorded frames through
+the same object to measure label flicker with and without smoothing, so both use one code path.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from emotion_node.model.labels import hri_label, valence_arousal
+from emotion_node.ros.params import NodeParams
+from emotion_node.ros.people import LOST, OK, WARMING_UP, People, PersonTrack, Window, windows
+from emotion_node.ros.smoothing import LabelSmoother, SmoothingConfig
+from emotion_node.skeleton.preprocess import PreprocessConfig, preprocess_batch
+
+
+@dataclass
+class PersonResult:
+    """What the node currently believes about one person (becomes a PersonEmotion)."""
+
+    body_id: str
+    status: int
+    frame_id: str
+    label: str = ''  # ROS-facing label; empty while warming up
+    style: str = ''  # the model's style name of label
+    confidence: float = 0.0
+    scores: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # (C,) smoothed
+    valence: float = 0.0
+    arousal: float = 0.0
+    window_start: float = 0.0
+    window_end: float = 0.0
+    window_frames: int = 0
+    valid_joint_fraction: float = 0.0
+    head: Optional[np.ndarray] = None  # (3,) newest head position, tracker frame
+    explanation: str = ''
+    explanation_stamp: float = 0.0
+
+
+@dataclass
+class PersonTokens:
+    """The newest tokens and raw window of one person: what an explanation is made from."""
+
+    temporal: np.ndarray  # (T', D)
+    spatial: np.ndarray  # (P, D)
+    semantic: np.ndarray  # (K, D)
+    positions: np.ndarray  # (T, 21, 3) raw canonical metres, model rate
+    mask: np.ndarray  # (T, 21)
+    window_end: float
+
+
+@dataclass
+class PipelineSettings:
+    """The run-time tunable part of the pipeline."""
+
+    min_frames: int = 15
+    lost_timeout_s: float = 1.0
+    smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
+
+    @classmethod
+    def from_params(cls, p: NodeParams) -> 'PipelineSettings':
+        """The run-time tunable settings held in the node parameters."""
+        return cls(p.window_min_frames, p.people_lost_timeout_s, SmoothingConfig(
+            p.smoothing_enabled, p.smoothing_tau_s, p.smoothing_margin, p.smoothing_min_hold_s))
+
+
+@dataclass
+class LoadedModel:
+    """A tokenizer backend and what the outputs say about it."""
+
+    backend: Any  # emotion_node.runtime.backends.TokenizerBackend
+    preprocess: PreprocessConfig
+    directory: Path
+    name: str
+    hash: str  # first 16 hex digits of the weights' SHA-256
+
+
+def default_model_dir() -> Path:
+    """The package's default tokenizer: the installed share copy, else the source tree's."""
+    try:
+        from ament_index_python.packages import (PackageNotFoundError,
+                                                 get_package_share_directory)
+        share = Path(get_package_share_directory('emotion_node')) / 'models' / 'default'
+        if share.is_dir():
+            return share
+    except (ImportError, PackageNotFoundError, ValueError):
+        pass  # not installed through ament: use the source tree
+    return Path(__file__).resolve().parents[2] / 'models' / 'default'
+
+
+def load_model(p: NodeParams, logger: Any = None) -> LoadedModel:
+    """Create the backend for `model.path`; ModelFileError (naming the file) when it is bad."""
+    from emotion_node.runtime import model_files
+    from emotion_node.runtime.backends import create_backend
+    from emotion_node.runtime.export import read_onnx_metadata
+
+    directory = Path(p.model_path).expanduser() if p.model_path else default_model_dir()
+    model_files.require_model_dir(directory)
+    weights = directory / model_files.WEIGHTS_FILE
+    if weights.is_file() or not (directory / model_files.ONNX_FILE).is_file():
+        config = model_files.read_config(directory)
+        preprocess = config.get('preprocess', {})
+    else:  # an ONNX-only deployment carries its preprocessing in the metadata
+        config = {}
+        preprocess = json.loads(
+            read_onnx_metadata(directory / model_files.ONNX_FILE).get('preprocess', '{}'))
+    try:
+        preprocess = PreprocessConfig.from_dict(preprocess)
+    except (TypeError, ValueError) as err:
+        raise model_files.ModelFileError(
+            f'preprocessing in {directory / model_files.CONFIG_FILE} is invalid: {err}') from err
+    backend = create_backend(directory, p.model_backend, p.model_device, logger,
+                             max_persons=p.people_max_persons)
+    if preprocess.window_frames != backend.window_frames:
+        backend.close()
+        raise model_files.ModelFileError(
+            f'{directory}: config window_frames {preprocess.window_frames} differs from the '
+            f'backend model\'s {backend.window_frames}; re-export the model')
+    digest = model_files.sha256_file(weights if weights.is_file()
+                                     else directory / model_files.ONNX_FILE)
+    name = str(config.get('training', {}).get('name', '') or directory.name)
+    return LoadedModel(backend, preprocess, directory, name, digest[:16])
+
+
+class EmotionPipeline:
+    """Buffers frames per person and infers every person with new frames in one batch."""
+
+    def __init__(self, backend: Any, preprocess: PreprocessConfig, max_persons: int,
+                 length_s: float, settings: PipelineSettings) -> None:
+        model_window = preprocess.window_frames / preprocess.fps
+        if length_s < model_window:
+            raise ValueError(f'window.length_s = {length_s} is shorter than the model window '
+                             f'({preprocess.window_frames} frames at {preprocess.fps} Hz = '
+                             f'{model_window:.2f} s)')
+        self.backend = backend
+        self.preprocess = preprocess
+        self.styles: Tuple[str, ...] = tuple(backend.labels)
+        self.labels: Tuple[str, ...] = tuple(hri_label(s) for s in self.styles)
+        self.people = People(max_persons, length_s, settings.lost_timeout_s)
+        self.settings = settings
+        self.apply(settings)
+        self.results: Dict[str, PersonResult] = {}
+        self.tokens: Dict[str, PersonTokens] = {}
+        self._smoothers: Dict[str, LabelSmoother] = {}
+        self.newest_stamp = 0.0
+        self.frame_id = ''
+        self.last_batch = 0  # persons inferred by the latest step
+
+    def apply(self, settings: PipelineSettings) -> None:
+        """Take new run-time settings; ValueError when min_frames exceeds the model window."""
+        if not 1 <= settings.min_frames <= self.preprocess.window_frames:
+            raise ValueError(f'window.min_frames = {settings.min_frames} must be in [1, '
+                             f'{self.preprocess.window_frames}] (the model window)')
+        self.settings = settings
+        self.people.lost_timeout_s = settings.lost_timeout_s
+
+    def add(self, frames: Sequence[Any], now: float) -> List[Tuple[str, str]]:
+        """Buffer BodyFrames received at node time `now`; return (reason, detail) rejections."""
+        rejected = []
+        for frame in frames:
+            reason = self.people.add(frame.body_id, frame.stamp, frame.positions, frame.mask,
+                                     frame.frame_id, now)
+            if reason is not None:
+                rejected.append((reason, f'body {frame.body_id!r} at stamp {frame.stamp:.3f}'))
+        return rejected
+
+    def step(self, now: float) -> List[PersonResult]:
+        """Sweep lost people, infer everyone with new frames in one batch, return all results."""
+        for body_id in self.people.sweep(now):
+            for table in (self.results, self.tokens, self._smoothers):
+                table.pop(body_id, None)
+        fresh = []
+        for track in self.people.tracks.values():
+            if track.status == LOST:
+                self._result(track).status = LOST
+            elif track.updated:
+                fresh.append(track)
+        batch: List[Tuple[PersonTrack, Window]] = [
+            (t, w) for t, w in zip(fresh, windows(fresh, self.preprocess)) if w is not None]
+        warm = [(t, w) for t, w in batch if w.valid_frames >= self.settings.min_frames]
+        for track, window in batch:
+            if window.valid_frames < self.settings.min_frames:
+                self._warming(track, window)
+        self.last_batch = len(warm)
+        if warm:
+            self._infer(warm)
+        return [self.results[b] for b in self.people.tracks if b in self.results]
+
+    def _result(self, track: PersonTrack) -> PersonResult:
+        """The person's result entry, created on first use."""
+        if track.body_id not in self.results:
+            self.results[track.body_id] = PersonResult(track.body_id, WARMING_UP, track.frame_id)
+        return self.results[track.body_id]
+
+    def _warming(self, track: PersonTrack, window: Window) -> None:
+        """Record a person who has not yet covered enough of the window."""
+        result = self._result(track)
+        result.status, result.label, result.style, result.confidence = WARMING_UP, '', '', 0.0
+        self._fill_window(result, track, window, window.mask)
+
+    def _fill_window(self, result: PersonResult, track: PersonTrack, window: Window,
+                     mask: np.ndarray) -> None:
+        """Copy window bookkeeping (stamps, frames, joints, head) into a result."""
+        valid = np.flatnonzero(mask.any(axis=1))
+        result.window_start = float(window.stamps[valid[0]] if valid.size else window.stamps[-1])
+        result.window_end = float(window.stamps[-1])
+        result.window_frames = int(window.valid_frames)
+        result.valid_joint_fraction = float(mask.mean())
+        result.head, result.frame_id = track.head(), track.frame_id
+        self.newest_stamp = max(self.newest_stamp, result.window_end)
+        self.frame_id = track.frame_id or self.frame_id
+
+    def _infer(self, batch: List[Tuple[PersonTrack, Window]]) -> None:
+        """Preprocess, run the backend once for the whole batch and smooth each person."""
+        positions = np.stack([w.positions for _, w in batch])  # (B, T, 21, 3)
+        masks = np.stack([w.mask for _, w in batch])  # (B, T, 21)
+        x, m = preprocess_batch(positions, masks, self.preprocess)
+        out = self.backend.infer(x, m)
+        for i, (track, window) in enumerate(batch):
+            smoother = self._smoothers.setdefault(track.body_id, LabelSmoother(len(self.styles)))
+            index, confidence = smoother.update(out.probs[i], window.stamps[-1],
+                                                self.settings.smoothing)
+            scores = smoother.scores.astype(np.float32)  # (C,)
+            va = valence_arousal(scores, self.styles)  # (2,)
+            result = self._result(track)
+            result.status, result.style, result.label = OK, self.styles[index], self.labels[index]
+            result.confidence, result.scores = confidence, scores
+            result.valence, result.arousal = float(va[0]), float(va[1])
+            self._fill_window(result, track, window, m[i])
+            self.tokens[track.body_id] = PersonTokens(
+                out.temporal_tokens[i], out.spatial_tokens[i], out.semantic_tokens[i],
+                window.positions, m[i], float(window.stamps[-1]))
+        for track, _ in batch:
+            track.status = OK
+
+    def set_explanation(self, body_id: str, text: str, stamp: float) -> bool:
+        """Attach an explanation to a person still tracked; False when they are gone."""
+        result = self.results.get(body_id)
+        if result is None:
+            return False
+        result.explanation, result.explanation_stamp = text, float(stamp)
+        return True

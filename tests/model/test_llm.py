@@ -1,0 +1,76 @@
+"""LLM loading (cache folder, sources) and the one slow test: real SmolLM2 + committed adapter."""
+
+import pytest
+
+from emotion_node.model import llm
+
+
+def test_cache_root_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.delenv(llm.CACHE_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert llm.cache_root() == tmp_path / "xdg" / "emotion_node"
+    monkeypatch.setenv(llm.CACHE_ENV, str(tmp_path / "own"))
+    assert llm.cache_root() == tmp_path / "own"
+
+
+def test_resolve_llm_sources(tmp_path):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        llm.resolve_llm(folder)
+    (folder / "config.json").write_text("{}")
+    assert llm.resolve_llm(folder) == folder
+    assert llm.resolve_llm(str(folder)) == folder
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        llm.resolve_llm(tmp_path / "nowhere")
+
+
+def test_converted_gguf_is_reused_without_loading(monkeypatch, tmp_path):
+    monkeypatch.setenv(llm.CACHE_ENV, str(tmp_path / "cache"))
+    fake = tmp_path / "tiny.gguf"
+    fake.write_bytes(b"not really a gguf")
+    target = llm._converted_dir(fake)
+    assert target.parent == tmp_path / "cache" / "llm" and target.name == "tiny-17"
+    target.mkdir(parents=True)
+    (target / "config.json").write_text("{}")
+    assert llm.resolve_llm(fake) == target  # would fail to parse if it tried to convert
+    with pytest.raises(FileNotFoundError, match="missing.gguf"):
+        llm.convert_gguf(tmp_path / "missing.gguf")
+
+
+def test_packaged_gguf_is_found():
+    path = llm.default_gguf_path()
+    assert path.name == llm.GGUF_FILE and path.stat().st_size > 50_000_000
+
+
+@pytest.mark.integration
+def test_real_llm_explains_a_real_window():
+    """Slow (about 30 s the first time: GGUF conversion): SmolLM2 + the committed adapter."""
+    import torch
+
+    from emotion_node.model.explainer import Explainer
+    from emotion_node.model.explanations import check_explanation
+    from emotion_node.model.tokenizer import default_model_dir, load_tokenizer
+    from emotion_node.model.train_explainer import tokenizer_fingerprint
+    from emotion_node.skeleton.cues import kinematic_cues
+    from emotion_node.skeleton.dataset import index_clips, load_clip
+    from emotion_node.skeleton.preprocess import clip_windows, preprocess_window
+
+    torch.set_num_threads(2)
+    model_dir = default_model_dir()
+    explainer = Explainer.load(model_dir / "explainer")
+    assert explainer.config.training["tokenizer"] == tokenizer_fingerprint(model_dir), \
+        "the committed explainer was trained on another tokenizer: retrain it"
+    tokenizer, config = load_tokenizer(model_dir)
+    clip = next(c for c in index_clips() if c.content == "walk" and c.style == "sad")
+    positions, mask, fps = load_clip(clip)
+    windows, masks, _ = clip_windows(positions, mask, fps, config.preprocess)
+    x, m = preprocess_window(windows[0], masks[0], config.preprocess)
+    with torch.no_grad():
+        _, *tokens = tokenizer(torch.from_numpy(x)[None], torch.from_numpy(m).float()[None])
+    cues = kinematic_cues(windows[0], masks[0], config.preprocess.fps)
+    text = explainer.explain([t[0] for t in tokens], label="sad", cues=cues, content="walk")
+    check = check_explanation(text, "sad", explainer.zscores(cues, "walk"))
+    assert check.stated_label == "sad", text
+    assert not check.degenerate and not check.contradictions, text
+    assert check.held == check.claims >= 1, text

@@ -1,0 +1,103 @@
+"""A tiny real training run, the text descriptions and the contrastive loss."""
+import numpy as np
+import pytest
+import torch
+
+from emotion_node.model.data import (
+    AugmentConfig, BalancedSampler, build_pool, cut_window, load_records, raw_eval_windows)
+from emotion_node.model.descriptions import cue_levels, describe, neutral_stats
+from emotion_node.model.train_tokenizer import (
+    TrainConfig, clip_cues, clip_loss, fold_temperature, train_tokenizer)
+from emotion_node.model.tokenizer import SkeletonTokenizer, TokenizerConfig
+from emotion_node.skeleton.dataset import default_data_root, index_clips
+from emotion_node.skeleton.preprocess import PreprocessConfig
+
+_CLIPS = (("bow", "happy"), ("bow", "sad"), ("bye", "happy"), ("bye", "sad"),
+          ("bow", "normal"), ("bye", "normal"))
+
+
+@pytest.fixture(scope="module")
+def records():
+    try:
+        clips = index_clips(default_data_root())
+    except FileNotFoundError as err:
+        pytest.skip(f"motion dataset not available: {err}")
+    chosen = [c for c in clips if (c.content, c.style) in _CLIPS]
+    assert len(chosen) == len(_CLIPS)
+    return load_records(chosen)
+
+
+def _tiny_config(**kw) -> TrainConfig:
+    tok = TokenizerConfig(stem_channels=16, channels=24, token_dim=32,
+                          labels=("normal", "happy", "sad"))
+    return TrainConfig(tokenizer=tok, batch_size=16, pool_per_clip=8, threads=1, **kw)
+
+
+def test_a_tiny_training_run_reduces_the_loss(records):
+    cfg = _tiny_config(align=False, finetune_steps=60, finetune_lr=3e-3)
+    model, history = train_tokenizer(records, range(len(records)), [], cfg, progress=False)
+    losses = history["classify"]
+    assert len(losses) == 60 and not model.training
+    assert np.mean(losses[-10:]) < np.mean(losses[:10]) - 0.1
+
+
+def test_alignment_pretraining_runs_on_real_descriptions(records):
+    cfg = _tiny_config(align=True, pretrain_steps=5, finetune_steps=2)
+    _, history = train_tokenizer(records, range(len(records)), range(len(records)), cfg,
+                                 progress=False)
+    assert len(history["align"]) == 5 and history["texts"] >= 3  # at least one text per style
+    assert all(np.isfinite(history["align"]))
+
+
+def test_clip_loss_prefers_matching_pairs_and_handles_shared_texts():
+    texts = torch.nn.functional.normalize(torch.randn(3, 8), dim=-1)
+    target = torch.tensor([0, 1, 2, 2])  # two windows share text 2
+    scale = torch.tensor(np.log(10.0))
+    aligned = clip_loss(texts[target], texts, target, scale)
+    shuffled = clip_loss(texts[torch.tensor([1, 2, 0, 1])], texts, target, scale)
+    assert aligned < shuffled
+
+
+def test_descriptions_name_cues_relative_to_neutral(records):
+    cues = clip_cues(records, PreprocessConfig())
+    stats = neutral_stats([c for _, c in cues], [r.info.content for r in records],
+                          [r.info.style for r in records])
+    bow_normal = cues[[r.info.style for r in records].index("normal")][1]
+    assert (cue_levels(np.nanmean(bow_normal, 0), "bow", stats) == 0).all()
+    slow = np.nanmean(bow_normal, 0).copy()
+    slow[0] = stats.means["bow"][0] - 3 * stats.spread[0]
+    text = describe("sad", cue_levels(slow, "bow", stats))
+    assert text.startswith("A sad") and "moves slowly" in text
+
+
+def test_training_cuts_match_evaluation_windows_at_normal_speed(records):
+    config = PreprocessConfig()
+    raw_eval, mask_eval, ends = raw_eval_windows(records[0], config)
+
+    class _FixedEnd:  # stands in for the generator: "draw" the third window's end time
+        def uniform(self, low, high):
+            return float(ends[2])
+
+    raw, mask, t_end = cut_window(records[0], config, 1.0, _FixedEnd())
+    assert t_end == pytest.approx(ends[2])
+    np.testing.assert_allclose(raw, raw_eval[2], atol=1e-5)
+    np.testing.assert_array_equal(mask, mask_eval[2])
+
+
+def test_sampler_balances_classes(records):
+    config = PreprocessConfig()
+    pool = build_pool(records, config, AugmentConfig(), per_clip=4, seed=0)
+    classes = [0, 1, 0, 1, 0, 0]  # class 0 has four clips, class 1 two
+    sampler = BalancedSampler(pool, range(len(records)), classes, AugmentConfig(), seed=0)
+    _, _, clip, _ = sampler.batch(400)
+    share = np.isin(clip, [1, 3]).mean()
+    assert 0.4 < share < 0.6
+
+
+def test_fold_temperature_divides_the_logits():
+    model = SkeletonTokenizer(TokenizerConfig(stem_channels=8, channels=16, token_dim=16)).eval()
+    x, mask = torch.randn(2, 30, 21, 3), torch.ones(2, 30, 21)
+    with torch.no_grad():
+        before = model(x, mask)[0]
+        after = fold_temperature(model, 2.0)(x, mask)[0]
+    torch.testing.assert_close(after, before / 2.0)

@@ -1,0 +1,60 @@
+"""`emotion-node bench node`: the latency rows and the flicker rows are real measurements."""
+import argparse
+import json
+
+import pytest
+import torch
+
+from emotion_node.model.tokenizer import SkeletonTokenizer, TokenizerConfig, save_tokenizer
+from emotion_node.ros import bench
+
+DOMAIN_ID = 72
+
+
+@pytest.fixture(scope='module')
+def random_model(tmp_path_factory):
+    """A small random tokenizer: the benchmark measures plumbing, not accuracy."""
+    torch.manual_seed(0)
+    config = TokenizerConfig()
+    return save_tokenizer(SkeletonTokenizer(config).eval(), config,
+                          tmp_path_factory.mktemp('model'))
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_latency_row_over_dds(random_model, tmp_path, capsys):
+    out = tmp_path / 'bench.json'
+    args = parse('--persons', '3', '--duration', '3', '--warmup', '1', '--model',
+                 str(random_model), '--backend', 'onnxruntime', '--domain-id', str(DOMAIN_ID),
+                 '--json', str(out))
+    assert bench.main(args) == 0
+    report = json.loads(out.read_text())
+    (row,) = report['rows']
+    assert set(row) >= {'persons', 'rate_hz', 'llm', 'p50_ms', 'p99_ms', 'dropped',
+                        'cpu_percent'}
+    assert row['persons'] == 3 and row['rate_hz'] == 30.0 and row['llm'] is False
+    assert row['published'] == 120 and row['measured'] == 90
+    assert row['unanswered'] == 0  # every measured message was answered by a state
+    assert row['dropped'] <= 3  # nothing dropped (a little slack for a loaded machine)
+    assert 0 < row['p50_ms'] <= row['p99_ms'] < 1000
+    assert 0 < row['cpu_percent'] < 200 and row['backend'] == 'onnxruntime'
+    assert 0 < row['node_p50_ms'] <= row['p50_ms']  # inside the node is part of end to end
+    assert 'persons' in capsys.readouterr().out
+
+
+def test_flicker_counts_label_changes(random_model):
+    from emotion_node.skeleton.dataset import index_clips
+    clips = [(c.path, c.style) for c in index_clips() if c.content == 'bow' and c.style in
+             bench.FLICKER_STYLES]
+    args = parse('--model', str(random_model), '--backend', 'onnxruntime')
+    rows = bench.flicker(args, {'bow': clips})
+    assert [r['smoothing'] for r in rows] == [True, False]
+    on, off = rows
+    assert on['minutes'] == off['minutes'] > 0.3  # seven people, several seconds each
+    assert on['ticks'] == off['ticks'] > 100
+    assert on['changes_per_min'] <= off['changes_per_min']
+    assert 0.0 <= on['tick_accuracy'] <= 1.0 and on['count'] == 7

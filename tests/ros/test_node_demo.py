@@ -1,0 +1,48 @@
+"""`emotion-node demo`: starts the node and a replay, prints the stream, stops what it started."""
+import os
+import re
+import subprocess
+import sys
+
+import psutil
+
+DOMAIN_ID = 71
+
+
+def demo_processes() -> list:
+    """Processes of this test's ROS domain that belong to emotion_node (node or replay)."""
+    found = []
+    for proc in psutil.process_iter(['cmdline']):
+        try:
+            cmd = ' '.join(proc.info['cmdline'] or [])
+            if 'emotion_node' in cmd and proc.environ().get('ROS_DOMAIN_ID') == str(DOMAIN_ID):
+                found.append(cmd)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def test_demo_prints_people_and_labels_then_stops_everything(tmp_path):
+    env = dict(os.environ, ROS_DOMAIN_ID=str(DOMAIN_ID), ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST')
+    env.pop('ROS_LOCALHOST_ONLY', None)
+    cmd = [sys.executable, '-m', 'emotion_node', 'demo', '--duration', '6', '--people', '3',
+           '--llm', 'off']
+    try:
+        done = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True,
+                              timeout=150)
+    finally:
+        leftovers = demo_processes()
+        for proc in psutil.process_iter(['cmdline']):  # never leave a stray node behind
+            try:
+                if proc.environ().get('ROS_DOMAIN_ID') == str(DOMAIN_ID) and \
+                        'emotion_node' in ' '.join(proc.info['cmdline'] or []):
+                    proc.kill()
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                continue
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    assert '1: sad walk, 2: happy walk, 3: angry walk' in out
+    labels = re.findall(r'person (\d) \([a-z-]+ walk\)\s+(\w+)\s+(\d+)%', out)
+    assert {who for who, _, _ in labels} == {'1', '2', '3'}, out
+    assert 'EmotionState messages. Labels while tracked:' in out
+    assert leftovers == [], leftovers

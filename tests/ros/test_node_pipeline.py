@@ -1,0 +1,154 @@
+"""The node's core without DDS: batched inference per tick, statuses, and the LLM link."""
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from emotion_node.model.labels import EMOTION_STYLES
+from emotion_node.ros.explain_link import ExplainLink
+from emotion_node.ros.params import NodeParams
+from emotion_node.ros.people import LOST, OK, WARMING_UP
+from emotion_node.ros.pipeline import EmotionPipeline, PipelineSettings
+from emotion_node.ros.smoothing import SmoothingConfig
+from emotion_node.skeleton.preprocess import PreprocessConfig
+
+CFG = PreprocessConfig()
+
+
+class FakeBackend:
+    """Says the style whose index is stored in the person's x coordinate; counts batches."""
+
+    labels = EMOTION_STYLES
+    window_frames = CFG.window_frames
+
+    def __init__(self) -> None:
+        self.batches = []
+        self.order = []  # per batch row: index of the style it says
+
+    def infer(self, x, mask):
+        self.batches.append(x.shape[0])
+        b = x.shape[0]
+        probs = np.full((b, len(self.labels)), 0.02, np.float32)
+        for i in range(b):
+            probs[i, self.order[i]] = 1.0 - 0.02 * (len(self.labels) - 1)
+        return SimpleNamespace(probs=probs, temporal_tokens=np.zeros((b, 8, 64), np.float32),
+                               spatial_tokens=np.zeros((b, 6, 64), np.float32),
+                               semantic_tokens=np.zeros((b, 4, 64), np.float32))
+
+
+def body(t: float) -> tuple:
+    pos = np.zeros((21, 3), np.float32)
+    pos[:, 2] = np.linspace(0.0, 1.7, 21)
+    pos[:, 0] = 0.3 * np.sin(np.arange(21) + 4 * t)
+    return pos, np.ones(21, bool)
+
+
+def frames(ids, t):
+    return [SimpleNamespace(body_id=b, stamp=t, positions=body(t)[0], mask=body(t)[1],
+                            frame_id='cam') for b in ids]
+
+
+def make(smoothing=False, min_frames=15):
+    backend = FakeBackend()
+    settings = PipelineSettings(min_frames, 1.0, SmoothingConfig(enabled=smoothing))
+    return backend, EmotionPipeline(backend, CFG, 8, 4.0, settings)
+
+
+def test_everyone_is_inferred_in_one_batch_after_warm_up():
+    backend, pipeline = make()
+    backend.order = [3, 1, 2]
+    statuses = []
+    for i in range(90):  # 3 s at 30 Hz
+        t = 100.0 + i / 30
+        pipeline.add(frames(['a', 'b', 'c'], t), now=t)
+        statuses.append([r.status for r in pipeline.step(now=t)])
+    assert statuses[0] == [WARMING_UP] * 3
+    first_ok = next(i for i, s in enumerate(statuses) if s == [OK] * 3)
+    assert 25 <= first_ok <= 32  # 15 model frames at 15 fps = 1 s of 30 Hz input
+    assert set(backend.batches) == {3}  # one batch per tick with every person
+    results = {r.body_id: r for r in pipeline.step(now=t)}
+    assert [results[b].style for b in 'abc'] == [EMOTION_STYLES[i] for i in (3, 1, 2)]
+    assert results['a'].label == 'angry' and results['a'].window_frames == 30
+    assert pipeline.newest_stamp == pytest.approx(t)
+    assert set(pipeline.tokens) == {'a', 'b', 'c'}
+
+
+def test_no_new_frames_means_no_inference_and_lost_then_removed():
+    backend, pipeline = make()
+    backend.order = [0]
+    for i in range(40):
+        t = i / 30
+        pipeline.add(frames(['a'], t), now=t)
+        pipeline.step(now=t)
+    n = len(backend.batches)
+    assert [r.status for r in pipeline.step(now=t + 0.5)] == [OK]
+    assert len(backend.batches) == n  # nothing new: the last result is kept, not recomputed
+    assert [r.status for r in pipeline.step(now=t + 1.2)] == [LOST]
+    assert pipeline.step(now=t + 1.3) == [] and 'a' not in pipeline.tokens
+
+
+def test_min_frames_above_the_model_window_is_refused():
+    _, pipeline = make()
+    with pytest.raises(ValueError, match='window.min_frames = 31'):
+        pipeline.apply(PipelineSettings(31, 1.0, SmoothingConfig()))
+
+
+class FakeExplainer:
+    """Explains instantly, or fails when told to."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail, self.calls = fail, []
+
+    def explain(self, tokens, label, cues, deadline, cancel):
+        self.calls.append((label, sorted(cues)))
+        if self.fail:
+            raise RuntimeError('the LLM broke')
+        return f'because {label}'
+
+
+def run_link(explainer, order_at):
+    """Drive a pipeline + link for 4 s; the fake model's answer changes per `order_at(t)`."""
+    backend, pipeline = make()
+    model = SimpleNamespace(directory=Path('/nonexistent'), preprocess=CFG)
+    link = ExplainLink(NodeParams(llm_enabled=True, llm_period_s=100.0), model, None,
+                       factory=lambda: explainer)
+    seen = []
+    try:
+        deadline = time.monotonic() + 30.0
+        while link.diagnostics()['llm.state'] != 'ready' and time.monotonic() < deadline:
+            time.sleep(0.05)  # the worker thread sets up torch first
+        for i in range(120):
+            t = i / 30
+            backend.order = [order_at(t)]
+            pipeline.add(frames(['a'], t), now=t)
+            results = pipeline.step(now=t)
+            link.update(pipeline, results, t)
+            seen += [(r.label, r.style, r.explanation) for r in results]
+            time.sleep(0.005)
+        time.sleep(0.2)
+        link.update(pipeline, pipeline.step(now=t), t)
+        return seen, link.diagnostics(), pipeline
+    finally:
+        link.close()
+
+
+def test_explanations_follow_the_published_label():
+    explainer = FakeExplainer()
+    seen, diag, pipeline = run_link(explainer, lambda t: 1 if t < 2.0 else 2)
+    assert [c[0] for c in explainer.calls][:1] == ['happy']
+    assert 'sad' in [c[0] for c in explainer.calls]  # asked again when the label changed
+    assert all(c[1] == sorted(explainer.calls[0][1]) and len(c[1]) == 7 for c in explainer.calls)
+    for label, style, text in seen:
+        assert text in ('', f'because {style}')  # never an explanation of another label
+    assert ('sad', 'sad', 'because sad') in seen
+    assert diag['llm.completed'] == str(len(explainer.calls)) and diag['llm.failed'] == '0'
+
+
+def test_llm_failures_leave_the_labels_alone_and_are_counted():
+    explainer = FakeExplainer(fail=True)
+    seen, diag, _ = run_link(explainer, lambda t: 3)
+    assert int(diag['llm.failed']) >= 1 and 'the LLM broke' in diag['llm.last_error']
+    ok = [s for s in seen if s[0]]
+    assert ok and all(label == 'angry' and text == '' for label, _, text in ok)

@@ -87,7 +87,7 @@ class Printer:
         self.who, self.every_s = who, every_s
         self.start = time.monotonic()
         self.last: Dict[str, Tuple[Any, float]] = {}  # body -> (what was printed, when)
-        self.explained: Dict[str, Tuple[int, int]] = {}
+        self.explained: Dict[str, str] = {}  # body -> last explanation printed
         self.labels: Dict[str, Counter] = {b: Counter() for b in who}
         self.states = 0
 
@@ -102,9 +102,8 @@ class Printer:
             if key != shown or now - when >= self.every_s:
                 self.last[p.body_id] = (key, now)
                 print(self._line(now, p), flush=True)
-            stamp = (p.explanation_stamp.sec, p.explanation_stamp.nanosec)
-            if p.explanation and self.explained.get(p.body_id) != stamp:
-                self.explained[p.body_id] = stamp
+            if p.explanation and self.explained.get(p.body_id) != p.explanation:
+                self.explained[p.body_id] = p.explanation  # new words only, not every refresh
                 print(f'{"":9}person {p.body_id} says why: "{p.explanation}"', flush=True)
 
     def _line(self, now: float, p: Any) -> str:

@@ -40,7 +40,7 @@ def _inputs(model_dir: Path, runs: int) -> list[tuple[tuple, str, np.ndarray, st
     table = build_window_table(model_dir, progress=False)
     rows = np.where(np.isin(table.styles, EMOTION_STYLES))[0]
     rows = rows[np.linspace(0, len(rows) - 1, runs).round().astype(int)]
-    return [(tuple(t[r] for t in table.tokens(np.array([r]))),
+    return [(tuple(t[r] for t in (table.temporal, table.spatial, table.semantic)),
              labels[int(table.probs[r].argmax())], table.cues[r], str(table.contents[r]))
             for r in rows]
 

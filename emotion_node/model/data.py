@@ -31,8 +31,8 @@ class AugmentConfig:
     rotate_deg: float = 20.0        # residual heading error after normalisation, +- degrees
     scale: float = 0.1              # body-scale error, 1 +- this
     mirror_p: float = 0.5           # swap left and right (emotion does not depend on the side)
-    reverse_p: float = 0.0          # play the window backwards (posture and energy survive)
-    mix_p: float = 0.0              # blend with a window of the same class from another clip
+    reverse_p: float = 0.5          # play the window backwards (posture and energy survive)
+    mix_p: float = 0.3              # blend with a window of the same class from another clip
     layout_p: float = 0.3           # keep only the joints of another tracker layout
     layouts: Tuple[str, ...] = ("k4abt", "zed_body18", "kinect_v2", "coco17", "mediapipe33")
     joint_dropout_p: float = 0.3    # drop random joints for the whole window

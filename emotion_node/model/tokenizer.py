@@ -49,6 +49,7 @@ class TokenizerConfig:
     kernel_size: int = 5            # temporal kernel of the stem and every block
     num_heads: int = 4              # heads of the semantic-token attention
     dropout: float = 0.1
+    velocity_norm: float = 0.0      # > 0: divide velocities by (window RMS speed + this), 1/s
     body_parts: Dict[str, Tuple[int, ...]] = field(default_factory=lambda: dict(BODY_PARTS))
     joints: Tuple[str, ...] = CANONICAL_JOINTS
     training: Dict[str, Any] = field(default_factory=dict)  # metadata of the run that made it
@@ -201,6 +202,10 @@ class SkeletonTokenizer(nn.Module):
         both = m[:, :, 1:] * m[:, :, :-1]  # velocity only where both frames see the joint
         vel = (pos[:, :, 1:] - pos[:, :, :-1]) * (both * self.velocity_scale)
         vel = torch.cat([torch.zeros_like(vel[:, :, :1]), vel], dim=2)  # (B, 3, T, J)
+        if self.config.velocity_norm > 0:  # keep how the body moves, drop how fast overall
+            seen = both.sum(dim=(1, 2, 3), keepdim=True).clamp(min=1.0)
+            rms = (vel.pow(2).sum(dim=(1, 2, 3), keepdim=True) / seen).sqrt()  # (B, 1, 1, 1)
+            vel = vel / (rms + self.config.velocity_norm)
         feat = torch.cat([pos, rel, bone, vel, m], dim=1)  # (B, F, T, J)
         return feat @ self.part_select  # a matmul gathers faster than indexing in ONNX
 

@@ -44,8 +44,8 @@ class TrainConfig:
     weight_decay: float = 0.05
     label_smoothing: float = 0.1
     finetune_align_weight: float = 0.0  # keep the text loss on during fine-tuning
-    style_weight: float = 0.0           # fine-tune also on all 15 styles (auxiliary head)
-    adversary_weight: float = 0.0       # gradient-reversed action critic (action invariance)
+    style_weight: float = 1.0           # fine-tune also on all 15 styles (auxiliary head)
+    adversary_weight: float = 1.0       # gradient-reversed action critic (action invariance)
     align_temperature: float = 0.07     # initial CLIP temperature (learned afterwards)
     cue_threshold: float = 1.0          # |z| vs neutral above which a cue is put into words
     cue_stride_s: float = 0.5

@@ -152,19 +152,32 @@ class Probe:
         self._thread.join(timeout=5.0)
 
 
-def _play(probe: Probe, messages: Sequence[Any], rate_hz: float, warmup: int, pid: int) -> float:
-    """Publish at rate_hz; return the node's CPU percent (of one core) over the measured part."""
+def _cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its children (the explainer process), in seconds."""
     import psutil
-    process = psutil.Process(pid)
+    total = 0.0
+    root = psutil.Process(pid)
+    for proc in [root] + root.children(recursive=True):
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+def _play(probe: Probe, messages: Sequence[Any], rate_hz: float, warmup: int, pid: int) -> float:
+    """Publish at rate_hz; return the node's CPU percent (of one core, with its children)."""
     start = time.monotonic()
+    cpu_start, mark = 0.0, start
     for i, msg in enumerate(messages):
         delay = start + i / rate_hz - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        if i == warmup:
-            process.cpu_percent(None)  # starts the measured interval
+        if i == warmup:  # the measured interval starts here
+            cpu_start, mark = _cpu_seconds(pid), time.monotonic()
         probe.publish(msg, measured=i >= warmup)
-    cpu = process.cpu_percent(None)
+    cpu = 100.0 * (_cpu_seconds(pid) - cpu_start) / max(time.monotonic() - mark, 1e-9)
     time.sleep(SETTLE_S)
     return cpu
 
@@ -205,7 +218,8 @@ def measure(persons: int, rate_hz: float, llm: bool, args: argparse.Namespace,
             'backend': diag.get('backend', ''),
             # inside the node, receipt of a message -> its state published (last 512 states)
             'node_p50_ms': float(diag.get('input_to_state_p50_ms', 'nan')),
-            'node_p95_ms': float(diag.get('input_to_state_p95_ms', 'nan'))}
+            'node_p95_ms': float(diag.get('input_to_state_p95_ms', 'nan')),
+            'explanations': int(diag.get('llm.completed', '0'))}
 
 
 def flicker_sets(model_dir: Path) -> Dict[str, List[tuple]]:
@@ -219,14 +233,15 @@ def flicker_sets(model_dir: Path) -> Dict[str, List[tuple]]:
     config = json.loads((model_dir / 'config.json').read_text())
     trained = set(config.get('training', {}).get('contents', [])) or \
         set(shared_contents(clips, FLICKER_STYLES))
+    emotion = [c for c in clips if c.style in FLICKER_STYLES]
     return {
         'emotion styles, actions the model was trained on': [
-            (c.path, c.style) for c in clips if c.style in FLICKER_STYLES and c.content in trained],
+            (c.path, c.style) for c in emotion if c.content in trained],
         'emotion styles, actions held out from training': [
-            (c.path, c.style) for c in clips
-            if c.style in FLICKER_STYLES and c.content not in trained],
+            (c.path, c.style) for c in emotion if c.content not in trained],
         'other styles (no emotion label), trained actions': [
-            (c.path, None) for c in clips if c.style not in FLICKER_STYLES and c.content in trained],
+            (c.path, None) for c in clips if c.style not in FLICKER_STYLES
+            and c.content in trained],
     }
 
 

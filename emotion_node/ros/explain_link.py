@@ -4,8 +4,8 @@ Per person, an explanation is asked for when the published (smoothed) label chan
 otherwise every `llm.period_s`, always for the label being published, from that person's tokens
 and measured cues. An answer is attached only while the person still carries the label it
 explains; when the label changes the old text is cleared at once, so the label and the
-explanation on a PersonEmotion never disagree. The worker runs on its own thread; nothing here
-waits for it.
+explanation on a PersonEmotion never disagree. The worker thread schedules; the LLM itself runs
+in a child process (see explain_process); nothing here waits for either.
 """
 from __future__ import annotations
 
@@ -43,15 +43,18 @@ class ExplainLink:
         if factory is None and not (self.directory / EXPLAINER_CONFIG).is_file():
             self.unavailable = f'{self.directory / EXPLAINER_CONFIG} not found'
             logger.warning(f'LLM explanations off: {self.unavailable}')
-            self.worker = None
+            self.worker, self._process = None, None
             return
-        directory = self.directory
+        self._process: Any = None
+        # The factory runs on the worker thread: starting the child never blocks the node.
+        self.worker = ExplainWorker(factory or self._start_process, timeout_s=p.llm_timeout_s,
+                                    num_threads=None)  # the child sets its own thread budget
 
-        def load() -> Any:  # runs on the worker thread: loading never blocks the node
-            from emotion_node.model.explainer import Explainer
-            return Explainer.load(directory)
-        self.worker = ExplainWorker(factory or load, timeout_s=p.llm_timeout_s,
-                                    num_threads=LLM_THREADS)
+    def _start_process(self) -> Any:
+        """Start the explainer's child process (on the worker thread)."""
+        from emotion_node.ros.explain_process import ProcessExplainer
+        self._process = ProcessExplainer(self.directory, LLM_THREADS)
+        return self._process
 
     def configure(self, period_s: float) -> None:
         """Take a new explanation period."""
@@ -111,8 +114,11 @@ class ExplainLink:
         return out
 
     def close(self) -> None:
-        """Stop the worker thread."""
+        """Stop the worker thread and the explainer process."""
         if self.worker is not None:
             self.worker.close()
             self.worker = None
+        if self._process is not None:
+            self._process.close()
+            self._process = None
 

@@ -86,12 +86,20 @@ class PersonTrack:
         """Forget every frame (the status is recomputed from the next window)."""
         self._count, self._next = 0, 0
 
-    def samples(self) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Frames within length_s of the newest, oldest first: stamps, positions, masks."""
+    def samples(self, span_s: Optional[float] = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Frames covering span_s (default length_s) before the newest, oldest first.
+
+        One frame older than the span is included, so interpolation at the span's start works.
+        """
         order = (np.arange(self._count) + self._next - self._count) % len(self._stamps)
-        stamps = self._stamps[order]
-        keep = stamps >= stamps[-1] - self.length_s if self._count else slice(None)
-        return stamps[keep], self._positions[order][keep], self._mask[order][keep]
+        stamps = self._stamps[order]  # (N,)
+        span = self.length_s if span_s is None else min(span_s, self.length_s)
+        first = max(0, int(np.searchsorted(stamps, stamps[-1] - span, side='right')) - 1) \
+            if self._count else 0
+        while first < len(stamps) and stamps[-1] - stamps[first] > self.length_s:
+            first += 1  # never older than length_s
+        order = order[first:]
+        return self._stamps[order], self._positions[order], self._mask[order]
 
     def window(self, config: PreprocessConfig) -> Optional[Window]:
         """Resample the buffer onto the model rate, ending at the newest stamp; None if empty."""
@@ -116,9 +124,10 @@ def windows(tracks: List[PersonTrack], config: PreprocessConfig) -> List[Optiona
     own, so this gives exactly the per-person result for a fraction of the calls.
     """
     groups: Dict[bytes, List[Tuple[int, np.ndarray, np.ndarray, np.ndarray]]] = {}
+    span = (config.window_frames - 1) / config.fps  # what one model window covers
     for i, track in enumerate(tracks):
         if track.count:
-            stamps, positions, mask = track.samples()
+            stamps, positions, mask = track.samples(span)
             groups.setdefault(stamps.tobytes(), []).append((i, stamps, positions, mask))
     out: List[Optional[Window]] = [None] * len(tracks)
     for members in groups.values():

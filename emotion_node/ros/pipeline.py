@@ -80,16 +80,23 @@ class LoadedModel:
 
 
 def default_model_dir() -> Path:
-    """The package's default tokenizer: the installed share copy, else the source tree's."""
+    """The package's default tokenizer: the source tree's `models/default`, else the installed.
+
+    The same order as `emotion_node.model.tokenizer.default_model_dir` (which imports torch);
+    a symlink install resolves to the source tree, so files added there count without a rebuild.
+    """
+    source = Path(__file__).resolve().parents[2] / 'models' / 'default'
+    if (source / 'config.json').is_file():
+        return source
     try:
         from ament_index_python.packages import (PackageNotFoundError,
                                                  get_package_share_directory)
         share = Path(get_package_share_directory('emotion_node')) / 'models' / 'default'
-        if share.is_dir():
+        if (share / 'config.json').is_file():
             return share
     except (ImportError, PackageNotFoundError, ValueError):
-        pass  # not installed through ament: use the source tree
-    return Path(__file__).resolve().parents[2] / 'models' / 'default'
+        pass  # not installed through ament
+    return source
 
 
 def load_model(p: NodeParams, logger: Any = None) -> LoadedModel:

@@ -283,3 +283,15 @@ def test_stage_two_claims_follow_the_hint(made_up):
             assert parsed.label == table.styles[row]
         differs += hinted != salient_cues(ref.zscores(table.cues[row]))
     assert (differs > len(rows) // 3) if made_up else (differs == 0)
+
+
+def test_bench_measure_row(llm_dir):
+    from emotion_node.model.bench_llm import measure
+
+    ex = _explainer(llm_dir, reference={"global_mean": [0.0] * 7, "scale": [1.0] * 7})
+    inputs = [(tuple(t[0] for t in _tokens(1, seed=s)), "sad", np.zeros(7), "walk")
+              for s in range(3)]
+    row = measure(ex, inputs, "cpu", max_new_tokens=5)
+    assert row["device"] == "cpu" and row["runs"] == 3
+    assert 1 <= row["mean_new_tokens"] <= 5
+    assert row["tokens_per_s"] > 0 and 0 < row["s_per_explanation"] < 10

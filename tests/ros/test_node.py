@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from pathlib import Path
 from typing import Any, Dict, List
 
 import numpy as np
@@ -31,6 +30,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import DurabilityPolicy, QoSProfile
 from visualization_msgs.msg import Marker, MarkerArray
 
+from emotion_node.model.explanations import EMOTION_WORDS
 from emotion_node.model.labels import hri_label
 from emotion_node.msg import EmotionState, PersonEmotion, SkeletonArray
 from emotion_node.ros.bag_io import Track, load_tracks, write_bag
@@ -143,7 +143,7 @@ def _tracks() -> List[Track]:
 @pytest.fixture(scope='module')
 def setup(tmp_path_factory):
     """Bags, one node process and a probe; everything started is ended at teardown."""
-    model = Path(os.environ.get('DEV_MODEL', default_model_dir()))  # DEV ONLY
+    model = default_model_dir()
     assert (model / 'model.safetensors').is_file(), f'the default model is missing: {model}'
     tmp = tmp_path_factory.mktemp('node')
     start_ns = (time.time_ns() // 10**9 - 60) * 10**9  # a minute ago: never "in the future"
@@ -151,8 +151,8 @@ def setup(tmp_path_factory):
     bags = {kind: write_bag(tmp / kind, tracks, input_kind=kind, start_ns=start_ns).path
             for kind in ('skeleton', 'markers')}
     node = spawn_node({'inference.rate_hz': RATE_HZ, 'inference.on_input': False,
-                       'people.lost_timeout_s': LOST_TIMEOUT_S, 'input.depth': 100,
-                       'model.path': str(model)}, tmp / 'node.log', ros_env())
+                       'people.lost_timeout_s': LOST_TIMEOUT_S, 'input.depth': 100},
+                      tmp / 'node.log', ros_env())
     recorder = Recorder()
     try:
         ready = recorder.spin_until(lambda: recorder.states or node.poll() is not None, 90.0)
@@ -339,12 +339,16 @@ def test_markers_input_gives_the_same_labels(setup):
     rec = setup['recorder']
     for step in (Transition.TRANSITION_DEACTIVATE, Transition.TRANSITION_CLEANUP):
         assert rec.transition(step)
-    assert all(r.successful for r in rec.set_params(input__type='markers', use_sim_time=True))
+    assert all(r.successful for r in rec.set_params(input__type='markers', use_sim_time=True,
+                                                    llm__enabled=True))
     for step in (Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE):
         assert rec.transition(step)
+    ready = rec.spin_until(lambda: rec.diagnostics[-1].get('llm.state') == 'ready', 120.0)
+    assert ready, rec.diagnostics[-1]  # the explainer process has loaded
     first, diag_first = len(rec.states), len(rec.diagnostics)
     replay(setup, 'markers', '--clock')
     rec.spin_for(1.5)
+    setup['phase4'] = rec.states[first:]
     skeleton = persons_by_stamp(setup['phase1'])
     stamps = np.array(sorted(skeleton))
     agree = []
@@ -361,3 +365,18 @@ def test_markers_input_gives_the_same_labels(setup):
     ages = [float(d['stamp_age_ms']) for d in rec.diagnostics[diag_first:]
             if d.get('persons', '0') != '0']
     assert ages and min(ages) < 500.0, ages
+
+
+def test_explanations_match_the_published_labels(setup):
+    word = {hri_label(style): text for style, text in EMOTION_WORDS.items()}
+    explained = [(m.header.stamp, p) for _, m in setup['phase4'] for p in m.persons
+                 if p.explanation]
+    assert explained, 'no explanation arrived while the markers bag played'
+    for stamp, p in explained:
+        assert p.status == PersonEmotion.STATUS_OK
+        assert p.explanation.lower().startswith(f'emotion: {word[p.label]}.'), (p.label,
+                                                                                p.explanation)
+        explained_at = p.explanation_stamp.sec + p.explanation_stamp.nanosec * 1e-9
+        assert 0 < explained_at <= stamp.sec + stamp.nanosec * 1e-9 + 1e-6
+    diag = setup['recorder'].diagnostics[-1]
+    assert int(diag['llm.completed']) >= 1 and diag['llm.failed'] == '0'

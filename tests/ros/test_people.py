@@ -4,7 +4,7 @@ import pytest
 
 from emotion_node.ros.people import (
     LOST, OK, STAMP_BACKWARDS, TOO_MANY_PERSONS, WARMING_UP, People, PersonTrack, windows)
-from emotion_node.skeleton.preprocess import PreprocessConfig
+from emotion_node.skeleton.preprocess import PreprocessConfig, resample
 
 CFG = PreprocessConfig(fps=15.0, window_frames=30)
 
@@ -66,6 +66,23 @@ def test_people_resampled_together_match_one_by_one():
         np.testing.assert_array_equal(joint.stamps, alone.stamps)
         assert joint.valid_frames == alone.valid_frames
     assert windows([PersonTrack('empty', 8, 1.0)], CFG) == [None]
+
+
+def test_window_uses_only_the_frames_it_needs_with_the_same_result():
+    track = PersonTrack('1', 256, 4.0)
+    rng = np.random.default_rng(2)
+    t = 0.0
+    for _ in range(150):
+        t += rng.uniform(0.02, 0.045)
+        track.add(t, rng.standard_normal((21, 3)).astype(np.float32), rng.random(21) > 0.1,
+                  'cam', 0.0)
+    stamps, positions, mask = track.samples()  # the whole buffer (4 s)
+    full = resample(stamps, positions, mask, CFG.fps, CFG.window_frames)
+    short = track.samples((CFG.window_frames - 1) / CFG.fps)
+    assert len(short[0]) < len(stamps) / 1.5 and short[0][0] < stamps[-1] - 29 / 15
+    window = track.window(CFG)
+    for a, b in zip(full, (window.positions, window.mask, window.stamps)):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_stamps_going_back_are_rejected_but_a_restart_resets():

@@ -1,0 +1,60 @@
+"""The committed explainer served from its own process, as the node runs it."""
+import time
+
+import pytest
+
+from emotion_node.ros.explain_process import ProcessExplainer
+from emotion_node.ros.params import NodeParams
+from emotion_node.ros.pipeline import default_model_dir, load_model
+from emotion_node.skeleton.bvh import read_bvh_canonical
+from emotion_node.skeleton.cues import kinematic_cues
+from emotion_node.skeleton.dataset import default_data_root
+from emotion_node.skeleton.preprocess import clip_windows, preprocess_batch
+
+EXPLAINER = default_model_dir() / 'explainer'
+
+
+@pytest.fixture(scope='module')
+def window():
+    """Tokens and cues of one real window of a sad walk, through the node's model path."""
+    model = load_model(NodeParams())
+    positions, mask, fps = read_bvh_canonical(
+        default_data_root() / 'data' / 'dataset-1_walk_sad_001.bvh')
+    raw, raw_mask, _ = clip_windows(positions, mask, fps, model.preprocess)
+    x, m = preprocess_batch(raw[2:3], raw_mask[2:3], model.preprocess)
+    out = model.backend.infer(x, m)
+    model.backend.close()
+    tokens = (out.temporal_tokens[0], out.spatial_tokens[0], out.semantic_tokens[0])
+    return tokens, kinematic_cues(raw[2], m[0], model.preprocess.fps)
+
+
+@pytest.fixture(scope='module')
+def explainer():
+    assert (EXPLAINER / 'explainer.json').is_file(), f'no committed explainer in {EXPLAINER}'
+    process = ProcessExplainer(EXPLAINER)
+    try:
+        yield process
+    finally:
+        process.close()
+        assert not process._proc.is_alive()
+
+
+def test_explains_the_label_it_is_given(explainer, window):
+    tokens, cues = window
+    text = explainer.explain(tokens, 'sad', cues, deadline=time.monotonic() + 120)
+    assert text.lower().startswith('emotion: sad'), text
+    other = explainer.explain(tokens, 'happy', cues, deadline=time.monotonic() + 120)
+    assert other.lower().startswith('emotion: happy'), other  # the label asked, not a guess
+
+
+def test_a_timeout_stops_generation_and_the_process_stays_usable(explainer, window):
+    tokens, cues = window
+    with pytest.raises(TimeoutError):
+        explainer.explain(tokens, 'sad', cues, deadline=time.monotonic() + 0.05)
+    text = explainer.explain(tokens, 'tired', cues, deadline=time.monotonic() + 120)
+    assert text.lower().startswith('emotion: tired'), text  # the answer of this request
+
+
+def test_a_broken_explainer_directory_fails_with_its_name(tmp_path):
+    with pytest.raises(RuntimeError, match=str(tmp_path)):
+        ProcessExplainer(tmp_path)

@@ -3,8 +3,10 @@
     emotion-node run [--ros-args -p autostart:=true --params-file FILE -r __ns:=/robot ...]
 
 Everything after `run` goes to rclpy untouched, exactly as with `ros2 run emotion_node
-emotion_node`. Without a lifecycle manager, pass `-p autostart:=true` (or use
-`ros2 launch emotion_node emotion.launch.py`, which configures and activates the node).
+emotion_node`, with one difference: `emotion-node run` is for users without a lifecycle manager,
+so unless the arguments name `autostart` it configures and activates the node at once (so that
+`emotion-node run` and `emotion-node replay BAG` work together with no arguments). Pass
+`-p autostart:=false` to leave it unconfigured, as `ros2 run` does.
 """
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ from typing import List, Sequence
 USAGE = """usage: emotion-node run [--ros-args ARG ...]
 
 Start the emotion lifecycle node. ROS arguments as for ros2 run, for example:
-  emotion-node run --ros-args -p autostart:=true
+  emotion-node run                       (configures and activates itself)
+  emotion-node run --ros-args -p autostart:=false   (waits for a lifecycle manager)
   emotion-node run --ros-args --params-file config/emotion_node.yaml -p autostart:=true
   emotion-node run --ros-args -p autostart:=true -p input.type:=markers -r __ns:=/robot1
 Parameters and topics: see config/emotion_node.yaml and docs/README_node.md."""
@@ -48,4 +51,7 @@ def main_with_ros_args(argv: Sequence[str]) -> int:
         print(f'emotion-node run: ROS 2 or the built messages are not importable ({err}); '
               f'run ros2_ws/bootstrap.sh and `source ros2_ws/env.sh` first', file=sys.stderr)
         return 1
+    if not any('autostart' in arg for arg in argv):
+        # First, so a later --params-file or -p can still override it.
+        argv = ['--ros-args', '-p', 'autostart:=true', *argv]
     return node_main(['emotion-node-run', *argv])

@@ -1,0 +1,27 @@
+"""`emotion-node run` autostarts unless the user names autostart (so run + replay work bare)."""
+import emotion_node.ros.node_main as node_main
+from emotion_node.commands import run
+
+
+def _argv_seen(monkeypatch, argv):
+    seen = []
+    monkeypatch.setattr(node_main, 'main', lambda args: seen.append(args) or 0)
+    assert run.main_with_ros_args(argv) == 0
+    return seen[0]
+
+
+def test_bare_run_configures_and_activates(monkeypatch):
+    assert _argv_seen(monkeypatch, []) == [
+        'emotion-node-run', '--ros-args', '-p', 'autostart:=true']
+
+
+def test_user_autostart_and_params_file_come_after_the_default(monkeypatch):
+    argv = ['--ros-args', '-p', 'autostart:=false']
+    assert _argv_seen(monkeypatch, argv) == ['emotion-node-run', *argv]
+    seen = _argv_seen(monkeypatch, ['--ros-args', '--params-file', 'p.yaml'])
+    assert seen.index('autostart:=true') < seen.index('--params-file')
+
+
+def test_arguments_must_start_with_ros_args(capsys):
+    assert run.main_with_ros_args(['-p', 'x:=1']) == 2
+    assert '--ros-args' in capsys.readouterr().err

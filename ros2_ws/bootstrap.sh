@@ -16,7 +16,7 @@ VENV="${EMOTION_NODE_VENV:-$WS/.venv}"
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 
 # --- 1. Which ROS, which Python ------------------------------------------------------------------
-if [[ -n "${ROS_DISTRO:-}" ]]; then
+if [[ -n "${ROS_DISTRO:-}" && -z "${EMOTION_NODE_ROS_FROM_WHEELS:-}" ]]; then
   MODE="system-ros-$ROS_DISTRO"
   PYTHON="${EMOTION_NODE_PYTHON:-python3}"
   "$PYTHON" -c 'import rclpy' 2>/dev/null || {

@@ -15,6 +15,7 @@ if [ -f "$_emotion_venv/bin/activate" ]; then
     # ROS 2 from wheels: the venv is the ROS prefix.
     export AMENT_PREFIX_PATH="$_emotion_venv${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
     export ROS_DISTRO=kilted
+    export EMOTION_NODE_ROS_FROM_WHEELS=1  # tells bootstrap.sh this ROS is the venv's own
   fi
 fi
 # shellcheck disable=SC1091

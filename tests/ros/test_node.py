@@ -205,9 +205,10 @@ def test_state_arrives_at_the_configured_rate(setup):
 
 
 def test_labels_match_the_clip_styles(setup):
-    # Threshold: MIN_LABEL_SHARE of each person's states once the model window is full. The
-    # committed model is evaluated leave-one-content-out in EVALUATION.md; these walk clips
-    # are part of its training data, so most windows should carry the clip's style.
+    # Threshold: MIN_LABEL_SHARE (60 %) of each person's states once the model window is full.
+    # EVALUATION.md gives the recipe 85.9 % window accuracy on walks held out from training
+    # (leave-one-content-out); the committed model was trained on these walk clips and labels
+    # 100 % of these states right (measured), so 60 % leaves room for smoothing and timing.
     shares = {}
     for body_id, style in PEOPLE.items():
         full = [p for _, m in setup['phase1'] for p in m.persons
@@ -373,7 +374,8 @@ def test_explanations_match_the_published_labels(setup):
                  if p.explanation]
     assert explained, 'no explanation arrived while the markers bag played'
     for stamp, p in explained:
-        assert p.status == PersonEmotion.STATUS_OK
+        # A person who has just gone keeps their last label and its explanation.
+        assert p.status in (PersonEmotion.STATUS_OK, PersonEmotion.STATUS_LOST)
         assert p.explanation.lower().startswith(f'emotion: {word[p.label]}.'), (p.label,
                                                                                 p.explanation)
         explained_at = p.explanation_stamp.sec + p.explanation_stamp.nanosec * 1e-9

@@ -112,9 +112,12 @@ def _talk(argv: list[str]) -> int:
             for topic, msg in ((STATE_TOPIC, _emotion_state(i)), (SKELETON_TOPIC,
                                                                   _skeleton_array(i))):
                 pubs[topic].publish(msg)
-            time.sleep(0.1)  # depth-1 latched topic: let each state arrive before the next
-        for pub in pubs.values():
-            pub.wait_for_all_acked(Duration(seconds=5))
+            # The latched topic keeps one message: each must be acknowledged before the
+            # next replaces it, however slow the machine.
+            for topic, pub in pubs.items():
+                if not pub.wait_for_all_acked(Duration(seconds=15)):
+                    print(f'message {i} on {topic} not acknowledged', file=sys.stderr)
+                    return 1
         print(f'published {args.count} of each', flush=True)
     finally:
         node.destroy_node()

@@ -23,6 +23,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stride", type=float, default=0.5,
                         help="seconds between window ends (default 0.5)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--llm", action="store_true",
+                        help="also score the LLM explainer: its own emotion answers "
+                             "(llm_clip_accuracy, llm_window_accuracy), their agreement with "
+                             "the tokenizer head, and the faithfulness of its explanations")
+    parser.add_argument("--explainer", type=Path, default=None, metavar="DIR",
+                        help="explainer folder for --llm (default: MODEL/explainer)")
+    parser.add_argument("--llm-max-windows", type=int, default=0, metavar="N",
+                        help="with --llm, score at most N windows spread over the folder "
+                             "(0: all; each window costs the LLM two generations)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -46,6 +55,16 @@ def main(args: argparse.Namespace) -> int:
     print(f"clips {result['num_clips']} (skipped {result['skipped']}), windows "
           f"{result['num_windows']}: clip accuracy {result['clip_accuracy']:.3f}, window "
           f"accuracy {result['window_accuracy']:.3f}, macro-F1 {result['macro_f1']:.3f}")
+    if args.llm:
+        try:
+            result.update(_score_llm(args))
+        except (FileNotFoundError, ValueError, KeyError, RuntimeError) as err:
+            print(f"emotion-node evaluate --llm: {err}", file=sys.stderr)
+            return 2
+        print(f"LLM on {result['llm']['windows']} windows: clip accuracy "
+              f"{result['llm_clip_accuracy']:.3f}, window accuracy "
+              f"{result['llm_window_accuracy']:.3f}, agreement with the tokenizer head "
+              f"{result['agreement']:.3f}, faithfulness {_share(result['faithfulness'])}")
     if args.json is not None:
         try:
             args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -55,3 +74,19 @@ def main(args: argparse.Namespace) -> int:
             return 2
         print(f"written to {args.json}")
     return 0
+
+
+def _share(value) -> str:
+    """A fraction for the summary line; 'n/a' when nothing could be judged."""
+    return "n/a (no movement claims)" if value is None else f"{value:.3f}"
+
+
+def _score_llm(args: argparse.Namespace) -> dict:
+    """The `--llm` keys: the LLM's own answers and its explanations of the head's labels."""
+    from emotion_node.model.evaluate_llm import evaluate_llm
+
+    report = evaluate_llm(args.explainer, args.model, args.data, whole_folder=True,
+                          modes=("explain_label", "recognise"),
+                          max_windows=args.llm_max_windows, threads=max(1, args.threads))
+    headline = ("llm_clip_accuracy", "llm_window_accuracy", "agreement", "faithfulness")
+    return {**{key: report.pop(key) for key in headline}, "llm": report}

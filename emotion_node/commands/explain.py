@@ -90,7 +90,7 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     _, config = load_tokenizer(model_dir)
     backend = create_backend(model_dir, backend=args.backend, device=args.device)
     explainer = Explainer.load(args.explainer or Path(model_dir) / "explainer", llm=args.llm,
-                               device=args.device)
+                               device=args.device, tokenizer_dir=model_dir)
     return backend, explainer, config.preprocess
 
 

@@ -36,8 +36,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--finetune-steps", type=int, default=None)
     parser.add_argument("--no-align", action="store_true",
                         help="skip text-aligned pre-training")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a TrainConfig field (JSON value); augment.* and "
+                             "tokenizer.* reach the nested configs, e.g. --set "
+                             "augment.reverse_p=0 (repeatable)")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="torch CPU threads (use 1 when other jobs share the cores)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _apply_overrides(cfg, items) -> None:
+    """Apply `KEY=VALUE` settings to a TrainConfig (dotted keys reach augment/tokenizer)."""
+    from emotion_node.model.data import AugmentConfig
+    from emotion_node.model.tokenizer import TokenizerConfig
+
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw  # a bare word is a string
+        head, _, name = key.rpartition(".")
+        target = {"": cfg, "augment": cfg.augment, "tokenizer": cfg.tokenizer}.get(head)
+        fields = getattr(target, "__dataclass_fields__", {})
+        if target is None or name not in fields or name in ("augment", "tokenizer"):
+            raise ValueError(f"--set: unknown training setting {key!r}")
+        setattr(target, name, value)
+    # Rebuild the nested configs so their own checks and normalisation run.
+    cfg.augment = AugmentConfig.from_dict(cfg.augment.to_dict())
+    cfg.tokenizer = TokenizerConfig.from_dict(cfg.tokenizer.to_dict())
 
 
 def _train_config(args: argparse.Namespace):
@@ -45,6 +74,7 @@ def _train_config(args: argparse.Namespace):
     from emotion_node.model.train_tokenizer import TrainConfig
 
     cfg = TrainConfig(seed=args.seed, align=not args.no_align, threads=args.threads)
+    _apply_overrides(cfg, args.set)
     if args.pretrain_steps is not None:
         cfg.pretrain_steps = args.pretrain_steps
     if args.finetune_steps is not None:
@@ -98,7 +128,7 @@ def main(args: argparse.Namespace) -> int:
         out = args.out if args.out is not None else default_model_dir()
         path = train_default(args.data, cfg, out, temperature=temperature, extra=extra,
                              progress=not args.quiet)
-    except (FileNotFoundError, ValueError, KeyError, json.JSONDecodeError) as err:
+    except (FileNotFoundError, ValueError, KeyError, TypeError, json.JSONDecodeError) as err:
         print(f"emotion-node train: {err}", file=sys.stderr)
         return 2
     print(f"model written to {path}")

@@ -71,8 +71,13 @@ def _score(texts: list[str], judged: Optional[list[str]], zs: np.ndarray, truth:
 def evaluate_llm(explainer_dir: Optional[Path] = None, tokenizer_dir: Optional[Path] = None,
                  data_root: Optional[Path] = None, contents: Optional[Sequence[str]] = None,
                  llm: Optional[str] = None, max_windows: int = 0, batch_size: int = 8,
-                 threads: int = 2, examples: int = 10, progress: bool = True) -> dict[str, Any]:
-    """Evaluate on the emotion windows of `contents` (default: the explainer's held-out ones)."""
+                 threads: int = 2, examples: int = 10, progress: bool = True,
+                 whole_folder: bool = False, modes: Sequence[str] = MODES) -> dict[str, Any]:
+    """Evaluate on the emotion windows of `contents` (default: the explainer's held-out ones).
+
+    `whole_folder`: every emotion-style window of `data_root`, whatever its action (for
+    `emotion-node evaluate --llm` on a user's folder); `contents` is then ignored.
+    """
     import torch
 
     from emotion_node.model.explainer import Explainer
@@ -81,29 +86,46 @@ def evaluate_llm(explainer_dir: Optional[Path] = None, tokenizer_dir: Optional[P
 
     torch.set_num_threads(threads)
     tokenizer_dir = Path(tokenizer_dir) if tokenizer_dir is not None else default_model_dir()
-    explainer = Explainer.load(explainer_dir or tokenizer_dir / "explainer", llm=llm)
+    explainer = Explainer.load(explainer_dir or tokenizer_dir / "explainer", llm=llm,
+                               tokenizer_dir=tokenizer_dir)
     held = explainer.config.training.get("holdout", [])
-    contents = list(contents) if contents else list(held)
+    if whole_folder:
+        table = build_window_table(tokenizer_dir, data_root, styles=EMOTION_STYLES,
+                                   progress=progress, shared_only=False)
+        contents = sorted(set(table.contents.tolist()))
+    else:
+        contents = list(contents) if contents else list(held)
+        table = build_window_table(tokenizer_dir, data_root, progress=progress)
     if not contents:
         raise ValueError("no contents to evaluate: pass contents (the explainer lists none)")
-    seen = sorted(set(contents) - set(held))
-    table = build_window_table(tokenizer_dir, data_root, progress=progress)
     unknown = sorted(set(contents) - set(table.contents.tolist()))
     if unknown:
         raise ValueError(f"contents {unknown} are not in the data")
     rows = np.where(np.isin(table.contents, contents) & np.isin(table.styles, EMOTION_STYLES))[0]
     if max_windows and len(rows) > max_windows:
         rows = rows[np.linspace(0, len(rows) - 1, max_windows).round().astype(int)]
-    labels = load_tokenizer(tokenizer_dir)[1].labels
-    head = [labels[i] for i in table.probs[rows].argmax(-1)]
-    truth, clips = table.styles[rows], table.clip[rows]
+    if not len(rows):
+        raise ValueError(f"no window of an emotion style {list(EMOTION_STYLES)} to evaluate")
+    report = _report(explainer, table.subset(rows), load_tokenizer(tokenizer_dir)[1].labels,
+                     batch_size, examples, progress, modes)
+    report.update(contents=contents, trained_on_these=sorted(set(contents) - set(held)))
+    return report
+
+
+def _report(explainer: Any, table: Any, labels: Sequence[str], batch_size: int,
+            examples: int, progress: bool, modes: Sequence[str] = MODES) -> dict[str, Any]:
+    """Run `modes` (the node's `explain_label` and `recognise` at least) over all rows of
+    `table` and gather the scores."""
+    missing = {"explain_label", "recognise"} - set(modes)
+    if missing or not set(modes) <= set(MODES):
+        raise ValueError(f"modes must include explain_label and recognise, within {MODES}")
+    rows = np.arange(len(table))
+    head = [labels[i] for i in table.probs.argmax(-1)]
+    truth, clips = table.styles, table.clip
     zs = np.stack([explainer.zscores(table.cues[r], str(table.contents[r])) for r in rows])
-    report: dict[str, Any] = {"contents": contents, "trained_on_these": seen,
-                              "windows": int(len(rows)), "clips": int(len(set(clips))),
-                              "modes": {}}
-    texts: dict[str, list[str]] = {}
-    stated: dict[str, list[Optional[str]]] = {}
-    for mode in MODES:
+    report: dict[str, Any] = {"windows": len(rows), "clips": len(set(clips)), "modes": {}}
+    texts, stated = {}, {}
+    for mode in modes:
         texts[mode], seconds, n_tokens = _run_mode(explainer, table, rows, zs, head, mode,
                                                    batch_size, progress)
         scored, stated[mode] = _score(texts[mode], head if mode == "explain_label" else None,
@@ -113,11 +135,13 @@ def evaluate_llm(explainer_dir: Optional[Path] = None, tokenizer_dir: Optional[P
         report["modes"][mode] = scored
     template = [template_explanation(h, z) for h, z in zip(head, zs)]
     report["modes"]["template"] = _score(template, head, zs, truth, clips)[0]
-    mean_probs = {c: table.probs[rows][clips == c].mean(0) for c in set(clips)}
-    recognise = report["modes"]["recognise"]
+    # How often the LLM's answer to the node's request is word for word the template's.
+    report["modes"]["explain_label"]["same_as_template"] = float(
+        np.mean([a == b for a, b in zip(texts["explain_label"], template)]))
+    mean_probs = {c: table.probs[clips == c].mean(0) for c in set(clips)}
     report.update(
-        llm_window_accuracy=recognise["window_accuracy"],
-        llm_clip_accuracy=recognise["clip_accuracy"],
+        llm_window_accuracy=report["modes"]["recognise"]["window_accuracy"],
+        llm_clip_accuracy=report["modes"]["recognise"]["clip_accuracy"],
         head_window_accuracy=float(np.mean(np.array(head) == truth)),
         head_clip_accuracy=float(np.mean([labels[int(p.argmax())] == truth[clips == c][0]
                                           for c, p in mean_probs.items()])),

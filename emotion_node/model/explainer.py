@@ -174,14 +174,24 @@ class Explainer:
 
     @classmethod
     def load(cls, directory: Union[str, Path], llm: Union[str, Path, None] = None,
-             device: str = "cpu", dtype: Optional[str] = None) -> "Explainer":
-        """Load a saved explainer onto `llm` (default: the LLM it was trained on)."""
+             device: str = "cpu", dtype: Optional[str] = None,
+             tokenizer_dir: Union[str, Path, None] = None) -> "Explainer":
+        """Load a saved explainer onto `llm` (default: the LLM it was trained on).
+
+        With `tokenizer_dir`, first check that the explainer was trained on that tokenizer's
+        tokens (ValueError naming both when it was not).
+        """
         from peft import PeftModel
+
+        from emotion_node.runtime.model_files import explainer_mismatch
 
         directory = Path(directory)
         for name in (CONFIG_FILE, PROJECTOR_FILE, "adapter_config.json"):
             if not (directory / name).is_file():
                 raise FileNotFoundError(f"explainer file {directory / name} not found")
+        problem = explainer_mismatch(directory, tokenizer_dir) if tokenizer_dir else ""
+        if problem:
+            raise ValueError(problem)
         config = ExplainerConfig.from_dict(
             json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8")))
         base, tokenizer = load_llm(llm if llm is not None else config.llm, device=device,

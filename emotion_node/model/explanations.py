@@ -381,7 +381,7 @@ def summarise_checks(results: Sequence[CheckResult]) -> dict:
     return {
         "explanations": n,
         "claims": claims,
-        "faithfulness": held / claims if claims else float("nan"),
+        "faithfulness": held / claims if claims else None,  # no claim: nothing to judge
         "contradiction_rate": sum(bool(r.contradictions) for r in results) / n if n else 0.0,
         "degenerate_rate": sum(bool(r.degenerate) for r in results) / n if n else 0.0,
         "degenerate": {k: sum(k in r.degenerate for r in results) for k in kinds},

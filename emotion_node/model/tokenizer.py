@@ -261,6 +261,7 @@ def save_tokenizer(model: SkeletonTokenizer, config: TokenizerConfig, directory:
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(directory / WEIGHTS_FILE), metadata={"format": "pt"})
+    (directory / WEIGHTS_FILE).chmod(0o644)  # the writer creates it owner-only
     # Key order matters: body parts map to token columns in insertion order.
     text = json.dumps(config.to_dict(), indent=2)
     (directory / CONFIG_FILE).write_text(text + "\n", encoding="utf-8")

@@ -30,7 +30,9 @@ from emotion_node.model.explainer import Explainer, ExplainerConfig, Prompt
 from emotion_node.model.explanations import (
     CueReference, answer_text, description_text, hint_text, salient_cues)
 from emotion_node.model.labels import ALL_STYLES, EMOTION_STYLES
-from emotion_node.model.llm import DEFAULT_LLM, cache_root
+from emotion_node.cache import cache_root
+from emotion_node.model.llm import DEFAULT_LLM
+from emotion_node.runtime.model_files import tokenizer_fingerprint
 from emotion_node.model.tokenizer import default_model_dir, load_tokenizer
 from emotion_node.skeleton.cues import CUE_NAMES, cues_batch
 from emotion_node.skeleton.dataset import index_clips, load_clip, shared_contents
@@ -64,18 +66,11 @@ class WindowTable:
         return self.temporal[rows], self.spatial[rows], self.semantic[rows]
 
 
-def tokenizer_fingerprint(tokenizer_dir: Path) -> str:
-    """Short hash of a tokenizer's weights and config (an explainer is tied to its tokenizer)."""
-    digest = hashlib.sha1()
+def _table_key(tokenizer_dir: Path, clips: Sequence, stride_s: float) -> str:
+    """Cache key: the tokenizer files as saved (head probabilities are cached too), clips."""
+    digest = hashlib.sha1(f"v{_TABLE_VERSION} {stride_s}".encode())
     for name in ("model.safetensors", "config.json"):
         digest.update((Path(tokenizer_dir) / name).read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def _table_key(tokenizer_dir: Path, clips: Sequence, stride_s: float) -> str:
-    """Cache key: tokenizer fingerprint, clip list and stride."""
-    digest = hashlib.sha1(f"v{_TABLE_VERSION} {stride_s} {tokenizer_fingerprint(tokenizer_dir)}"
-                          .encode())
     for info in clips:
         digest.update(f"{info.path.name}:{info.path.stat().st_size}".encode())
     return digest.hexdigest()[:16]
@@ -83,11 +78,16 @@ def _table_key(tokenizer_dir: Path, clips: Sequence, stride_s: float) -> str:
 
 def build_window_table(tokenizer_dir: Optional[Path] = None, data_root: Optional[Path] = None,
                        stride_s: float = 0.5, styles: Sequence[str] = ALL_STYLES,
-                       progress: bool = True) -> WindowTable:
-    """Tokenize every window of the actions all `styles` share (cached per tokenizer)."""
+                       progress: bool = True, shared_only: bool = True) -> WindowTable:
+    """Tokenize every window of `styles` (cached per tokenizer).
+
+    `shared_only`: keep only the actions every one of `styles` has (training needs them all;
+    scoring a user's folder does not).
+    """
     tokenizer_dir = Path(tokenizer_dir) if tokenizer_dir is not None else default_model_dir()
     clips = index_clips(data_root)
-    contents = shared_contents(clips, list(styles))
+    contents = set(shared_contents(clips, list(styles)) if shared_only
+                   else (c.content for c in clips))
     clips = sorted((c for c in clips if c.style in styles and c.content in contents),
                    key=lambda c: c.path.name)
     if not clips:
@@ -311,16 +311,23 @@ def train_explainer(table: WindowTable, cfg: ExplainerTrainConfig, run_dir: Path
 
 
 def train_fold_tokenizer(data_root: Optional[Path], holdout: Sequence[str], out_dir: Path,
-                         threads: int = 2, progress: bool = True) -> Path:
+                         recipe_dir: Optional[Path] = None, threads: int = 2,
+                         progress: bool = True) -> Path:
     """Train a tokenizer that never sees the held-out contents (for a clean LLM evaluation).
 
-    Same recipe as the default tokenizer (`train_default`), minus every clip of `holdout`.
+    The recipe (TrainConfig and architecture) is the one recorded in `recipe_dir/config.json`
+    (default: the committed tokenizer), so the fold differs from it only by the held-out clips.
     """
     from emotion_node.model.data import load_records
-    from emotion_node.model.tokenizer import TokenizerConfig, save_tokenizer
+    from emotion_node.model.tokenizer import CONFIG_FILE, TokenizerConfig, save_tokenizer
     from emotion_node.model.train_tokenizer import TrainConfig, train_tokenizer
 
-    cfg = TrainConfig(threads=threads)
+    recorded = json.loads((Path(recipe_dir or default_model_dir()) / CONFIG_FILE).read_text())
+    training = recorded.pop("training", {})
+    if "train_config" not in training:
+        raise ValueError(f"{recipe_dir or default_model_dir()} records no train_config")
+    cfg = TrainConfig.from_dict(training["train_config"], TokenizerConfig.from_dict(recorded))
+    cfg.threads = threads
     clips = index_clips(data_root)
     shared = shared_contents(clips, cfg.tokenizer.labels)
     unknown = sorted(set(holdout) - set(shared))
@@ -342,7 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = ExplainerTrainConfig()
     p.add_argument("--out", type=Path, default=None, help="explainer output folder")
     p.add_argument("--tokenizer", type=Path, default=None,
-                   help="frozen skeleton tokenizer folder (default: models/default)")
+                   help="frozen skeleton tokenizer folder (default: models/default); with "
+                        "--fold-tokenizer, the tokenizer whose recipe to follow")
     p.add_argument("--data", type=Path, default=None, help="dataset root")
     p.add_argument("--llm", default=None, help=f"LLM: {DEFAULT_LLM!r}, a .gguf or a HF folder")
     p.add_argument("--run-dir", type=Path, default=Path("runs/explainer"),
@@ -371,18 +379,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if args.fold_tokenizer is not None:
             path = train_fold_tokenizer(args.data, cfg.holdout, args.fold_tokenizer,
-                                        args.threads, not args.no_progress)
+                                        args.tokenizer, args.threads, not args.no_progress)
             print(f"fold tokenizer written to {path}")
             return 0
-        table = build_window_table(args.tokenizer, args.data, progress=not args.no_progress)
+        tokenizer_dir = args.tokenizer or default_model_dir()
+        fingerprint = tokenizer_fingerprint(tokenizer_dir)  # before: files may change meanwhile
+        table = build_window_table(tokenizer_dir, args.data, progress=not args.no_progress)
         explainer, history = train_explainer(table, cfg, args.run_dir, args.llm,
                                              resume=not args.fresh,
                                              progress=not args.no_progress)
     except (FileNotFoundError, ValueError) as err:
         print(f"train_explainer: {err}", file=sys.stderr)
         return 2
-    explainer.config.training["tokenizer"] = tokenizer_fingerprint(
-        args.tokenizer or default_model_dir())
+    explainer.config.training["tokenizer"] = fingerprint
+    if tokenizer_fingerprint(tokenizer_dir) != fingerprint:
+        print(f"train_explainer: warning: {tokenizer_dir} changed during training; this "
+              f"explainer matches the tokenizer {fingerprint}", file=sys.stderr)
     explainer.save(args.out)
     history.pop("losses")
     print(json.dumps({"out": str(args.out), **history}, indent=2))

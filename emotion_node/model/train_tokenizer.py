@@ -2,8 +2,10 @@
 
 Stage 1 pulls the pooled semantic tokens of a window towards the all-MiniLM-L6-v2 embedding of
 its description (style + measured cues) with a CLIP-style loss, over all fifteen styles. Stage 2
-trains the classifier on the emotion styles of the actions every style shares, with classes
-and clips drawn uniformly (so `normal`, which alone has many extra actions, cannot become a sink).
+trains the classifier on the emotion styles of the actions every style shares, with styles and
+clips drawn uniformly (so `normal`, which alone has many extra actions, cannot become a sink),
+helped by two training-only heads: one over all fifteen styles, and a gradient-reversed critic
+that tries to name the action, which pushes the tokens towards action-independent features.
 """
 from __future__ import annotations
 

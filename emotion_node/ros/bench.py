@@ -7,7 +7,8 @@ several messages and the older ones wait longer: that wait is part of their late
 counts messages that never reached a person buffer: lost in transport, dropped from a full
 queue, or rejected. The node runs as its own process, started here and stopped at the end.
 Flicker replays recorded clips through the node's pipeline by their stamps, with smoothing on
-and off, and counts label changes per minute.
+and off, and counts label changes per minute. Stages times, in this process and one thread, the
+node's work per message for the same input: deserialize, convert, tick, build + serialize state.
 """
 from __future__ import annotations
 
@@ -49,6 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--flicker', action='store_true',
                         help='also count label changes per minute with and without smoothing')
     parser.add_argument('--flicker-only', action='store_true', help='only the flicker part')
+    parser.add_argument('--stages', action='store_true',
+                        help='also time the node\'s work per message, stage by stage, in process')
+    parser.add_argument('--stages-only', action='store_true', help='only the stages part')
 
 
 def _clip_paths(count: int) -> List[Path]:
@@ -222,6 +226,57 @@ def measure(persons: int, rate_hz: float, llm: bool, args: argparse.Namespace,
             'explanations': int(diag.get('llm.completed', '0'))}
 
 
+STAGES = ('deserialize', 'convert', 'tick', 'state')
+
+
+def stage_times(persons: int, rate_hz: float, args: argparse.Namespace) -> Dict[str, Any]:
+    """Median ms per message of each stage of the node's work, the node's own code in order:
+    rclpy deserialization, conversion to canonical frames, the tick (buffers, resampling,
+    batched inference, smoothing), and building + serializing the EmotionState."""
+    from rclpy.serialization import deserialize_message, serialize_message
+
+    from emotion_node.msg import SkeletonArray
+    from emotion_node.ros import outputs
+    from emotion_node.ros.convert import skeleton_array_to_frames
+    from emotion_node.ros.params import NodeParams
+    from emotion_node.ros.pipeline import EmotionPipeline, PipelineSettings, load_model
+    p = NodeParams(model_path=args.model, model_backend=args.backend,
+                   people_max_persons=max(32, persons))
+    model = load_model(p)
+    pipeline = EmotionPipeline(model.backend, model.preprocess, p.people_max_persons,
+                               p.window_length_s, PipelineSettings.from_params(p))
+    warmup = int(round(args.warmup * rate_hz))
+    messages = _messages(persons, rate_hz, args.warmup + args.duration)
+    spent: Dict[str, List[float]] = {name: [] for name in STAGES}
+    try:
+        for i, msg in enumerate(messages):
+            t = 1000.0 + i / rate_hz
+            msg.header.stamp.sec, msg.header.stamp.nanosec = int(t), int(round(t % 1 * 1e9))
+            raw = serialize_message(msg)
+            marks = [time.perf_counter()]
+            msg_in = deserialize_message(raw, SkeletonArray)
+            marks.append(time.perf_counter())
+            frames, _ = skeleton_array_to_frames(msg_in, p.input_min_confidence,
+                                                 p.input_up_axis, p.people_max_persons)
+            marks.append(time.perf_counter())
+            pipeline.add(frames, t)
+            results = pipeline.step(t)
+            marks.append(time.perf_counter())
+            serialize_message(outputs.emotion_state(results, pipeline.labels,
+                                                    pipeline.newest_stamp, 'world', model.name,
+                                                    model.hash))
+            marks.append(time.perf_counter())
+            if i >= warmup:
+                for name, a, b in zip(STAGES, marks, marks[1:]):
+                    spent[name].append((b - a) * 1e3)
+    finally:
+        model.backend.close()
+    row: Dict[str, Any] = {'persons': persons, 'messages': len(spent['tick'])}
+    row.update({f'{name}_ms': round(float(np.median(v)), 3) for name, v in spent.items()})
+    row['total_ms'] = round(float(np.median(np.sum([spent[n] for n in STAGES], axis=0))), 3)
+    return row
+
+
 def flicker_sets(model_dir: Path) -> Dict[str, List[tuple]]:
     """Named lists of (BVH path, true style or None) to replay for the flicker measurement.
 
@@ -317,8 +372,14 @@ def flicker(args: argparse.Namespace, sets: Optional[Dict[str, List[tuple]]] = N
     return rows
 
 
-def _print(rows: List[Dict[str, Any]], flicker_rows: List[Dict[str, Any]]) -> None:
+def _print(rows: List[Dict[str, Any]], flicker_rows: List[Dict[str, Any]],
+           stage_rows: Sequence[Dict[str, Any]] = ()) -> None:
     """Readable tables on stdout."""
+    if stage_rows:
+        print(f'{"persons":>7} ' + ' '.join(f'{n + " ms":>14}' for n in STAGES + ('total',)))
+    for r in stage_rows:
+        print(f'{r["persons"]:>7} ' + ' '.join(f'{r[n + "_ms"]:>14.3f}'
+                                             for n in STAGES + ('total',)))
     if rows:
         print(f'{"persons":>7} {"rate":>5} {"llm":>4} {"p50 ms":>8} {"p99 ms":>8} '
               f'{"dropped":>8} {"cpu %":>6} {"in-node p50/p95 ms":>19}  backend')
@@ -341,20 +402,22 @@ def main(args: argparse.Namespace) -> int:
     domain = args.domain_id if args.domain_id is not None else \
         int(os.environ.get('ROS_DOMAIN_ID', '0'))
     rows: List[Dict[str, Any]] = []
-    plan = [] if args.flicker_only else (
+    plan = [] if args.flicker_only or args.stages_only else (
         [(n, False) for n in args.persons] * (args.llm != 'on')
         + [(args.llm_persons, True)] * (args.llm != 'off'))
     try:
         for persons, llm in plan:
             rows.append(measure(persons, args.rate, llm, args, domain))
             _print(rows[-1:], [])
+        stage_rows = [stage_times(n, args.rate, args) for n in args.persons] \
+            if args.stages or args.stages_only else []
         flicker_rows = flicker(args) if args.flicker or args.flicker_only else []
     except (RuntimeError, FileNotFoundError, ValueError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 1
-    _print([], flicker_rows)
+    _print([], flicker_rows, stage_rows)
     if args.json:
-        report = {'rows': rows, 'flicker': flicker_rows, 'settings': {
+        report = {'rows': rows, 'flicker': flicker_rows, 'stages': stage_rows, 'settings': {
             'duration_s': args.duration, 'warmup_s': args.warmup, 'cpus': os.cpu_count(),
             'model': args.model or 'package default', 'backend_requested': args.backend}}
         Path(args.json).write_text(json.dumps(report, indent=2) + '\n')

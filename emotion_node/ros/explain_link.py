@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from emotion_node.ros.params import NodeParams
+from emotion_node.runtime.model_files import explainer_mismatch
 from emotion_node.ros.people import OK
 from emotion_node.skeleton.cues import kinematic_cues
 
@@ -45,6 +46,13 @@ class ExplainLink:
             logger.warning(f'LLM explanations off: {self.unavailable}')
             self.worker, self._process = None, None
             return
+        if factory is None:
+            # Tokens from another tokenizer would make the projector explain noise.
+            self.unavailable = explainer_mismatch(self.directory, model.directory)
+            if self.unavailable:
+                logger.error(f'LLM explanations off: {self.unavailable}')
+                self.worker, self._process = None, None
+                return
         self._process: Any = None
         # The factory runs on the worker thread: starting the child never blocks the node.
         self.worker = ExplainWorker(factory or self._start_process, timeout_s=p.llm_timeout_s,

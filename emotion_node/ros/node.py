@@ -71,7 +71,7 @@ class EmotionNode(LifecycleNode):
             self._explainer = self._start_explainer(p) if p.llm_enabled else None
         except (ValueError, RuntimeError, OSError) as err:
             self.get_logger().error(f'configure failed: {err}')
-            self._free_model()
+            self.close()
             return TransitionCallbackReturn.FAILURE
         self._params, self._stats = p, outputs.NodeStats()
         self._state_pub = self.create_lifecycle_publisher(EmotionState, p.output_topic,
@@ -113,7 +113,7 @@ class EmotionNode(LifecycleNode):
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Destroy the publishers and free the model."""
         self._destroy_publishers()
-        self._free_model()
+        self.close()
         self._params = None  # read again at the next configure
         self._lifecycle = 'unconfigured'
         return TransitionCallbackReturn.SUCCESS
@@ -122,7 +122,7 @@ class EmotionNode(LifecycleNode):
         """Release everything from whatever state the node is in."""
         self._stop_io()
         self._destroy_publishers()
-        self._free_model()
+        self.close()
         self._lifecycle = 'finalized'
         return TransitionCallbackReturn.SUCCESS
 
@@ -144,18 +144,14 @@ class EmotionNode(LifecycleNode):
                 self.destroy_lifecycle_publisher(pub)
         self._state_pub = self._marker_pub = self._diag_pub = None
 
-    def _free_model(self) -> None:
-        """Stop the explainer and release the backend (sessions, GPU memory)."""
+    def close(self) -> None:
+        """Stop the explainer, release the backend (sessions, GPU memory); also at exit."""
         with self._tick_lock:
             if self._explainer is not None:
                 self._explainer.close()
             if self._model is not None:
                 self._model.backend.close()
             self._explainer = self._model = self._pipeline = None
-
-    def close(self) -> None:
-        """Stop the explainer thread and free the model (before destroy_node at exit)."""
-        self._free_model()
 
     def _input_topic(self) -> str:
         """The input topic (the input type's default when the parameter is empty)."""
@@ -204,28 +200,30 @@ class EmotionNode(LifecycleNode):
                                 'message dropped')
             return
         now = self._now()
-        frames, rejected = self._convert(msg)
-        # (node time 0: simulated time has not started; nothing can be judged "future" yet)
-        future = [f for f in frames if f.stamp > now + p.input_max_future_s] if now else []
-        if future:
-            frames = [f for f in frames if f.stamp <= now + p.input_max_future_s]
-            rejected += [convert.Rejection(STAMP_FUTURE, f'body {f.body_id!r} stamp '
-                                           f'{f.stamp:.3f} is {f.stamp - now:.3f} s ahead')
-                         for f in future]
+        frames, rejected = self._convert(msg, now)
         self._queue.append((frames, rejected, now, arrived))
         if p.inference_on_input and self._wake is not None:
             self._wake.trigger()
 
-    def _convert(self, msg: Any) -> Tuple[List[Any], List[Any]]:
-        """Message -> (BodyFrames, Rejections) with the input parameters."""
+    def _convert(self, msg: Any, now: float) -> Tuple[List[Any], List[Any]]:
+        """Message -> (BodyFrames, Rejections) with the input parameters and the node clock."""
         p = self._params
         try:
             if p.input_type == 'skeleton':
-                return convert.skeleton_array_to_frames(
+                frames, rejected = convert.skeleton_array_to_frames(
                     msg, p.input_min_confidence, p.input_up_axis, p.people_max_persons)
-            return convert.marker_array_to_frames(msg, p.input_up_axis, p.people_max_persons)
+            else:
+                frames, rejected = convert.marker_array_to_frames(
+                    msg, p.input_up_axis, p.people_max_persons)
         except (ValueError, TypeError, AttributeError, IndexError, OverflowError) as err:
             return [], [convert.Rejection(CONVERSION_ERROR, f'{type(err).__name__}: {err}')]
+        if not now:  # node time 0: simulated time has not started, nothing is "ahead" yet
+            return frames, rejected
+        limit = now + p.input_max_future_s
+        rejected += [convert.Rejection(STAMP_FUTURE, f'body {f.body_id!r} stamp {f.stamp:.3f} '
+                                       f'is {f.stamp - now:.3f} s ahead')
+                     for f in frames if f.stamp > limit]
+        return [f for f in frames if f.stamp <= limit], rejected
 
     # --- inference tick ---------------------------------------------------------------------
 

@@ -11,13 +11,15 @@ from typing import Any, Dict, List, Optional
 import rclpy
 from rclpy.exceptions import (InvalidNamespaceException, InvalidNodeNameException,
                                InvalidParameterTypeException, ParameterException)
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import TransitionCallbackReturn
 
 from emotion_node.ros.node import EmotionNode
 
-# Input callbacks, the inference tick and the lifecycle/parameter services each get a thread.
-EXECUTOR_THREADS = 3
+# One executor thread. Inputs queue in DDS while a tick runs (a few ms), and the LLM has its
+# own process. rclpy's MultiThreadedExecutor cost more than the node's work: with it, 30 people
+# at 30 Hz saturated a core (p50 463 ms, inputs dropped); single-threaded it takes half a core
+# (p50 17 ms, nothing dropped; BENCHMARKS.md).
 
 
 def package_params_file() -> Optional[Path]:
@@ -52,7 +54,7 @@ def main(args: Optional[List[str]] = None) -> int:
         node = EmotionNode()
         if node.get_parameter('autostart').value and not autostart(node):
             return 1
-        executor = MultiThreadedExecutor(num_threads=EXECUTOR_THREADS)
+        executor = SingleThreadedExecutor()
         executor.add_node(node)
         executor.spin()
     except (ParameterException, InvalidNamespaceException, InvalidNodeNameException) as err:

@@ -17,9 +17,10 @@ import warnings
 from pathlib import Path
 from typing import Any, Dict, Iterator, Optional
 
+from emotion_node.cache import cache_root
 from emotion_node.runtime.model_files import (
-    ONNX_FILE, WEIGHTS_FILE, ModelFileError, cache_root, load_tokenizer_checked, model_hashes,
-    require_file, require_model_dir)
+    ONNX_FILE, WEIGHTS_FILE, ModelFileError, load_tokenizer_checked, model_hashes, require_file,
+    require_model_dir)
 
 # Opset 18 is read by every ONNX Runtime and TensorRT 10 parser in use.
 DEFAULT_OPSET = 18
@@ -100,6 +101,7 @@ def export_onnx(model_dir: Path, out_path: Optional[Path] = None,
     os.close(fd)
     try:
         program.save(tmp, external_data=False)
+        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; the node may run as another user
         os.replace(tmp, out_path)
     finally:
         if os.path.exists(tmp):

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any, Dict, Tuple
+
+import numpy as np
 
 # The same names as emotion_node.model.tokenizer; repeated here so ONNX/TensorRT inference can
 # locate files without importing torch (a test keeps them equal).
@@ -83,10 +84,42 @@ def load_tokenizer_checked(model_dir: Path) -> Tuple[Any, Any]:
         raise ModelFileError(f"tokenizer weights {weights} cannot be loaded: {exc}") from exc
 
 
-def cache_root() -> Path:
-    """Directory for derived files (re-exported ONNX, TensorRT engines): $EMOTION_NODE_CACHE,
-    else $XDG_CACHE_HOME/emotion_node, else ~/.cache/emotion_node."""
-    if os.environ.get("EMOTION_NODE_CACHE"):
-        return Path(os.environ["EMOTION_NODE_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "emotion_node"
+def tokenizer_fingerprint(tokenizer_dir: Path) -> str:
+    """Short hash of what shapes a tokenizer's tokens: its weights and architecture config.
+
+    The classifier and the training metadata are left out, so folding a calibration
+    temperature into the classifier or adding notes keeps an explainer matched.
+    """
+    from safetensors.numpy import load_file as load_numpy
+
+    tokenizer_dir = Path(tokenizer_dir)
+    config = read_config(tokenizer_dir)
+    config.pop("training", None)
+    config.pop("labels", None)  # only the classifier depends on the labels
+    digest = hashlib.sha1(json.dumps(config, sort_keys=True).encode())
+    weights = load_numpy(str(require_file(tokenizer_dir / WEIGHTS_FILE, "tokenizer weights")))
+    for name in sorted(k for k in weights if not k.startswith("classifier.")):
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(weights[name]).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def explainer_mismatch(explainer_dir: Path, tokenizer_dir: Path) -> str:
+    """Why the explainer in `explainer_dir` cannot read `tokenizer_dir`'s tokens ('' if it can).
+
+    An explainer's projector was trained on one tokenizer's tokens: with another it would
+    explain noise. Explainers that record no fingerprint are accepted.
+    """
+    path = require_file(Path(explainer_dir) / "explainer.json", "explainer config")
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8")).get("training", {}).get(
+            "tokenizer")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
+        return f"explainer config {path} is not readable JSON: {exc}"
+    actual = tokenizer_fingerprint(tokenizer_dir)
+    if recorded and recorded != actual:
+        return (f"explainer {Path(explainer_dir)} was trained on tokenizer {recorded}, but "
+                f"{Path(tokenizer_dir)} is tokenizer {actual}: retrain the explainer "
+                f"(python -m emotion_node.model.train_explainer --tokenizer "
+                f"{Path(tokenizer_dir)}) or point at the matching one")
+    return ""

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emotion_node.cache import cache_root
 from emotion_node.skeleton.bvh import read_bvh_canonical
 
 DATA_ENV = "EMOTION_NODE_DATA"
@@ -120,9 +121,8 @@ def leave_one_content_out(clips: list[ClipInfo], contents: list[str] | tuple[str
 
 
 def default_cache_dir() -> Path:
-    """$XDG_CACHE_HOME/emotion_node, else ~/.cache/emotion_node."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "emotion_node"
+    """The clip cache's directory (see emotion_node.cache)."""
+    return cache_root()
 
 
 def load_clip(info: ClipInfo, cache_dir: str | Path | None = None,

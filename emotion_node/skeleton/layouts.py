@@ -252,6 +252,23 @@ def _sources(layout: Layout) -> list[tuple[int, list[int]]]:
     return sorted(groups.items())
 
 
+_AVERAGING: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _averaging(layout: Layout) -> tuple[np.ndarray, np.ndarray]:
+    """(21, J) matrix averaging each canonical joint's sources and (21,) source counts; cached
+    per layout, as the node maps every body of every message with it."""
+    key = (layout.joints, tuple(sorted(layout.canonical.items())))
+    if key not in _AVERAGING:
+        if len(_AVERAGING) > 64:  # ad-hoc layouts come from messages: keep the cache bounded
+            _AVERAGING.clear()
+        weights = np.zeros((NUM_JOINTS, len(layout.joints)))
+        for dst, srcs in _sources(layout):
+            weights[dst, srcs] = 1.0 / len(srcs)
+        _AVERAGING[key] = (weights, (weights > 0).sum(axis=1).astype(np.float64))
+    return _AVERAGING[key]
+
+
 def map_to_canonical(positions: np.ndarray, layout: Layout, confidences: np.ndarray | None = None,
                      min_confidence: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Map (..., J_layout, 3) positions onto canonical (..., 21, 3) ones and a (..., 21) mask."""
@@ -267,16 +284,12 @@ def map_to_canonical(positions: np.ndarray, layout: Layout, confidences: np.ndar
             raise ValueError(f"confidences shape {confidences.shape} does not match "
                              f"positions {positions.shape[:-1]}")
         valid &= np.nan_to_num(confidences, nan=-np.inf) >= min_confidence
-    lead = positions.shape[:-2]
-    out = np.zeros(lead + (NUM_JOINTS, 3), dtype=np.float32)
-    mask = np.zeros(lead + (NUM_JOINTS,), dtype=bool)
+    weights, needed = _averaging(layout)
     clean = np.where(valid[..., None], positions, 0.0)
-    for dst, srcs in _sources(layout):
-        ok = valid[..., srcs].all(axis=-1)  # averaged sources must all be present
-        mean = clean[..., srcs, :].mean(axis=-2)
-        out[..., dst, :] = np.where(ok[..., None], mean, 0.0)
-        mask[..., dst] = ok
-    return out, mask
+    # A canonical joint is present when all its sources are (averaged sources must all be).
+    mask = (valid.astype(np.float64) @ (weights > 0).T == needed) & (needed > 0)
+    out = weights @ clean  # (21, J) @ (..., J, 3)
+    return np.where(mask[..., None], out, 0.0).astype(np.float32), mask
 
 
 def map_from_canonical(positions: np.ndarray, mask: np.ndarray,

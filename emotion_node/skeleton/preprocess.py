@@ -116,39 +116,78 @@ def resample(stamps: np.ndarray, positions: np.ndarray, mask: np.ndarray, fps: f
     return out.astype(np.float32), out_mask, out_stamps
 
 
-def _root_track(positions: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
-    """Window-mean root (3,): pelvis, else mid-hips, else mid-shoulders; None when absent."""
-    for names in (("pelvis",), ("hip_l", "hip_r"), ("shoulder_l", "shoulder_r")):
-        idx = [_I[n] for n in names]
-        ok = mask[:, idx].all(axis=1)  # (T,)
-        if ok.any():
-            return positions[ok][:, idx].mean(axis=(0, 1))
-    return None
+# Root candidates in order of preference: pelvis, else mid-hips, else mid-shoulders.
+_ROOTS = tuple(tuple(_I[n] for n in names)
+               for names in (("pelvis",), ("hip_l", "hip_r"), ("shoulder_l", "shoulder_r")))
+
+
+def _roots(pos: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per window (B, 3) mean root over the frames that have it, and (B,) whether found.
+
+    Falls back to the mean of all visible joints when no root candidate is ever seen.
+    """
+    b = pos.shape[0]
+    root, found = np.zeros((b, 3)), np.zeros(b, dtype=bool)
+    for idx in _ROOTS:
+        ok = mask[:, :, idx].all(axis=2)  # (B, T)
+        n = ok.sum(axis=1)
+        mean = (pos[:, :, idx].mean(axis=2) * ok[..., None]).sum(axis=1) / np.maximum(n, 1)[:, None]
+        take = (n > 0) & ~found
+        root[take], found[take] = mean[take], True
+    visible = mask.sum(axis=(1, 2))
+    take = ~found & (visible > 0)  # no torso at all: centre on the visible joints
+    root[take] = (pos.sum(axis=(1, 2)) / np.maximum(visible, 1)[:, None])[take]
+    return root, found | take
+
+
+def _body_scales(pos: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(B,) median limb bone length over each window's valid bone samples; nan if none."""
+    lengths = np.concatenate([np.where(mask[:, :, a] & mask[:, :, b],
+                                       np.linalg.norm(pos[:, :, a] - pos[:, :, b], axis=-1),
+                                       np.nan) for a, b in SCALE_BONES], axis=1)  # (B, 8T)
+    count = np.isfinite(lengths).sum(axis=1)
+    ordered = np.sort(lengths, axis=1)  # nan sorts last
+    lo = np.take_along_axis(ordered, np.maximum(count - 1, 0)[:, None] // 2, axis=1)[:, 0]
+    hi = np.take_along_axis(ordered, (count // 2)[:, None], axis=1)[:, 0]
+    return np.where(count > 0, (lo + hi) / 2.0, np.nan)
 
 
 def body_scale(positions: np.ndarray, mask: np.ndarray) -> float:
     """Median limb bone length (upper arm, forearm, thigh, shin) over the window; nan if none."""
-    lengths = []
-    for a, b in SCALE_BONES:
-        ok = mask[:, a] & mask[:, b]
-        if ok.any():
-            lengths.append(np.linalg.norm(positions[ok, a] - positions[ok, b], axis=-1))
-    if not lengths:
-        return float("nan")
-    return float(np.median(np.concatenate(lengths)))
+    pos = np.asarray(positions, dtype=np.float64)[None]
+    return float(_body_scales(pos, np.asarray(mask, dtype=bool)[None])[0])
 
 
-def _heading(positions: np.ndarray, mask: np.ndarray) -> float | None:
-    """Mean facing angle about Z (radians, 0 = +X) from left-right vectors; None if unknown."""
-    total = np.zeros(2)
+def _headings(pos: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(B,) mean facing angle about Z (radians, 0 = +X) from left-right vectors, and (B,)
+    whether it is known."""
+    total = np.zeros((pos.shape[0], 2))
     for left, right in _LR_PAIRS:
-        ok = mask[:, left] & mask[:, right]
-        lr = positions[ok, left, :2] - positions[ok, right, :2]  # (k, 2) points to the left
-        norm = np.linalg.norm(lr, axis=-1, keepdims=True)
-        total += (lr / np.maximum(norm, 1e-9)).sum(axis=0)
-    if np.linalg.norm(total) < 1e-6:
-        return None
-    return float(np.arctan2(total[1], total[0]) - np.pi / 2)  # facing = left rotated by -90 deg
+        ok = mask[:, :, left] & mask[:, :, right]  # (B, T)
+        lr = pos[:, :, left, :2] - pos[:, :, right, :2]  # (B, T, 2) points to the left
+        unit = lr / np.maximum(np.linalg.norm(lr, axis=-1, keepdims=True), 1e-9)
+        total += (unit * ok[..., None]).sum(axis=1)
+    known = np.linalg.norm(total, axis=-1) >= 1e-6
+    # facing = left rotated by -90 degrees
+    return np.arctan2(total[:, 1], total[:, 0]) - np.pi / 2, known
+
+
+def _normalize_batch(positions: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """`normalize_window` over a batch: (B, T, 21, 3) float64 and (B, T, 21) valid mask."""
+    pos = np.where(mask[..., None], positions, 0.0)
+    root, centred = _roots(pos, mask)
+    pos = pos - np.where(centred[:, None], root, 0.0)[:, None, None, :]
+    yaw, known = _headings(pos, mask)
+    c, s = np.cos(-yaw), np.sin(-yaw)
+    zero, one = np.zeros_like(c), np.ones_like(c)
+    rot = np.stack([np.stack([c, -s, zero], -1), np.stack([s, c, zero], -1),
+                    np.stack([zero, zero, one], -1)], -2)  # (B, 3, 3)
+    rot[~known] = np.eye(3)
+    pos = pos @ rot.transpose(0, 2, 1)[:, None]  # (B, T, J, 3) @ (B, 1, 3, 3): x' = R x
+    scale = _body_scales(pos, mask)
+    usable = np.isfinite(scale) & (scale > 1e-6)
+    pos = pos / np.where(usable, scale, 1.0)[:, None, None, None]
+    return np.where(mask[..., None], pos, 0.0).astype(np.float32)
 
 
 def normalize_window(positions: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -159,21 +198,7 @@ def normalize_window(positions: np.ndarray, mask: np.ndarray) -> np.ndarray:
     if positions.ndim != 3 or positions.shape[1] != NUM_JOINTS:
         raise ValueError(f"normalize_window: expected (T, {NUM_JOINTS}, 3), got {positions.shape}")
     mask = mask & np.isfinite(positions).all(axis=-1)
-    pos = np.where(mask[..., None], positions, 0.0)
-    root = _root_track(pos, mask)
-    if root is None and mask.any():
-        root = pos[mask].mean(axis=0)  # no torso at all: centre on the visible joints
-    if root is not None:
-        pos = pos - root
-    yaw = _heading(pos, mask)
-    if yaw is not None:
-        c, s = np.cos(-yaw), np.sin(-yaw)
-        rot = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-        pos = pos @ rot.T
-    scale = body_scale(pos, mask)
-    if np.isfinite(scale) and scale > 1e-6:
-        pos = pos / scale
-    return np.where(mask[..., None], pos, 0.0).astype(np.float32)
+    return _normalize_batch(positions[None], mask[None])[0]
 
 
 def preprocess_window(positions: np.ndarray, mask: np.ndarray,
@@ -186,10 +211,8 @@ def preprocess_window(positions: np.ndarray, mask: np.ndarray,
         raise ValueError(f"preprocess_window: expected positions {want}, got {positions.shape}")
     if mask.shape != want[:2]:
         raise ValueError(f"preprocess_window: expected mask {want[:2]}, got {mask.shape}")
-    mask = mask & np.isfinite(positions).all(axis=-1)
-    # Frames with too few joints (spurious or half-lost detections) carry no usable pose.
-    mask = mask & (mask.sum(axis=1, keepdims=True) >= config.min_valid_joints)
-    return normalize_window(positions, mask), mask
+    x, m = preprocess_batch(positions[None], mask[None], config)
+    return x[0], m[0]
 
 
 def preprocess_batch(positions: np.ndarray, mask: np.ndarray,
@@ -201,11 +224,14 @@ def preprocess_batch(positions: np.ndarray, mask: np.ndarray,
     if positions.ndim != 4 or mask.shape != positions.shape[:-1]:
         raise ValueError(f"preprocess_batch: expected (B, T, J, 3) positions and (B, T, J) mask, "
                          f"got {positions.shape} and {mask.shape}")
-    x = np.zeros(positions.shape, dtype=np.float32)
-    m = np.zeros(mask.shape, dtype=bool)
-    for b in range(positions.shape[0]):
-        x[b], m[b] = preprocess_window(positions[b], mask[b], config)
-    return x, m
+    want = (config.window_frames, NUM_JOINTS, 3)
+    if positions.shape[1:] != want:
+        raise ValueError(f"preprocess_batch: expected (B, {want[0]}, {want[1]}, 3) positions, "
+                         f"got {positions.shape}")
+    mask = mask & np.isfinite(positions).all(axis=-1)
+    # Frames with too few joints (spurious or half-lost detections) carry no usable pose.
+    mask = mask & (mask.sum(axis=2, keepdims=True) >= config.min_valid_joints)
+    return _normalize_batch(positions.astype(np.float64), mask), mask
 
 
 def clip_windows(positions: np.ndarray, mask: np.ndarray, src_fps: float,

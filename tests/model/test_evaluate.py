@@ -85,10 +85,17 @@ def small_model(tmp_path_factory):
     return save_tokenizer(SkeletonTokenizer(config).eval(), config, directory)
 
 
+def _args(*argv):
+    """Parse `emotion-node evaluate` options as the command line would."""
+    parser = argparse.ArgumentParser()
+    evaluate_command.add_arguments(parser)
+    return parser.parse_args([str(a) for a in argv])
+
+
 def test_evaluate_command_writes_the_documented_json(small_folder, small_model, tmp_path):
     out = tmp_path / "result.json"
-    args = argparse.Namespace(data=small_folder, model=small_model, json=out, stride=0.5,
-                              threads=1)
+    args = _args("--data", small_folder, "--model", small_model, "--json", out,
+                  "--threads", 1)
     assert evaluate_command.main(args) == 0
     result = json.loads(out.read_text())
     for key in ("clip_accuracy", "window_accuracy", "macro_f1", "labels", "clips", "skipped"):
@@ -106,14 +113,12 @@ def test_evaluate_command_writes_the_documented_json(small_folder, small_model, 
 
 
 def test_evaluate_command_rejects_a_missing_folder(tmp_path, capsys):
-    args = argparse.Namespace(data=tmp_path / "nope", model=None, json=None, stride=0.5,
-                              threads=1)
+    args = _args("--data", tmp_path / "nope", "--threads", 1)
     assert evaluate_command.main(args) == 2
     assert "nope" in capsys.readouterr().err
 
 
 def test_evaluate_command_reports_a_missing_model(small_folder, tmp_path, capsys):
-    args = argparse.Namespace(data=small_folder, model=tmp_path / "no_model", json=None,
-                              stride=0.5, threads=1)
+    args = _args("--data", small_folder, "--model", tmp_path / "no_model", "--threads", 1)
     assert evaluate_command.main(args) == 2
     assert "no_model" in capsys.readouterr().err

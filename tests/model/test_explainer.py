@@ -59,8 +59,8 @@ def llm_dir(tmp_path_factory):
 
 def _explainer(llm_dir, **overrides):
     torch.manual_seed(0)
-    config = ExplainerConfig(llm=str(llm_dir), token_dim=D, projector_hidden=32,
-                             max_new_tokens=12, **overrides)
+    settings = {"max_new_tokens": 12, **overrides}
+    config = ExplainerConfig(llm=str(llm_dir), token_dim=D, projector_hidden=32, **settings)
     return Explainer.create(config)
 
 
@@ -295,3 +295,105 @@ def test_bench_measure_row(llm_dir):
     assert row["device"] == "cpu" and row["runs"] == 3
     assert 1 <= row["mean_new_tokens"] <= 5
     assert row["tokens_per_s"] > 0 and 0 < row["s_per_explanation"] < 10
+
+
+def test_evaluation_report_on_a_tiny_table(llm_dir):
+    from emotion_node.model.evaluate_llm import _report
+
+    ex = _explainer(llm_dir, reference={"global_mean": [0.0] * 7, "scale": [1.0] * 7},
+                    max_new_tokens=6)
+    table = _table(n=14)
+    table = table.subset(np.isin(table.styles, EMOTION_STYLES))
+    report = _report(ex, table, EMOTION_STYLES, batch_size=4, examples=3, progress=False)
+    assert report["windows"] == len(table) and len(report["examples"]) == 3
+    assert set(report["modes"]) == {"explain_label", "recognise", "tokens_only", "template"}
+    template = report["modes"]["template"]
+    assert template["faithfulness"] == 1.0 and template["degenerate_rate"] == 0.0
+    head = EMOTION_STYLES[int(table.probs[0].argmax())]
+    assert template["window_accuracy"] == report["head_window_accuracy"]
+    assert report["examples"][0]["label"] == head
+    # A 6-token random model cannot finish a sentence: every answer is degenerate.
+    assert report["modes"]["explain_label"]["degenerate_rate"] == 1.0
+    for key in ("llm_window_accuracy", "llm_clip_accuracy", "agreement"):
+        assert 0.0 <= report[key] <= 1.0
+
+
+def test_tokenizer_fingerprint_ignores_classifier_and_metadata(tmp_path):
+    from emotion_node.model.tokenizer import SkeletonTokenizer, TokenizerConfig, save_tokenizer
+    from emotion_node.runtime.model_files import tokenizer_fingerprint
+
+    torch.manual_seed(0)
+    config = TokenizerConfig()
+    model = SkeletonTokenizer(config)
+    base = tokenizer_fingerprint(save_tokenizer(model, config, tmp_path / "a"))
+    with torch.no_grad():
+        model.classifier.weight /= 1.5  # a calibration temperature folded in
+    noted = TokenizerConfig.from_dict({**config.to_dict(), "training": {"note": "calibrated"}})
+    assert tokenizer_fingerprint(save_tokenizer(model, noted, tmp_path / "b")) == base
+    with torch.no_grad():
+        next(p for n, p in model.named_parameters() if not n.startswith("classifier")).add_(1e-3)
+    assert tokenizer_fingerprint(save_tokenizer(model, config, tmp_path / "c")) != base
+
+
+def test_explainer_mismatch_names_both_tokenizers(tmp_path):
+    from emotion_node.model.tokenizer import SkeletonTokenizer, TokenizerConfig, save_tokenizer
+    from emotion_node.runtime.model_files import explainer_mismatch, tokenizer_fingerprint
+
+    torch.manual_seed(0)
+    config = TokenizerConfig()
+    tokenizer = save_tokenizer(SkeletonTokenizer(config), config, tmp_path / "tok")
+    explainer = tmp_path / "explainer"
+    explainer.mkdir()
+    for recorded, matches in ((tokenizer_fingerprint(tokenizer), True), (None, True),
+                              ("0123456789abcdef", False)):
+        (explainer / "explainer.json").write_text(json.dumps({"training": {"tokenizer": recorded}}))
+        problem = explainer_mismatch(explainer, tokenizer)
+        assert (problem == "") == matches, problem
+    assert "0123456789abcdef" in problem and tokenizer_fingerprint(tokenizer) in problem
+
+
+def test_evaluate_command_adds_the_llm_scores(llm_dir, tmp_path, monkeypatch, capsys):
+    """`emotion-node evaluate --llm` on a folder of real clips (tiny tokenizer and LLM)."""
+    import argparse
+
+    from emotion_node.commands import evaluate as command
+    from emotion_node.model.tokenizer import SkeletonTokenizer, TokenizerConfig, save_tokenizer
+    from emotion_node.runtime.model_files import tokenizer_fingerprint
+    from emotion_node.skeleton.dataset import default_data_root
+
+    monkeypatch.setenv("EMOTION_NODE_CACHE", str(tmp_path / "cache"))
+    data = tmp_path / "data"
+    data.mkdir()
+    for style in ("happy", "sad", "active"):  # active: not an emotion style, skipped
+        name = f"dataset-1_bow_{style}_001.bvh"
+        (data / name).symlink_to(default_data_root() / "data" / name)
+    torch.manual_seed(0)
+    config = TokenizerConfig(token_dim=D, channels=32, stem_channels=16)
+    model_dir = save_tokenizer(SkeletonTokenizer(config).eval(), config, tmp_path / "model")
+    explainer = _explainer(llm_dir, reference={"global_mean": [0.0] * 7, "scale": [1.0] * 7},
+                           max_new_tokens=4)
+    explainer.config.training["tokenizer"] = tokenizer_fingerprint(model_dir)
+    explainer.save(model_dir / "explainer")
+
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser)
+    out = tmp_path / "eval.json"
+    args = parser.parse_args(["--data", str(data), "--model", str(model_dir), "--llm",
+                              "--llm-max-windows", "5", "--threads", "1", "--json", str(out)])
+    assert command.main(args) == 0, capsys.readouterr().err
+    result = json.loads(out.read_text())
+    assert result["num_clips"] == 2 and result["skipped"] == 1
+    for key in ("llm_clip_accuracy", "llm_window_accuracy", "agreement"):
+        assert 0.0 <= result[key] <= 1.0, key
+    # Four random tokens make no movement claim: faithfulness has nothing to judge.
+    claims = result["llm"]["modes"]["explain_label"]["claims"]
+    assert (result["faithfulness"] is None) == (claims == 0)
+    assert result["llm"]["windows"] == 5 and result["llm"]["contents"] == ["bow"]
+    assert set(result["llm"]["modes"]) == {"explain_label", "recognise", "template"}
+    assert "LLM on 5 windows" in capsys.readouterr().out
+
+    # An explainer trained on another tokenizer is refused with a clear message.
+    explainer.config.training["tokenizer"] = "0123456789abcdef"
+    explainer.save(model_dir / "explainer")
+    assert command.main(args) == 2
+    assert "retrain the explainer" in capsys.readouterr().err

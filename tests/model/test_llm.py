@@ -51,7 +51,7 @@ def test_real_llm_explains_a_real_window():
     from emotion_node.model.explainer import Explainer
     from emotion_node.model.explanations import check_explanation
     from emotion_node.model.tokenizer import default_model_dir, load_tokenizer
-    from emotion_node.model.train_explainer import tokenizer_fingerprint
+    from emotion_node.runtime.model_files import tokenizer_fingerprint
     from emotion_node.skeleton.cues import kinematic_cues
     from emotion_node.skeleton.dataset import index_clips, load_clip
     from emotion_node.skeleton.preprocess import clip_windows, preprocess_window

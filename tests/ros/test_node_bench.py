@@ -58,3 +58,20 @@ def test_flicker_counts_label_changes(random_model):
     assert on['ticks'] == off['ticks'] > 100
     assert on['changes_per_min'] <= off['changes_per_min']
     assert 0.0 <= on['tick_accuracy'] <= 1.0 and on['count'] == 7
+
+
+def test_stages_time_the_nodes_work_per_message(random_model, tmp_path, capsys):
+    out = tmp_path / 'stages.json'
+    args = parse('--stages-only', '--persons', '1', '4', '--duration', '1', '--warmup', '0.5',
+                 '--model', str(random_model), '--backend', 'onnxruntime', '--json', str(out))
+    assert bench.main(args) == 0
+    report = json.loads(out.read_text())
+    assert report['rows'] == [] and report['flicker'] == []
+    one, four = report['stages']
+    assert (one['persons'], four['persons'], one['messages']) == (1, 4, 30)
+    for row in (one, four):
+        stages = [row[f'{name}_ms'] for name in bench.STAGES]
+        assert all(v > 0 for v in stages)
+        assert row['total_ms'] >= max(stages)
+    assert four['convert_ms'] > one['convert_ms']  # four bodies to convert, not one
+    assert 'deserialize ms' in capsys.readouterr().out

@@ -158,3 +158,29 @@ def test_default_model_is_the_one_the_model_code_uses():
     from emotion_node.model.tokenizer import default_model_dir as model_default
     from emotion_node.ros.pipeline import default_model_dir
     assert default_model_dir() == model_default()
+
+
+def test_link_refuses_an_explainer_trained_on_another_tokenizer(tmp_path):
+    import json
+
+    import torch
+
+    from emotion_node.model.tokenizer import SkeletonTokenizer, TokenizerConfig, save_tokenizer
+
+    torch.manual_seed(0)
+    config = TokenizerConfig()
+    model_dir = save_tokenizer(SkeletonTokenizer(config), config, tmp_path / 'model')
+    (model_dir / 'explainer').mkdir()
+    (model_dir / 'explainer' / 'explainer.json').write_text(
+        json.dumps({'training': {'tokenizer': '0123456789abcdef'}}))
+    logged = []
+    logger = SimpleNamespace(error=logged.append, warning=logged.append)
+    link = ExplainLink(NodeParams(llm_enabled=True), SimpleNamespace(
+        directory=model_dir, preprocess=CFG), logger)
+    try:
+        assert link.worker is None
+        state = link.diagnostics()['llm.state']
+        assert state.startswith('unavailable: ') and '0123456789abcdef' in state, state
+        assert logged and 'retrain the explainer' in logged[0]
+    finally:
+        link.close()

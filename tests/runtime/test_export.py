@@ -36,6 +36,9 @@ def test_metadata_records_labels_joints_preprocessing_and_hashes(model_dir):
     assert meta["weights_sha256"] == sha256_file(model_dir / "model.safetensors")
     assert meta["config_sha256"] == sha256_file(model_dir / "config.json")
     assert meta["opset"] == "18"
+    # Readable by every user (the node may run as another user than the one who exported).
+    assert (model_dir / "model.onnx").stat().st_mode & 0o044 == 0o044
+    assert (model_dir / "model.safetensors").stat().st_mode & 0o044 == 0o044
 
 
 def test_graph_has_named_inputs_and_a_dynamic_persons_axis(model_dir):

@@ -87,6 +87,7 @@ def _score_llm(args: argparse.Namespace) -> dict:
 
     report = evaluate_llm(args.explainer, args.model, args.data, whole_folder=True,
                           modes=("explain_label", "recognise"),
-                          max_windows=args.llm_max_windows, threads=max(1, args.threads))
+                          max_windows=args.llm_max_windows, threads=max(1, args.threads),
+                          stride_s=args.stride)
     headline = ("llm_clip_accuracy", "llm_window_accuracy", "agreement", "faithfulness")
     return {**{key: report.pop(key) for key in headline}, "llm": report}

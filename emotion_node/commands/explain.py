@@ -84,12 +84,13 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     from emotion_node.model.explainer import Explainer
     from emotion_node.model.tokenizer import default_model_dir, load_tokenizer
     from emotion_node.runtime.backends import create_backend
+    from emotion_node.runtime.model_files import default_explainer_dir
 
     torch.set_num_threads(args.threads)
     model_dir = args.model or default_model_dir()
     _, config = load_tokenizer(model_dir)
     backend = create_backend(model_dir, backend=args.backend, device=args.device)
-    explainer = Explainer.load(args.explainer or Path(model_dir) / "explainer", llm=args.llm,
+    explainer = Explainer.load(args.explainer or default_explainer_dir(model_dir), llm=args.llm,
                                device=args.device, tokenizer_dir=model_dir)
     return backend, explainer, config.preprocess
 

@@ -33,10 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _inputs(model_dir: Path, runs: int) -> list[tuple[tuple, str, np.ndarray, str]]:
     """`runs` real windows spread over the data: (tokens, head label, cues, content)."""
     from emotion_node.model.labels import EMOTION_STYLES
-    from emotion_node.model.tokenizer import load_tokenizer
+    from emotion_node.model.tokenizer import TokenizerConfig
     from emotion_node.model.train_explainer import build_window_table
+    from emotion_node.runtime.model_files import read_config
 
-    labels = load_tokenizer(model_dir)[1].labels
+    labels = TokenizerConfig.from_dict(read_config(model_dir)).labels
     table = build_window_table(model_dir, progress=False)
     rows = np.where(np.isin(table.styles, EMOTION_STYLES))[0]
     rows = rows[np.linspace(0, len(rows) - 1, runs).round().astype(int)]
@@ -74,9 +75,10 @@ def _rows(args: argparse.Namespace, model_dir: Path) -> list[dict]:
     import torch
 
     from emotion_node.model.explainer import Explainer
+    from emotion_node.runtime.model_files import default_explainer_dir
 
     inputs = _inputs(model_dir, args.runs)
-    explainer_dir = args.explainer or model_dir / "explainer"
+    explainer_dir = args.explainer or default_explainer_dir(model_dir)
     devices = ["cpu", "cuda"] if args.device == "auto" else [args.device]
     if "cuda" in devices and not torch.cuda.is_available():
         if args.device == "cuda":

@@ -72,30 +72,33 @@ def evaluate_llm(explainer_dir: Optional[Path] = None, tokenizer_dir: Optional[P
                  data_root: Optional[Path] = None, contents: Optional[Sequence[str]] = None,
                  llm: Optional[str] = None, max_windows: int = 0, batch_size: int = 8,
                  threads: int = 2, examples: int = 10, progress: bool = True,
-                 whole_folder: bool = False, modes: Sequence[str] = MODES) -> dict[str, Any]:
+                 whole_folder: bool = False, modes: Sequence[str] = MODES,
+                 stride_s: float = 0.5) -> dict[str, Any]:
     """Evaluate on the emotion windows of `contents` (default: the explainer's held-out ones).
 
     `whole_folder`: every emotion-style window of `data_root`, whatever its action (for
-    `emotion-node evaluate --llm` on a user's folder); `contents` is then ignored.
+    `emotion-node evaluate --llm` on a user's folder); `contents` is then ignored. `stride_s`:
+    seconds between window ends.
     """
     import torch
 
     from emotion_node.model.explainer import Explainer
-    from emotion_node.model.tokenizer import default_model_dir, load_tokenizer
+    from emotion_node.model.tokenizer import TokenizerConfig, default_model_dir
     from emotion_node.model.train_explainer import build_window_table
+    from emotion_node.runtime.model_files import default_explainer_dir, read_config
 
     torch.set_num_threads(threads)
     tokenizer_dir = Path(tokenizer_dir) if tokenizer_dir is not None else default_model_dir()
-    explainer = Explainer.load(explainer_dir or tokenizer_dir / "explainer", llm=llm,
+    explainer = Explainer.load(explainer_dir or default_explainer_dir(tokenizer_dir), llm=llm,
                                tokenizer_dir=tokenizer_dir)
     held = explainer.config.training.get("holdout", [])
     if whole_folder:
-        table = build_window_table(tokenizer_dir, data_root, styles=EMOTION_STYLES,
+        table = build_window_table(tokenizer_dir, data_root, stride_s, styles=EMOTION_STYLES,
                                    progress=progress, shared_only=False)
         contents = sorted(set(table.contents.tolist()))
     else:
         contents = list(contents) if contents else list(held)
-        table = build_window_table(tokenizer_dir, data_root, progress=progress)
+        table = build_window_table(tokenizer_dir, data_root, stride_s, progress=progress)
     if not contents:
         raise ValueError("no contents to evaluate: pass contents (the explainer lists none)")
     unknown = sorted(set(contents) - set(table.contents.tolist()))
@@ -106,8 +109,9 @@ def evaluate_llm(explainer_dir: Optional[Path] = None, tokenizer_dir: Optional[P
         rows = rows[np.linspace(0, len(rows) - 1, max_windows).round().astype(int)]
     if not len(rows):
         raise ValueError(f"no window of an emotion style {list(EMOTION_STYLES)} to evaluate")
-    report = _report(explainer, table.subset(rows), load_tokenizer(tokenizer_dir)[1].labels,
-                     batch_size, examples, progress, modes)
+    labels = TokenizerConfig.from_dict(read_config(tokenizer_dir)).labels
+    report = _report(explainer, table.subset(rows), labels, batch_size, examples, progress,
+                     modes)
     report.update(contents=contents, trained_on_these=sorted(set(contents) - set(held)))
     return report
 

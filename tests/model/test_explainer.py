@@ -350,6 +350,9 @@ def test_explainer_mismatch_names_both_tokenizers(tmp_path):
         problem = explainer_mismatch(explainer, tokenizer)
         assert (problem == "") == matches, problem
     assert "0123456789abcdef" in problem and tokenizer_fingerprint(tokenizer) in problem
+    # An ONNX-only deployment has no weights to hash: the pair is accepted unchecked.
+    (tokenizer / "model.safetensors").unlink()
+    assert explainer_mismatch(explainer, tokenizer) == ""
 
 
 def test_evaluate_command_adds_the_llm_scores(llm_dir, tmp_path, monkeypatch, capsys):

@@ -2,15 +2,25 @@
 
 import pytest
 
+from emotion_node.cache import CACHE_ENV, cache_root
 from emotion_node.model import llm
 
 
-def test_cache_root_follows_the_environment(monkeypatch, tmp_path):
-    monkeypatch.delenv(llm.CACHE_ENV, raising=False)
+def test_every_cache_follows_the_environment(monkeypatch, tmp_path):
+    from emotion_node.model.text_encoder import _cache_dir as text_cache
+    from emotion_node.runtime.tensorrt_engine import engine_path
+    from emotion_node.skeleton.dataset import default_cache_dir as clip_cache
+
+    monkeypatch.delenv(CACHE_ENV, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert llm.cache_root() == tmp_path / "xdg" / "emotion_node"
-    monkeypatch.setenv(llm.CACHE_ENV, str(tmp_path / "own"))
-    assert llm.cache_root() == tmp_path / "own"
+    assert cache_root() == tmp_path / "xdg" / "emotion_node"
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "own"))
+    assert cache_root() == tmp_path / "own"
+    gguf = tmp_path / "x.gguf"
+    gguf.write_bytes(b"x")
+    for cache in (text_cache(), engine_path("key").parent, clip_cache(),
+                  llm._converted_dir(gguf).parent):  # one home for every room
+        assert cache == tmp_path / "own" or cache.parent == tmp_path / "own", cache
 
 
 def test_resolve_llm_sources(tmp_path):
@@ -26,7 +36,7 @@ def test_resolve_llm_sources(tmp_path):
 
 
 def test_converted_gguf_is_reused_without_loading(monkeypatch, tmp_path):
-    monkeypatch.setenv(llm.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     fake = tmp_path / "tiny.gguf"
     fake.write_bytes(b"not really a gguf")
     target = llm._converted_dir(fake)

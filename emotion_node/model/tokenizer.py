@@ -20,6 +20,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from emotion_node.model.labels import EMOTION_STYLES
+from emotion_node.runtime.model_files import (  # noqa: F401 - default_model_dir for callers
+    CONFIG_FILE, WEIGHTS_FILE, default_model_dir)
 from emotion_node.skeleton.layouts import (
     BODY_PARTS, CANONICAL_INDEX, CANONICAL_JOINTS, CANONICAL_PARENTS, NUM_JOINTS)
 from emotion_node.skeleton.preprocess import PreprocessConfig
@@ -27,8 +29,6 @@ from emotion_node.skeleton.preprocess import PreprocessConfig
 # Names of the tuple `SkeletonTokenizer.forward` returns (also the ONNX output names).
 OUTPUT_NAMES: Tuple[str, ...] = ("logits", "temporal_tokens", "spatial_tokens", "semantic_tokens")
 INPUT_NAMES: Tuple[str, ...] = ("x", "mask")
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
 # Per joint and frame: window position (3), position relative to the frame's root (3), unit bone
 # direction from the parent (3), velocity (3), presence (1).
 _FEATURES = 13
@@ -238,21 +238,6 @@ class SkeletonTokenizer(nn.Module):
         semantic = self._semantic(h)  # (B, K, D)
         logits = self.classifier(self.head_drop(semantic.flatten(1)))
         return logits, temporal, spatial, semantic
-
-
-def default_model_dir() -> Path:
-    """Return the default model: `models/default/` of the source tree, else of the install."""
-    here = Path(__file__).resolve()
-    source = here.parents[2] / "models" / "default"  # <repo>/emotion_node/model/tokenizer.py
-    # Installed: <prefix>/lib/pythonX.Y/site-packages/emotion_node/model/tokenizer.py, and the
-    # models under <prefix>/share/emotion_node/models/.
-    candidates = [source]
-    if len(here.parents) > 5:
-        candidates.append(here.parents[5] / "share" / "emotion_node" / "models" / "default")
-    for candidate in candidates:
-        if (candidate / CONFIG_FILE).is_file():
-            return candidate
-    return source
 
 
 def save_tokenizer(model: SkeletonTokenizer, config: TokenizerConfig, directory: Path) -> Path:

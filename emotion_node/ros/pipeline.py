@@ -14,6 +14,8 @@ import numpy as np
 
 from emotion_node.model.labels import hri_label, valence_arousal
 from emotion_node.ros.params import NodeParams
+from emotion_node.runtime import model_files
+from emotion_node.runtime.model_files import default_model_dir
 from emotion_node.ros.people import LOST, OK, WARMING_UP, People, PersonTrack, Window, windows
 from emotion_node.ros.smoothing import LabelSmoother, SmoothingConfig
 from emotion_node.skeleton.preprocess import PreprocessConfig, preprocess_batch
@@ -79,29 +81,8 @@ class LoadedModel:
     hash: str  # first 16 hex digits of the weights' SHA-256
 
 
-def default_model_dir() -> Path:
-    """The package's default tokenizer: the source tree's `models/default`, else the installed.
-
-    The same order as `emotion_node.model.tokenizer.default_model_dir` (which imports torch);
-    a symlink install resolves to the source tree, so files added there count without a rebuild.
-    """
-    source = Path(__file__).resolve().parents[2] / 'models' / 'default'
-    if (source / 'config.json').is_file():
-        return source
-    try:
-        from ament_index_python.packages import (PackageNotFoundError,
-                                                 get_package_share_directory)
-        share = Path(get_package_share_directory('emotion_node')) / 'models' / 'default'
-        if (share / 'config.json').is_file():
-            return share
-    except (ImportError, PackageNotFoundError, ValueError):
-        pass  # not installed through ament
-    return source
-
-
 def load_model(p: NodeParams, logger: Any = None) -> LoadedModel:
     """Create the backend for `model.path`; ModelFileError (naming the file) when it is bad."""
-    from emotion_node.runtime import model_files
     from emotion_node.runtime.backends import create_backend
     from emotion_node.runtime.export import read_onnx_metadata
 

@@ -8,8 +8,8 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-# The same names as emotion_node.model.tokenizer; repeated here so ONNX/TensorRT inference can
-# locate files without importing torch (a test keeps them equal).
+# The files of a model folder; here, not beside the model code, so ONNX/TensorRT inference can
+# find them without importing torch.
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 ONNX_FILE = "model.onnx"
@@ -29,6 +29,27 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: stream.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def default_model_dir() -> Path:
+    """The package's default tokenizer: `models/default` of the source tree, else of the install.
+
+    A symlink install resolves to the source tree, so files added there count without a
+    rebuild. Installed, the models are in the package's share folder: found through the ament
+    index, else beside the Python prefix (`<prefix>/lib/pythonX.Y/site-packages/...`).
+    """
+    here = Path(__file__).resolve()  # <root>/emotion_node/runtime/model_files.py
+    candidates = [here.parents[2] / "models" / "default"]
+    try:
+        from ament_index_python.packages import (PackageNotFoundError,
+                                                 get_package_share_directory)
+        candidates.append(Path(get_package_share_directory("emotion_node")) / "models" /
+                          "default")
+    except (ImportError, PackageNotFoundError, ValueError):
+        pass  # not installed through ament
+    if len(here.parents) > 5:
+        candidates.append(here.parents[5] / "share" / "emotion_node" / "models" / "default")
+    return next((c for c in candidates if (c / CONFIG_FILE).is_file()), candidates[0])
 
 
 def require_file(path: Path, what: str) -> Path:

@@ -154,12 +154,6 @@ def test_llm_failures_leave_the_labels_alone_and_are_counted():
     assert ok and all(label == 'angry' and text == '' for label, _, text in ok)
 
 
-def test_default_model_is_the_one_the_model_code_uses():
-    from emotion_node.model.tokenizer import default_model_dir as model_default
-    from emotion_node.ros.pipeline import default_model_dir
-    assert default_model_dir() == model_default()
-
-
 def test_link_refuses_an_explainer_trained_on_another_tokenizer(tmp_path):
     import json
 

@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from emotion_node.model import tokenizer
-from emotion_node.runtime import model_files
 from emotion_node.runtime.export import (
     ensure_onnx, export_onnx, onnx_stale_reason, read_onnx_metadata)
 from emotion_node.runtime.model_files import ModelFileError, sha256_file
@@ -18,11 +17,6 @@ from emotion_node.skeleton.layouts import CANONICAL_JOINTS
 # Largest |ONNX Runtime - PyTorch| allowed on any output (fp32 on CPU). Measured on the fixture
 # model: about 1e-6 (see BENCHMARKS.md); 1e-4 leaves room for other CPUs' kernels.
 PARITY_TOL = 1e-4
-
-
-def test_file_names_match_the_tokenizer():
-    assert model_files.WEIGHTS_FILE == tokenizer.WEIGHTS_FILE
-    assert model_files.CONFIG_FILE == tokenizer.CONFIG_FILE
 
 
 def test_metadata_records_labels_joints_preprocessing_and_hashes(model_dir):

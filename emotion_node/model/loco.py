@@ -18,7 +18,7 @@ from emotion_node.model.baseline import LogisticRegression, baseline_features
 from emotion_node.model.data import (
     ClipRecord, WindowPool, build_pool, load_records, raw_eval_windows)
 from emotion_node.model.train_tokenizer import TrainConfig, clip_cues, train_tokenizer
-from emotion_node.skeleton.dataset import index_clips, leave_one_content_out, shared_contents
+from emotion_node.skeleton.dataset import index_clips, shared_contents
 from emotion_node.skeleton.layouts import layout_presence
 from emotion_node.skeleton.preprocess import PreprocessConfig, preprocess_batch
 
@@ -176,9 +176,8 @@ def run_loco(data_root: Optional[Path], cfg: TrainConfig, out_dir: Path, ablatio
     if bad:
         raise ValueError(f"contents {bad} are not shared by every style; shared: "
                          f"{study.contents}")
-    folds = [held for held, _, _ in leave_one_content_out(
-        [r.info for r in study.records if r.info.style in study.labels], study.contents)
-        if not held_out or held in held_out]
+    # The split itself is fold_indices'; here only which actions to hold out, in order.
+    folds = [held for held in study.contents if not held_out or held in held_out]
     outputs = []
     for n, held in enumerate(folds, 1):
         print(f"fold {n}/{len(folds)}: holding out {held!r}", flush=True)

@@ -32,7 +32,7 @@ from emotion_node.model.explanations import (
 from emotion_node.model.labels import ALL_STYLES, EMOTION_STYLES
 from emotion_node.cache import cache_root
 from emotion_node.model.llm import DEFAULT_LLM
-from emotion_node.runtime.model_files import tokenizer_fingerprint
+from emotion_node.runtime.model_files import model_hashes, read_config, tokenizer_fingerprint
 from emotion_node.model.tokenizer import default_model_dir, load_tokenizer
 from emotion_node.skeleton.cues import CUE_NAMES, cues_batch
 from emotion_node.skeleton.dataset import index_clips, load_clip, shared_contents
@@ -69,8 +69,7 @@ class WindowTable:
 def _table_key(tokenizer_dir: Path, clips: Sequence, stride_s: float) -> str:
     """Cache key: the tokenizer files as saved (head probabilities are cached too), clips."""
     digest = hashlib.sha1(f"v{_TABLE_VERSION} {stride_s}".encode())
-    for name in ("model.safetensors", "config.json"):
-        digest.update((Path(tokenizer_dir) / name).read_bytes())
+    digest.update(json.dumps(model_hashes(tokenizer_dir), sort_keys=True).encode())
     for info in clips:
         digest.update(f"{info.path.name}:{info.path.stat().st_size}".encode())
     return digest.hexdigest()[:16]
@@ -319,10 +318,10 @@ def train_fold_tokenizer(data_root: Optional[Path], holdout: Sequence[str], out_
     (default: the committed tokenizer), so the fold differs from it only by the held-out clips.
     """
     from emotion_node.model.data import load_records
-    from emotion_node.model.tokenizer import CONFIG_FILE, TokenizerConfig, save_tokenizer
+    from emotion_node.model.tokenizer import TokenizerConfig, save_tokenizer
     from emotion_node.model.train_tokenizer import TrainConfig, train_tokenizer
 
-    recorded = json.loads((Path(recipe_dir or default_model_dir()) / CONFIG_FILE).read_text())
+    recorded = read_config(Path(recipe_dir or default_model_dir()))
     training = recorded.pop("training", {})
     if "train_config" not in training:
         raise ValueError(f"{recipe_dir or default_model_dir()} records no train_config")

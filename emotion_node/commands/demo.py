@@ -157,7 +157,7 @@ def main(args: argparse.Namespace) -> int:
     """Build the bag, start node and replay, print the stream, stop both."""
     try:
         from emotion_node.ros.bag_io import load_tracks, write_bag
-        from emotion_node.ros.node_main import package_params_file, spawn_node, stop_process
+        from emotion_node.ros.node_main import package_params_file, spawn, spawn_node, stop_process
         clips = _clips(args.content, args.people)
     except (ImportError, FileNotFoundError, ValueError) as err:
         print(f'emotion-node demo: {err}', file=sys.stderr)
@@ -173,11 +173,9 @@ def main(args: argparse.Namespace) -> int:
         bag = write_bag(Path(tmp) / 'demo_bag', tracks).path
         node = spawn_node(_node_parameters(args), Path(tmp) / 'node.log',
                           params_file=package_params_file())
-        with open(Path(tmp) / 'replay.log', 'wb') as log:
-            replay = subprocess.Popen(
-                [sys.executable, '-m', 'emotion_node', 'replay', str(bag), '--loop',
-                 '--wait-for-subscribers', '1', '--wait-timeout', str(READY_TIMEOUT_S)],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        replay = spawn([sys.executable, '-m', 'emotion_node', 'replay', str(bag), '--loop',
+                        '--wait-for-subscribers', '1', '--wait-timeout', str(READY_TIMEOUT_S)],
+                       Path(tmp) / 'replay.log')
         print('starting the emotion node and replaying (Ctrl-C stops the demo) ...', flush=True)
         printer = Printer(who, args.every)
         try:

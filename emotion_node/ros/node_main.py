@@ -84,29 +84,38 @@ def node_command(parameters: Dict[str, Any], params_file: Optional[Path] = None)
     return args
 
 
-def spawn_node(parameters: Dict[str, Any], log_path: Path, env: Optional[Dict[str, str]] = None,
-               params_file: Optional[Path] = None) -> subprocess.Popen:
-    """Start the node process (own session, output to log_path) for demos and benchmarks."""
+def spawn(command: List[str], log_path: Path,
+          env: Optional[Dict[str, str]] = None) -> subprocess.Popen:
+    """Start a process in its own session (so `stop_process` ends its children too), its
+    output to log_path."""
     with open(log_path, 'wb') as log:
-        return subprocess.Popen(node_command(parameters, params_file), stdout=log,
-                                stderr=subprocess.STDOUT,
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                 env=dict(os.environ) if env is None else env,
                                 start_new_session=True)
 
 
+def spawn_node(parameters: Dict[str, Any], log_path: Path, env: Optional[Dict[str, str]] = None,
+               params_file: Optional[Path] = None) -> subprocess.Popen:
+    """Start the node process (own session, output to log_path) for demos and benchmarks."""
+    return spawn(node_command(parameters, params_file), log_path, env)
+
+
 def stop_process(proc: subprocess.Popen, grace_s: float = 5.0) -> int:
-    """SIGINT, wait, then SIGKILL the process's own session; return its exit code."""
+    """SIGINT, wait, then SIGKILL the process's own session; return its exit code.
+
+    The session is killed even when the process itself has exited, so a child it left behind
+    (the explainer process) does not outlive it.
+    """
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)
         try:
             proc.wait(timeout=grace_s)
         except subprocess.TimeoutExpired:
             pass
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # its own session: only what it started
+    except ProcessLookupError:
+        pass
     return proc.wait()
 
 

@@ -22,7 +22,6 @@ import argparse
 import hashlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -105,17 +104,8 @@ class ProcessGroup:
 
     def stop(self, proc: subprocess.Popen, grace: float = 3.0) -> None:
         """SIGINT, wait `grace` seconds, then SIGKILL its whole session (children too)."""
-        if proc.poll() is None:
-            self.signal(proc, signal.SIGINT)
-            try:
-                proc.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # its own session: only what it started
-        except ProcessLookupError:
-            pass
-        proc.wait()
+        from emotion_node.ros.node_main import stop_process
+        stop_process(proc, grace)
 
     def stop_all(self) -> None:
         """End every process still running."""

@@ -25,3 +25,24 @@ def test_user_autostart_and_params_file_come_after_the_default(monkeypatch):
 def test_arguments_must_start_with_ros_args(capsys):
     assert run.main_with_ros_args(['-p', 'x:=1']) == 2
     assert '--ros-args' in capsys.readouterr().err
+
+
+def test_stop_process_ends_what_an_exited_process_left_behind(tmp_path):
+    import os
+    import time
+
+    pid_file = tmp_path / 'child.pid'
+    proc = node_main.spawn(['bash', '-c', f'sleep 60 & echo $! > {pid_file}'],
+                           tmp_path / 'log')
+    proc.wait(timeout=10)  # the parent has gone; its child sleeps on in the same session
+    child = int(pid_file.read_text())
+    os.kill(child, 0)  # alive
+    assert node_main.stop_process(proc) == 0
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f'child {child} outlived stop_process')

@@ -22,7 +22,6 @@ from typing import Any, Dict, List, Tuple
 DEMO_STYLES = ('sad', 'happy', 'angry', 'tired', 'proud', 'not-confident', 'normal')
 READY_TIMEOUT_S = 120.0
 BAG_S = 60.0  # each clip is repeated to this length; the replay loops after it
-STATUS = {0: 'warming up', 1: 'ok', 2: 'lost'}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -84,6 +83,9 @@ class Printer:
     """Turns EmotionState messages into readable lines, one per change (or every few s)."""
 
     def __init__(self, who: Dict[str, str], every_s: float) -> None:
+        from emotion_node.msg import PersonEmotion
+        from emotion_node.ros.outputs import STATUS_TEXT
+        self.ok, self.status_text = PersonEmotion.STATUS_OK, STATUS_TEXT
         self.who, self.every_s = who, every_s
         self.start = time.monotonic()
         self.last: Dict[str, Tuple[Any, float]] = {}  # body -> (what was printed, when)
@@ -95,7 +97,7 @@ class Printer:
         self.states += 1
         now = time.monotonic() - self.start
         for p in msg.persons:
-            if p.status == 1:
+            if p.status == self.ok:
                 self.labels.setdefault(p.body_id, Counter())[p.label] += 1
             key = (p.status, p.label)
             shown, when = self.last.get(p.body_id, (None, -1e9))
@@ -108,8 +110,8 @@ class Printer:
 
     def _line(self, now: float, p: Any) -> str:
         who = f'person {p.body_id} ({self.who.get(p.body_id, "?")})'
-        if p.status != 1:
-            return f'[{now:5.1f} s] {who:<32} {STATUS.get(p.status, "?")}'
+        if p.status != self.ok:
+            return f'[{now:5.1f} s] {who:<32} {self.status_text.get(p.status, "?")}'
         return (f'[{now:5.1f} s] {who:<32} {p.label:<14} {p.confidence:4.0%}   '
                 f'valence {p.valence:+.2f}  arousal {p.arousal:+.2f}')
 

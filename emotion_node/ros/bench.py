@@ -283,9 +283,10 @@ def flicker_sets(model_dir: Path) -> Dict[str, List[tuple]]:
     The committed model was fine-tuned on the emotion styles of some actions; the same styles on
     other actions, and the non-emotion styles, show how labels behave on motion it has not fit.
     """
+    from emotion_node.runtime.model_files import read_config
     from emotion_node.skeleton.dataset import index_clips, shared_contents
     clips = index_clips()
-    config = json.loads((model_dir / 'config.json').read_text())
+    config = read_config(model_dir)
     trained = set(config.get('training', {}).get('contents', [])) or \
         set(shared_contents(clips, FLICKER_STYLES))
     emotion = [c for c in clips if c.style in FLICKER_STYLES]

@@ -27,13 +27,11 @@ DEFAULT_OPSET = 18
 # Upper bound of the dynamic persons axis; TensorRT profiles use their own, smaller maximum.
 MAX_EXPORT_PERSONS = 1024
 PRODUCER = "emotion_node"
-# Keys written into metadata_props; every value is a string (JSON where structured).
-METADATA_KEYS = ("producer", "labels", "joint_order", "preprocess", "tokenizer_config",
-                 "inputs", "outputs", "weights_sha256", "config_sha256", "opset")
 
 
 def build_metadata(config: Any, hashes: Dict[str, str], opset: int) -> Dict[str, str]:
-    """Return the metadata_props of an export of `config` with weight/config hashes `hashes`."""
+    """Return the metadata_props of an export of `config` with weight/config hashes `hashes`;
+    every value is a string (JSON where structured)."""
     from emotion_node.model.tokenizer import OUTPUT_NAMES
 
     t, j = config.preprocess.window_frames, len(config.joints)

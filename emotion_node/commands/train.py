@@ -8,6 +8,7 @@ no-alignment ablation, and write results.json, summary.md and confusion PNGs int
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -37,9 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-align", action="store_true",
                         help="skip text-aligned pre-training")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a TrainConfig field (JSON value); augment.* and "
-                             "tokenizer.* reach the nested configs, e.g. --set "
-                             "augment.reverse_p=0 (repeatable)")
+                        help="override a TrainConfig field (JSON value); augment.*, tokenizer.* "
+                             "and tokenizer.preprocess.* reach the nested configs, e.g. "
+                             "--set augment.reverse_p=0 or --set "
+                             "tokenizer.preprocess.window_frames=45 (repeatable)")
     parser.add_argument("--threads", type=int, default=2,
                         help="torch CPU threads (use 1 when other jobs share the cores)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -59,11 +61,16 @@ def _apply_overrides(cfg, items) -> None:
         except json.JSONDecodeError:
             value = raw  # a bare word is a string
         head, _, name = key.rpartition(".")
-        target = {"": cfg, "augment": cfg.augment, "tokenizer": cfg.tokenizer}.get(head)
+        target = {"": cfg, "augment": cfg.augment, "tokenizer": cfg.tokenizer,
+                  "tokenizer.preprocess": cfg.tokenizer.preprocess}.get(head)
         fields = getattr(target, "__dataclass_fields__", {})
-        if target is None or name not in fields or name in ("augment", "tokenizer"):
+        if target is None or name not in fields or name in ("augment", "tokenizer",
+                                                            "preprocess"):
             raise ValueError(f"--set: unknown training setting {key!r}")
-        setattr(target, name, value)
+        if head == "tokenizer.preprocess":  # PreprocessConfig is frozen
+            cfg.tokenizer.preprocess = dataclasses.replace(target, **{name: value})
+        else:
+            setattr(target, name, value)
     # Rebuild the nested configs so their own checks and normalisation run.
     cfg.augment = AugmentConfig.from_dict(cfg.augment.to_dict())
     cfg.tokenizer = TokenizerConfig.from_dict(cfg.tokenizer.to_dict())

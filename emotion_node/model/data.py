@@ -184,10 +184,13 @@ class BalancedSampler:
     """Draw training windows: a class uniformly, then one of its clips, then one of its windows."""
 
     def __init__(self, pool: WindowPool, clips: Sequence[int], classes: Sequence[int],
-                 aug: AugmentConfig, seed: int) -> None:
+                 aug: AugmentConfig, seed: int, groups: Optional[Sequence[str]] = None) -> None:
+        """`groups` (one per clip, e.g. the action): draw a group uniformly before a clip."""
         if len(clips) != len(classes) or not clips:
             raise ValueError(f"need one class per clip, got {len(clips)} clips and "
                              f"{len(classes)} classes")
+        if groups is not None and len(groups) != len(clips):
+            raise ValueError(f"need one group per clip, got {len(groups)} for {len(clips)}")
         self.pool, self.aug = pool, aug
         self.rng = np.random.default_rng(seed)
         rows = pool.members()
@@ -195,16 +198,29 @@ class BalancedSampler:
         if missing:
             raise ValueError(f"clips {missing} have no windows in the pool")
         self._by_class: Dict[int, List[np.ndarray]] = {}
-        for clip, cls in zip(clips, classes):
-            self._by_class.setdefault(int(cls), []).append(rows[int(clip)])
+        self._groups: Optional[Dict[int, List[np.ndarray]]] = None if groups is None else {}
+        for n, (clip, cls) in enumerate(zip(clips, classes)):
+            members = self._by_class.setdefault(int(cls), [])
+            if groups is not None:  # positions in `members`, gathered per group
+                self._groups.setdefault(int(cls), {}).setdefault(groups[n], []).append(
+                    len(members))
+            members.append(rows[int(clip)])
+        if groups is not None:
+            self._groups = {c: [np.array(v) for _, v in sorted(g.items())]
+                            for c, g in self._groups.items()}
         self._class_ids = sorted(self._by_class)
 
     def batch(self, size: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Return x (B, T, 21, 3), mask (B, T, 21), record index (B,), end time (B,)."""
         rows, partners = np.zeros(size, np.int64), np.full(size, -1)
         for b in range(size):
-            clips = self._by_class[self._class_ids[self.rng.integers(len(self._class_ids))]]
-            pick = self.rng.integers(len(clips))
+            cls = self._class_ids[self.rng.integers(len(self._class_ids))]
+            clips = self._by_class[cls]
+            if self._groups is None:
+                pick = self.rng.integers(len(clips))
+            else:
+                group = self._groups[cls][self.rng.integers(len(self._groups[cls]))]
+                pick = int(group[self.rng.integers(len(group))])
             rows[b] = clips[pick][self.rng.integers(len(clips[pick]))]
             if len(clips) > 1 and self.rng.random() < self.aug.mix_p:
                 other = clips[(pick + 1 + self.rng.integers(len(clips) - 1)) % len(clips)]

@@ -1,4 +1,5 @@
 """Emotion label names, their ROS-facing strings and the circumplex valence/arousal mapping."""
+import functools
 from typing import Dict, Tuple
 
 import numpy as np
@@ -52,12 +53,15 @@ def hri_label(style: str) -> str:
     raise ValueError(f"unknown emotion style {style!r}; expected one of {EMOTION_STYLES}")
 
 
+@functools.lru_cache(maxsize=8)  # called per person and tick with the model's one label tuple
 def circumplex_table(labels: Tuple[str, ...] = EMOTION_STYLES) -> np.ndarray:
-    """Return the (C, 2) valence/arousal table for `labels`, in their order."""
+    """Return the (C, 2) valence/arousal table for `labels`, in their order (read-only)."""
     missing = [name for name in labels if name not in CIRCUMPLEX]
     if missing:
         raise ValueError(f"no circumplex position for styles {missing}")
-    return np.array([CIRCUMPLEX[name] for name in labels], dtype=np.float32)
+    table = np.array([CIRCUMPLEX[name] for name in labels], dtype=np.float32)
+    table.setflags(write=False)
+    return table
 
 
 def valence_arousal(probs: np.ndarray, labels: Tuple[str, ...] = EMOTION_STYLES) -> np.ndarray:

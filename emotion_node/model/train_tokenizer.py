@@ -48,6 +48,7 @@ class TrainConfig:
     finetune_align_weight: float = 0.0  # keep the text loss on during fine-tuning
     style_weight: float = 1.0           # fine-tune also on all 15 styles (auxiliary head)
     adversary_weight: float = 1.0       # gradient-reversed action critic (action invariance)
+    balance_actions: bool = False       # fine-tuning draws an action family, then a clip
     align_temperature: float = 0.07     # initial CLIP temperature (learned afterwards)
     cue_threshold: float = 1.0          # |z| vs neutral above which a cue is put into words
     cue_stride_s: float = 0.5
@@ -298,9 +299,16 @@ def train_tokenizer(records: Sequence[ClipRecord], finetune_ids: Sequence[int],
             if records[i].info.content in actions and int(i) not in targets:
                 targets[int(i)] = -1
         classes = [ALL_STYLES.index(records[i].info.style) for i in targets]
-    sampler = BalancedSampler(pool, list(targets), classes, cfg.augment, cfg.seed + 1)
+    groups = [action_family(records[i].info.content) for i in targets] \
+        if cfg.balance_actions else None
+    sampler = BalancedSampler(pool, list(targets), classes, cfg.augment, cfg.seed + 1, groups)
     history["classify"] = finetune(model, sampler, records, targets, cfg, head, table, progress)
     return model.eval(), history
+
+
+def action_family(content: str) -> str:
+    """The family of an action: its name before the first '-' (walk-left -> walk)."""
+    return content.split("-", 1)[0]
 
 
 def fold_temperature(model: SkeletonTokenizer, temperature: float) -> SkeletonTokenizer:

@@ -8,14 +8,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Callable, Dict, Optional, Tuple
 
+from emotion_node.runtime.backends import BACKENDS, DEVICES
+
 # Parameter groups: the part of a field name before its first underscore becomes `group.`.
 GROUPS: Tuple[str, ...] = (
     'input', 'window', 'inference', 'people', 'model', 'smoothing', 'output', 'diagnostics', 'llm')
 INPUT_TYPES = ('skeleton', 'markers')
 RELIABILITIES = ('best_effort', 'reliable')
 UP_AXES = ('z', '-z', 'y', '-y', 'x', '-x')
-BACKENDS = ('auto', 'torch', 'onnxruntime', 'tensorrt')
-DEVICES = ('cpu', 'cuda')
 
 
 def _p(default: Any, description: str, *, low: Optional[float] = None,
@@ -67,6 +67,8 @@ class NodeParams:
     model_backend: str = _p('auto', 'inference backend; unavailable ones fall back to the next',
                             choices=BACKENDS)
     model_device: str = _p('cpu', 'inference device', choices=DEVICES)
+    model_fp16: bool = _p(False, 'TensorRT only: build and cache an fp16 engine (faster on '
+                          'Jetson and desktop GPUs; other backends run float32)')
     smoothing_enabled: bool = _p(True, 'smooth scores over time and switch labels with '
                                  'hysteresis', runtime=True)
     smoothing_tau_s: float = _p(1.0, 'time constant of the exponential score smoothing (s)',

@@ -102,7 +102,7 @@ def load_model(p: NodeParams, logger: Any = None) -> LoadedModel:
         raise model_files.ModelFileError(
             f'preprocessing in {directory / model_files.CONFIG_FILE} is invalid: {err}') from err
     backend = create_backend(directory, p.model_backend, p.model_device, logger,
-                             max_persons=p.people_max_persons)
+                             max_persons=p.people_max_persons, fp16=p.model_fp16)
     if preprocess.window_frames != backend.window_frames:
         backend.close()
         raise model_files.ModelFileError(

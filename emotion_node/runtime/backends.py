@@ -274,34 +274,32 @@ def backend_plan(backend: str, device: str) -> List[Tuple[str, str]]:
     return [(k, d) for k in kinds for d in devices if not (k == "tensorrt" and d == "cpu")]
 
 
-def _make(kind: str, device: str, model_dir: Path, logger: Any, options: dict) -> TokenizerBackend:
+def _make(kind: str, device: str, model_dir: Path, logger: Any, max_persons: int,
+          fp16: bool) -> TokenizerBackend:
     """Construct one backend (BackendUnavailable when it cannot run here)."""
     if kind == "tensorrt":
-        return TensorRTBackend(model_dir, options["max_persons"], options["fp16"],
-                               options["force_rebuild"], options["cache_dir"], logger)
+        return TensorRTBackend(model_dir, max_persons, fp16, logger=logger)
     if kind == "onnxruntime":
-        return OnnxRuntimeBackend(model_dir, device, options["threads"], logger)
-    return TorchBackend(model_dir, device, options["cuda_graphs"], options["max_persons"])
+        return OnnxRuntimeBackend(model_dir, device, logger=logger)
+    return TorchBackend(model_dir, device, max_persons=max_persons)
 
 
 def create_backend(model_dir: Path, backend: str = "auto", device: str = "cpu",
                    logger: Any = None, *, max_persons: int = DEFAULT_MAX_PERSONS,
-                   fp16: bool = False, force_rebuild: bool = False,
-                   cache_dir: Optional[Path] = None, threads: Optional[int] = None,
-                   cuda_graphs: bool = True) -> TokenizerBackend:
+                   fp16: bool = False) -> TokenizerBackend:
     """Create the requested backend, or the next available one (logged once, with reasons).
 
-    Missing or corrupt model files raise ModelFileError (naming the file) and never fall back.
+    `max_persons` bounds TensorRT profiles and CUDA graphs; `fp16` picks the TensorRT engine's
+    precision (other backends run float32). Missing or corrupt model files raise
+    ModelFileError (naming the file) and never fall back.
     """
     logger = logger or _LOG
-    options = dict(max_persons=max_persons, fp16=fp16, force_rebuild=force_rebuild,
-                   cache_dir=cache_dir, threads=threads, cuda_graphs=cuda_graphs)
     reasons = []
     if backend == "tensorrt" and device == "cpu":
         reasons.append("tensorrt: runs only on device 'cuda', device is 'cpu'")
     for kind, dev in backend_plan(backend, device):
         try:
-            chosen = _make(kind, dev, Path(model_dir), logger, options)
+            chosen = _make(kind, dev, Path(model_dir), logger, max_persons, fp16)
         except BackendUnavailable as exc:
             reasons.append(f"{kind}{'-cuda' if dev == 'cuda' else ''}: {exc}")
             continue

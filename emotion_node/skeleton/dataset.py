@@ -104,22 +104,6 @@ def shared_contents(clips: list[ClipInfo], styles: list[str] | tuple[str, ...]) 
     return sorted(k for k, v in have.items() if set(styles) <= v)
 
 
-def leave_one_content_out(clips: list[ClipInfo], contents: list[str] | tuple[str, ...]
-                          ) -> list[tuple[str, list[ClipInfo], list[ClipInfo]]]:
-    """One (held-out content, train clips, test clips) fold per content; train never has it.
-
-    Train clips are all clips of the other listed contents; filter styles before calling.
-    """
-    folds = []
-    for held in contents:
-        test = [c for c in clips if c.content == held]
-        if not test:
-            raise ValueError(f"content {held!r} has no clips")
-        train = [c for c in clips if c.content != held and c.content in contents]
-        folds.append((held, train, test))
-    return folds
-
-
 def default_cache_dir() -> Path:
     """The clip cache's directory (see emotion_node.cache)."""
     return cache_root()

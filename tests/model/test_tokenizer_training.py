@@ -94,6 +94,21 @@ def test_sampler_balances_classes(records):
     assert 0.4 < share < 0.6
 
 
+def test_sampler_can_balance_groups_within_a_class(records):
+    config = PreprocessConfig()
+    pool = build_pool(records, config, AugmentConfig(), per_clip=4, seed=0)
+    classes = [0, 0, 0, 0, 0, 0]
+    groups = ["a", "a", "a", "a", "a", "b"]  # clip 5 alone in its group: half the draws
+    plain = BalancedSampler(pool, range(len(records)), classes, AugmentConfig(), seed=0)
+    grouped = BalancedSampler(pool, range(len(records)), classes, AugmentConfig(), seed=0,
+                              groups=groups)
+    assert (plain.batch(600)[2] == 5).mean() < 0.3
+    assert 0.4 < (grouped.batch(600)[2] == 5).mean() < 0.6
+    with pytest.raises(ValueError, match="one group per clip"):
+        BalancedSampler(pool, range(len(records)), classes, AugmentConfig(), seed=0,
+                        groups=groups[:2])
+
+
 def test_fold_temperature_divides_the_logits():
     model = SkeletonTokenizer(TokenizerConfig(stem_channels=8, channels=16, token_dim=16)).eval()
     x, mask = torch.randn(2, 30, 21, 3), torch.ones(2, 30, 21)
@@ -115,14 +130,19 @@ def _train_args(*argv):
 
 def test_train_command_settings_reach_the_nested_configs():
     command, args = _train_args("--set", "style_weight=0", "--set", "augment.reverse_p=0.25",
-                                "--set", "tokenizer.strides=[2, 2]", "--finetune-steps", "7")
+                                "--set", "tokenizer.strides=[2, 2]", "--finetune-steps", "7",
+                                "--set", "tokenizer.preprocess.window_frames=45")
     cfg = command._train_config(args)
     assert cfg.style_weight == 0 and cfg.augment.reverse_p == 0.25 and cfg.finetune_steps == 7
-    assert cfg.tokenizer.strides == (2, 2) and cfg.tokenizer.num_temporal_tokens == 4
+    assert cfg.tokenizer.strides == (2, 2) and cfg.tokenizer.preprocess.window_frames == 45
+    assert cfg.tokenizer.num_temporal_tokens == 6  # 45 frames, three stride-2 stages
 
 
 def test_train_command_rejects_an_unknown_setting(capsys, tmp_path):
     command, args = _train_args("--set", "augment.wobble=1", "--out", str(tmp_path))
     assert command.main(args) == 2
     assert "augment.wobble" in capsys.readouterr().err
+    command, args = _train_args("--set", "tokenizer.preprocess={}", "--out", str(tmp_path))
+    assert command.main(args) == 2
+    assert "tokenizer.preprocess" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())

@@ -180,3 +180,24 @@ def test_onnx_only_directory_runs_without_weights(model_dir, tmp_path, random_ba
     (tmp_path / "deploy" / "model.onnx").write_bytes(b"garbage")
     with pytest.raises(ModelFileError, match="model.onnx"):
         create_backend(tmp_path / "deploy", "onnxruntime")
+
+
+def test_node_parameters_reach_the_tensorrt_engine(model_dir, recording_logger, monkeypatch):
+    # model.fp16 and people.max_persons choose the engine that is built and cached.
+    from emotion_node.ros.params import NodeParams
+    from emotion_node.ros.pipeline import load_model
+
+    asked = []
+
+    def record(self, model_dir, max_persons, fp16, force_rebuild=False, cache_dir=None,
+               logger=None):
+        asked.append((max_persons, fp16))
+        raise BackendUnavailable("tensorrt is not importable (test)")
+
+    monkeypatch.setattr(backends.TensorRTBackend, "__init__", record)
+    params = NodeParams(model_path=str(model_dir), model_backend="tensorrt",
+                        model_device="cuda", model_fp16=True, people_max_persons=12)
+    loaded = load_model(params, recording_logger)
+    assert asked == [(12, True)]
+    assert loaded.backend.name in ("onnxruntime", "torch")
+    assert len(recording_logger.lines) == 1

@@ -1,4 +1,4 @@
-"""Dataset index, labels, leave-one-content-out splits and the clip cache."""
+"""Dataset index, labels, shared contents and the clip cache (folds: tests/model/test_loco.py)."""
 
 import os
 import shutil
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from emotion_node.skeleton.dataset import (
-    ClipInfo, default_data_root, index_clips, leave_one_content_out, load_clip, shared_contents)
+    ClipInfo, default_data_root, index_clips, load_clip, shared_contents)
 
 EMOTION_STYLES = ("normal", "happy", "sad", "angry", "proud", "not-confident", "tired")
 CONTENTS = ["bow", "bye", "byebye", "dash", "walk", "walk-back", "walk-left", "walk-right"]
@@ -28,21 +28,6 @@ def test_file_name_fallback(tmp_path, data_root):
     shutil.copy(src, tmp_path / src.name)  # no JSON, no cfg
     (clip,) = index_clips(tmp_path)
     assert (clip.content, clip.style, clip.take) == ("walk-back", "not-confident", 1)
-
-
-def test_leave_one_content_out_never_leaks(data_root):
-    clips = [c for c in index_clips(data_root) if c.style in EMOTION_STYLES]
-    folds = leave_one_content_out(clips, CONTENTS)
-    assert [f[0] for f in folds] == CONTENTS
-    seen = []
-    for held, train, test in folds:
-        assert {c.content for c in test} == {held}
-        assert held not in {c.content for c in train} and train
-        assert not set(train) & set(test)
-        seen += test
-    assert sorted(seen, key=str) == sorted([c for c in clips if c.content in CONTENTS], key=str)
-    with pytest.raises(ValueError, match="fly"):
-        leave_one_content_out(clips, ["fly"])
 
 
 def test_data_root_from_env(monkeypatch, tmp_path, data_root):

@@ -3,15 +3,11 @@
 One thread, one generation at a time. Each person has one request slot: a newer request replaces
 an older one still waiting (the newest wins), and persons are served in the order their slot was
 first filled. A generation past `timeout_s` stops and is counted, as is every failure; nothing is
-raised into the caller. Results arrive through `poll_results()` and, optionally, a callback that
-runs on the worker thread.
+raised into the caller. Results arrive through `poll_results()`.
 
-Thread budget: the worker calls `torch.set_num_threads(num_threads)` inside its own thread before
-loading the LLM. Measured with torch 2.13 (CPU): the calling thread's OpenMP team shrinks and
-threads started afterwards inherit the new size, while threads already running (the node's main
-and executor threads, if they started first) keep theirs. Start the worker after the inference
-threads, or use a tokenizer backend with its own pool (onnxruntime), so generation never takes
-their cores. `num_threads=None` leaves torch's setting alone.
+The worker sets no thread budget: in the node the explainer is a child process
+(`emotion_node.ros.explain_process`) that sets its own, so generation never takes the cores of
+the node's inference threads.
 """
 from __future__ import annotations
 
@@ -50,20 +46,16 @@ class ExplainWorker:
     """Newest-request-wins explanation queue served by one background thread."""
 
     def __init__(self, explainer: Union[Any, Callable[[], Any]], timeout_s: float = 10.0,
-                 num_threads: Optional[int] = 1, max_pending: int = 64, max_results: int = 256,
-                 on_result: Optional[Callable[[Explanation], None]] = None) -> None:
+                 max_pending: int = 64, max_results: int = 256) -> None:
         """`explainer`: an object with `explain(tokens, label, cues, deadline, cancel)`, or a
         zero-argument factory that builds one (called on the worker thread, so loading the LLM
         never blocks the caller)."""
         if not timeout_s > 0:
             raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
-        if num_threads is not None and num_threads < 1:
-            raise ValueError(f"num_threads must be >= 1 or None, got {num_threads}")
         if max_pending < 1:
             raise ValueError(f"max_pending must be >= 1, got {max_pending}")
         self._source, self._timeout = explainer, float(timeout_s)
-        self._num_threads, self._max_pending = num_threads, max_pending
-        self._on_result = on_result
+        self._max_pending = max_pending
         self._pending: collections.OrderedDict[str, _Request] = collections.OrderedDict()
         self._results: collections.deque[Explanation] = collections.deque(maxlen=max_results)
         self._cond = threading.Condition()
@@ -109,8 +101,7 @@ class ExplainWorker:
         with self._cond:
             lat = list(self._latencies)
             out = {k: int(self._counts[k]) for k in (
-                "submitted", "replaced", "dropped", "completed", "failed", "timeouts",
-                "callback_errors")}
+                "submitted", "replaced", "dropped", "completed", "failed", "timeouts")}
             out.update(pending=len(self._pending), busy=self._busy, ready=self._ready,
                        alive=self._thread.is_alive(), last_error=self._last_error,
                        mean_generation_s=float(np.mean(lat)) if lat else float("nan"))
@@ -141,10 +132,7 @@ class ExplainWorker:
             self._last_error = error
 
     def _load(self) -> Optional[Any]:
-        """Set the thread budget, then build the explainer if given a factory."""
-        if self._num_threads is not None:
-            import torch
-            torch.set_num_threads(self._num_threads)
+        """The explainer, built here if given a factory."""
         if hasattr(self._source, "explain"):
             return self._source
         try:
@@ -184,8 +172,3 @@ class ExplainWorker:
             self._counts["completed"] += 1
             self._latencies.append(result.generation_s)
             self._results.append(result)
-        if self._on_result is not None:
-            try:
-                self._on_result(result)
-            except Exception as err:  # noqa: BLE001 - the caller's callback must not kill us
-                self._fail("callback_errors", f"callback: {type(err).__name__}: {err}")

@@ -56,8 +56,7 @@ class ExplainLink:
                 return
         self._process: Any = None
         # The factory runs on the worker thread: starting the child never blocks the node.
-        self.worker = ExplainWorker(factory or self._start_process, timeout_s=p.llm_timeout_s,
-                                    num_threads=None)  # the child sets its own thread budget
+        self.worker = ExplainWorker(factory or self._start_process, timeout_s=p.llm_timeout_s)
 
     def _start_process(self) -> Any:
         """Start the explainer's child process (on the worker thread)."""

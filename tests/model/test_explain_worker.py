@@ -51,7 +51,7 @@ def _wait(predicate, timeout=5.0):
 
 def test_newest_request_wins_and_one_generation_at_a_time():
     fake = FakeExplainer("block")
-    worker = ExplainWorker(fake, timeout_s=5.0, num_threads=None)
+    worker = ExplainWorker(fake, timeout_s=5.0)
     try:
         worker.submit("a", *TOKENS, label="sad", cues="a0", stamp=1.0)
         assert fake.started.wait(2.0)  # busy on a0
@@ -73,7 +73,7 @@ def test_newest_request_wins_and_one_generation_at_a_time():
 
 def test_timeout_is_counted_and_the_worker_goes_on():
     fake = FakeExplainer("slow")
-    worker = ExplainWorker(fake, timeout_s=0.2, num_threads=None)
+    worker = ExplainWorker(fake, timeout_s=0.2)
     try:
         start = time.monotonic()
         assert worker.submit("a", *TOKENS, label="sad")
@@ -90,8 +90,7 @@ def test_timeout_is_counted_and_the_worker_goes_on():
 
 def test_failures_are_counted_never_raised():
     fake = FakeExplainer("fail")
-    seen = []
-    worker = ExplainWorker(fake, timeout_s=1.0, num_threads=None, on_result=seen.append)
+    worker = ExplainWorker(fake, timeout_s=1.0)
     try:
         for person in ("a", "b"):
             worker.submit(person, *TOKENS, label="angry")
@@ -99,36 +98,25 @@ def test_failures_are_counted_never_raised():
         assert _wait(lambda: worker.stats()["failed"] == 2)
         stats = worker.stats()
         assert "RuntimeError: LLM broke" in stats["last_error"] and stats["alive"]
-        assert worker.poll_results() == [] and seen == []
+        assert worker.poll_results() == []
     finally:
         worker.close()
 
 
-def test_factory_failure_and_callback_errors():
+def test_factory_failure_is_counted():
     def broken():
         raise OSError("no model here")
 
-    worker = ExplainWorker(broken, num_threads=None)
+    worker = ExplainWorker(broken)
     assert _wait(lambda: not worker.stats()["alive"])
     assert worker.stats()["failed"] == 1 and "no model here" in worker.stats()["last_error"]
     assert not worker.stats()["ready"]
     worker.close()
 
-    def bad_callback(_):
-        raise KeyError("boom")
-
-    worker = ExplainWorker(lambda: FakeExplainer(), num_threads=None, on_result=bad_callback)
-    try:
-        worker.submit("a", *TOKENS, label="sad")
-        assert _wait(lambda: worker.stats()["callback_errors"] == 1)
-        assert worker.stats()["completed"] == 1 and len(worker.poll_results()) == 1
-    finally:
-        worker.close()
-
 
 def test_close_interrupts_and_refuses_new_work():
     fake = FakeExplainer("slow")
-    worker = ExplainWorker(fake, timeout_s=30.0, num_threads=None)
+    worker = ExplainWorker(fake, timeout_s=30.0)
     worker.submit("a", *TOKENS, label="sad")
     assert fake.started.wait(2.0)
     start = time.monotonic()
@@ -139,7 +127,7 @@ def test_close_interrupts_and_refuses_new_work():
 
 def test_pending_slots_are_bounded():
     fake = FakeExplainer("block")
-    worker = ExplainWorker(fake, num_threads=None, max_pending=2)
+    worker = ExplainWorker(fake, max_pending=2)
     try:
         worker.submit("busy", *TOKENS, label="sad")
         assert fake.started.wait(2.0)
@@ -153,7 +141,7 @@ def test_pending_slots_are_bounded():
         worker.close()
 
 
-@pytest.mark.parametrize("kwargs", [{"timeout_s": 0}, {"num_threads": 0}, {"max_pending": 0}])
+@pytest.mark.parametrize("kwargs", [{"timeout_s": 0}, {"max_pending": 0}])
 def test_bad_arguments(kwargs):
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         ExplainWorker(FakeExplainer(), **kwargs)

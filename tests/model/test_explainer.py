@@ -245,7 +245,7 @@ def test_worker_with_a_real_explainer(llm_dir):
     from emotion_node.model.explain_worker import ExplainWorker
 
     ex = _explainer(llm_dir)
-    worker = ExplainWorker(ex, timeout_s=30.0, num_threads=1)
+    worker = ExplainWorker(ex, timeout_s=30.0)
     try:
         worker.submit("7", *(t[0] for t in _tokens(1)), label="happy", stamp=12.5)
         end = time.monotonic() + 30

@@ -3,6 +3,11 @@
 A cue is put into words only when it departs from how the neutral (`normal`) style performs the
 same action: z-scores use the neutral mean of that action and the pooled neutral spread, so
 "moves fast" means fast for this action, not "this is a dash".
+
+These captions only teach the tokenizer (stage 1 of `train_tokenizer`), and its committed
+weights were trained on exactly these words and statistics. The words the explainer may say,
+and the reference its faithfulness is checked against, live in `explanations.py`
+(`CUE_PHRASES`, `CueReference`); changing either set retrains only its own model.
 """
 from __future__ import annotations
 

@@ -39,17 +39,19 @@ def default_model_dir() -> Path:
     index, else beside the Python prefix (`<prefix>/lib/pythonX.Y/site-packages/...`).
     """
     here = Path(__file__).resolve()  # <root>/emotion_node/runtime/model_files.py
-    candidates = [here.parents[2] / "models" / "default"]
+    source = here.parents[2] / "models" / "default"
+    if (source / CONFIG_FILE).is_file():
+        return source  # asked first: the source tree needs no ROS environment
+    candidates = [source]
     try:
-        from ament_index_python.packages import (PackageNotFoundError,
-                                                 get_package_share_directory)
+        from ament_index_python.packages import get_package_share_directory
         candidates.append(Path(get_package_share_directory("emotion_node")) / "models" /
                           "default")
-    except (ImportError, PackageNotFoundError, ValueError):
-        pass  # not installed through ament
+    except (ImportError, LookupError, ValueError, OSError):
+        pass  # not installed through ament, or no ROS environment sourced (OSError)
     if len(here.parents) > 5:
         candidates.append(here.parents[5] / "share" / "emotion_node" / "models" / "default")
-    return next((c for c in candidates if (c / CONFIG_FILE).is_file()), candidates[0])
+    return next((c for c in candidates if (c / CONFIG_FILE).is_file()), source)
 
 
 def require_file(path: Path, what: str) -> Path:

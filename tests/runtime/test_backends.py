@@ -201,3 +201,19 @@ def test_node_parameters_reach_the_tensorrt_engine(model_dir, recording_logger, 
     assert asked == [(12, True)]
     assert loaded.backend.name in ("onnxruntime", "torch")
     assert len(recording_logger.lines) == 1
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(),
+                    reason="no CUDA device here: the CUDA-graph backend runs where torch sees one")
+def test_cuda_graphs_match_eager_cpu_and_follow_new_inputs(torch_backend, make_inputs,
+                                                           window_frames, model_dir):
+    # A replayed graph reads its static input buffers: each call must copy the new batch in.
+    cuda = backends.TorchBackend(model_dir, "cuda", cuda_graphs=True, max_persons=8)
+    assert cuda.name == "torch-cuda"
+    for batch, seed in ((1, 0), (8, 1), (8, 2), (11, 3)):  # 11: two chunks, two graphs
+        x, mask = make_inputs(batch, window_frames, seed=seed)
+        got, want = cuda.infer(x, mask), torch_backend.infer(x, mask)
+        for name in FIELDS:
+            diff = float(np.abs(getattr(got, name) - getattr(want, name)).max())
+            assert diff < 1e-3, f"batch {batch} seed {seed} {name}: max abs diff {diff:.2e}"
+    cuda.close()

@@ -13,6 +13,7 @@ from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 
+from emotion_node.package_files import PACKAGE, SOURCE_ROOT, installed_share_dir
 from emotion_node.ros.convert import BodyFrame, build_marker_array, build_skeleton_array
 from emotion_node.skeleton.bvh import read_bvh_canonical
 
@@ -28,7 +29,6 @@ STORAGE_FORMATS = ('mcap', 'sqlite3')
 DEFAULT_FRAME_ID = 'world'
 LANE_SPACING_M = 1.5  # people side by side, this far apart along Y
 BAG_VERSION = 9  # rosbag2 metadata version written by Jazzy and Kilted
-PACKAGE = 'emotion_node'
 
 
 @dataclass
@@ -57,17 +57,8 @@ class BagSummary:
 
 def message_dir() -> Path:
     """Folder holding this package's .msg files (installed share first, then the source tree)."""
-    candidates = []
-    try:
-        from ament_index_python.packages import (
-            PackageNotFoundError, get_package_share_directory)
-        try:
-            candidates.append(Path(get_package_share_directory(PACKAGE)) / 'msg')
-        except PackageNotFoundError:
-            pass
-    except ImportError:  # no ROS in this environment: the source tree still has the files
-        pass
-    candidates.append(Path(__file__).resolve().parents[2] / 'msg')
+    candidates = [share / 'msg' for share in (installed_share_dir(),) if share]
+    candidates.append(SOURCE_ROOT / 'msg')
     for folder in candidates:
         if (folder / 'SkeletonArray.msg').is_file():
             return folder

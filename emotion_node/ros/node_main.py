@@ -14,6 +14,7 @@ from rclpy.exceptions import (InvalidNamespaceException, InvalidNodeNameExceptio
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import TransitionCallbackReturn
 
+from emotion_node.package_files import SOURCE_ROOT, installed_share_dir
 from emotion_node.ros.node import EmotionNode
 
 # One executor thread. Inputs queue in DDS while a tick runs (a few ms), and the LLM has its
@@ -24,16 +25,10 @@ from emotion_node.ros.node import EmotionNode
 
 def package_params_file() -> Optional[Path]:
     """config/emotion_node.yaml of the installed package (else the source tree); None if absent."""
-    candidates = []
-    try:
-        from ament_index_python.packages import (PackageNotFoundError,
-                                                 get_package_share_directory)
-        candidates.append(Path(get_package_share_directory('emotion_node')) / 'config')
-    except (ImportError, PackageNotFoundError, ValueError):
-        pass
-    candidates.append(Path(__file__).resolve().parents[2] / 'config')
-    return next((c / 'emotion_node.yaml' for c in candidates
-                 if (c / 'emotion_node.yaml').is_file()), None)
+    folders = [share / 'config' for share in (installed_share_dir(),) if share]
+    folders.append(SOURCE_ROOT / 'config')
+    return next((f / 'emotion_node.yaml' for f in folders if (f / 'emotion_node.yaml').is_file()),
+                None)
 
 
 def autostart(node: EmotionNode) -> bool:

@@ -8,6 +8,8 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
+from emotion_node.package_files import PACKAGE, SOURCE_ROOT, installed_share_dir
+
 # The files of a model folder; here, not beside the model code, so ONNX/TensorRT inference can
 # find them without importing torch.
 WEIGHTS_FILE = "model.safetensors"
@@ -38,19 +40,13 @@ def default_model_dir() -> Path:
     rebuild. Installed, the models are in the package's share folder: found through the ament
     index, else beside the Python prefix (`<prefix>/lib/pythonX.Y/site-packages/...`).
     """
-    here = Path(__file__).resolve()  # <root>/emotion_node/runtime/model_files.py
-    source = here.parents[2] / "models" / "default"
+    source = SOURCE_ROOT / "models" / "default"
     if (source / CONFIG_FILE).is_file():
         return source  # asked first: the source tree needs no ROS environment
-    candidates = [source]
-    try:
-        from ament_index_python.packages import get_package_share_directory
-        candidates.append(Path(get_package_share_directory("emotion_node")) / "models" /
-                          "default")
-    except (ImportError, LookupError, ValueError, OSError):
-        pass  # not installed through ament, or no ROS environment sourced (OSError)
+    candidates = [share / "models" / "default" for share in (installed_share_dir(),) if share]
+    here = Path(__file__).resolve()  # <prefix>/lib/pythonX.Y/site-packages/emotion_node/...
     if len(here.parents) > 5:
-        candidates.append(here.parents[5] / "share" / "emotion_node" / "models" / "default")
+        candidates.append(here.parents[5] / "share" / PACKAGE / "models" / "default")
     return next((c for c in candidates if (c / CONFIG_FILE).is_file()), source)
 
 

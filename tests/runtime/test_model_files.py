@@ -1,4 +1,4 @@
-"""Where the default model is found, with and without a sourced ROS environment."""
+"""Where the package's files are found, with and without a sourced ROS environment."""
 from emotion_node.runtime import model_files
 
 
@@ -12,8 +12,19 @@ def test_default_model_is_found_without_a_ros_environment(monkeypatch):
 
 def test_an_unfound_model_is_a_path_to_report_not_a_crash(monkeypatch, tmp_path):
     monkeypatch.delenv("AMENT_PREFIX_PATH", raising=False)
-    fake = tmp_path / "a" / "b" / "c" / "d" / "emotion_node" / "runtime" / "model_files.py"
-    monkeypatch.setattr(model_files, "__file__", str(fake))
+    root = tmp_path / "a" / "b" / "c" / "d"
+    monkeypatch.setattr(model_files, "SOURCE_ROOT", root)
+    monkeypatch.setattr(model_files, "__file__",
+                        str(root / "emotion_node" / "runtime" / "model_files.py"))
     directory = model_files.default_model_dir()
-    assert directory == tmp_path / "a" / "b" / "c" / "d" / "models" / "default"
+    assert directory == root / "models" / "default"
     assert not directory.exists()
+
+
+def test_params_file_and_messages_are_found_without_a_ros_environment(monkeypatch):
+    from emotion_node.ros.bag_io import message_dir
+    from emotion_node.ros.node_main import package_params_file
+
+    monkeypatch.delenv("AMENT_PREFIX_PATH", raising=False)
+    assert package_params_file().name == "emotion_node.yaml"
+    assert (message_dir() / "SkeletonArray.msg").is_file()

@@ -1,8 +1,7 @@
 """Explain the emotion in a BVH file window by window: label, confidence and explanation in words.
 
 The tokenizer labels each window; the LLM explains that label from the window's skeleton tokens and
-its measured cues, exactly as the node does. `explain_windows` is the reusable core (a bag reader
-hands it the windows of each person).
+its measured cues, exactly as the node does. `explain_windows` is the reusable core.
 """
 from __future__ import annotations
 
@@ -10,7 +9,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -39,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def explain_windows(windows: np.ndarray, masks: np.ndarray, backend: Any, explainer: Any,
-                    preprocess: Any, content: Optional[str] = None, hints: bool = True,
+                    preprocess: Any, hints: bool = True,
                     batch_size: int = 8) -> list[dict[str, Any]]:
     """Label and explain raw canonical windows (W, T, 21, 3) metres at `preprocess.fps`.
 
@@ -62,7 +61,7 @@ def explain_windows(windows: np.ndarray, masks: np.ndarray, backend: Any, explai
     rows = []
     for start in range(0, len(labels), batch_size):
         idx = range(start, min(start + batch_size, len(labels)))
-        zs = [explainer.zscores(cues[i], content) for i in idx]
+        zs = [explainer.zscores(cues[i]) for i in idx]  # action unknown: global reference
         prompts = [explainer.make_prompt("explain", labels[i], z if hints else None)
                    for i, z in zip(idx, zs)]
         tokens = tuple(t[list(idx)] for t in (
@@ -82,17 +81,18 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     import torch
 
     from emotion_node.model.explainer import Explainer
-    from emotion_node.model.tokenizer import default_model_dir, load_tokenizer
-    from emotion_node.runtime.backends import create_backend
+    from emotion_node.ros.params import NodeParams
+    from emotion_node.ros.pipeline import load_model
     from emotion_node.runtime.model_files import default_explainer_dir
 
     torch.set_num_threads(args.threads)
-    model_dir = args.model or default_model_dir()
-    _, config = load_tokenizer(model_dir)
-    backend = create_backend(model_dir, backend=args.backend, device=args.device)
-    explainer = Explainer.load(args.explainer or default_explainer_dir(model_dir), llm=args.llm,
-                               device=args.device, tokenizer_dir=model_dir)
-    return backend, explainer, config.preprocess
+    # The node's loader: the same preprocessing source (config, or an ONNX-only export's
+    # metadata) and the same window check.
+    model = load_model(NodeParams(model_path=str(args.model or ""), model_backend=args.backend,
+                                  model_device=args.device))
+    explainer = Explainer.load(args.explainer or default_explainer_dir(model.directory),
+                               llm=args.llm, device=args.device, tokenizer_dir=model.directory)
+    return model.backend, explainer, model.preprocess
 
 
 def main(args: argparse.Namespace) -> int:

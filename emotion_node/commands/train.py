@@ -99,7 +99,9 @@ def _loco_summary(path: Path) -> dict:
     summary = {key: tok[key] for key in ("clip_accuracy", "window_accuracy", "macro_f1")}
     summary["folds"] = results["folds"]
     temps = tok["calibration"]["temperatures"]
-    temperature = float(sorted(temps)[len(temps) // 2])  # median of the per-fold fits
+    # The upper median: with an even number of folds, the larger of the two middle fits (one a
+    # fold actually fitted, not their mean).
+    temperature = float(sorted(temps)[len(temps) // 2])
     return {"loco": summary, "temperature": temperature}
 
 

@@ -108,7 +108,8 @@ class ExplainWorker:
         return out
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stop the thread (a running generation is interrupted) and wait for it."""
+        """Stop the thread (a running generation is interrupted, what the factory built is
+        closed) and wait for it."""
         self._stop.set()
         with self._cond:
             self._pending.clear()
@@ -145,10 +146,19 @@ class ExplainWorker:
         explainer = self._load()
         if explainer is None:
             return
-        with self._cond:
-            self._ready = True
-        while (request := self._next()) is not None:
-            self._serve(explainer, request)
+        try:
+            with self._cond:
+                self._ready = True
+            while (request := self._next()) is not None:
+                self._serve(explainer, request)
+        finally:
+            # What the factory built is the worker's to release (a child process, say), also
+            # when closing came while it was still loading; an explainer handed in is not.
+            if explainer is not self._source and hasattr(explainer, "close"):
+                try:
+                    explainer.close()
+                except Exception as err:  # noqa: BLE001 - closing must not raise either
+                    self._fail("failed", f"closing the explainer failed: {err}")
 
     def _serve(self, explainer: Any, request: _Request) -> None:
         """Generate one explanation; count a timeout or failure instead of raising."""

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from emotion_node.ros.explain_process import CANCEL_GRACE_S
 from emotion_node.ros.params import NodeParams
 from emotion_node.runtime.model_files import (
     EXPLAINER_CONFIG_FILE, default_explainer_dir, explainer_mismatch)
@@ -42,27 +43,27 @@ class ExplainLink:
         self._shown: Dict[str, str] = {}  # body -> style of the attached explanation
         self.stale = 0  # answers dropped because the label had changed meanwhile
         self.unavailable = ''
-        if factory is None and not (self.directory / EXPLAINER_CONFIG_FILE).is_file():
-            self.unavailable = f'{self.directory / EXPLAINER_CONFIG_FILE} not found'
-            logger.warning(f'LLM explanations off: {self.unavailable}')
-            self.worker, self._process = None, None
-            return
+        self.worker: Any = None
         if factory is None:
+            config = self.directory / EXPLAINER_CONFIG_FILE
+            if not config.is_file():
+                self.unavailable = f'{config} not found'
+                logger.warning(f'LLM explanations off: {self.unavailable}')
+                return
             # Tokens from another tokenizer would make the projector explain noise.
             self.unavailable = explainer_mismatch(self.directory, model.directory)
             if self.unavailable:
                 logger.error(f'LLM explanations off: {self.unavailable}')
-                self.worker, self._process = None, None
                 return
-        self._process: Any = None
-        # The factory runs on the worker thread: starting the child never blocks the node.
-        self.worker = ExplainWorker(factory or self._start_process, timeout_s=p.llm_timeout_s)
+            factory = self._start_process
+        # The factory runs on the worker thread, so starting the child never blocks the node;
+        # the worker closes what it built.
+        self.worker = ExplainWorker(factory, timeout_s=p.llm_timeout_s)
 
     def _start_process(self) -> Any:
         """Start the explainer's child process (on the worker thread)."""
         from emotion_node.ros.explain_process import ProcessExplainer
-        self._process = ProcessExplainer(self.directory, LLM_THREADS)
-        return self._process
+        return ProcessExplainer(self.directory, LLM_THREADS)
 
     def configure(self, period_s: float) -> None:
         """Take a new explanation period."""
@@ -115,18 +116,17 @@ class ExplainLink:
             state = 'stopped'
         out = {'llm.state': state, 'llm.stale_dropped': str(self.stale),
                'llm.mean_generation_s': f'{stats["mean_generation_s"]:.2f}'}
-        for key in ('submitted', 'replaced', 'completed', 'failed', 'timeouts', 'pending'):
+        for key in ('submitted', 'replaced', 'dropped', 'completed', 'failed', 'timeouts',
+                    'pending'):
             out[f'llm.{key}'] = str(stats[key])
         if stats['last_error']:
             out['llm.last_error'] = stats['last_error'][:200]
         return out
 
     def close(self) -> None:
-        """Stop the worker thread and the explainer process."""
+        """Stop the worker thread, which closes the explainer process."""
         if self.worker is not None:
-            self.worker.close()
+            # Long enough for a generation to stop and the child to end (explain_process).
+            self.worker.close(timeout=3 * CANCEL_GRACE_S)
             self.worker = None
-        if self._process is not None:
-            self._process.close()
-            self._process = None
 

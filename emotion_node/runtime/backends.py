@@ -111,7 +111,7 @@ class TokenizerBackend(abc.ABC):
 class TorchBackend(TokenizerBackend):
     """Eager PyTorch; on CUDA, one captured CUDA graph per batch size (replayed, not re-run)."""
 
-    def __init__(self, model_dir: Path, device: str = "cpu", cuda_graphs: bool = True,
+    def __init__(self, model_dir: Path, device: str = "cpu",
                  max_persons: int = DEFAULT_MAX_PERSONS) -> None:
         torch = _import("torch")
         if device == "cuda" and not torch.cuda.is_available():
@@ -119,7 +119,7 @@ class TorchBackend(TokenizerBackend):
         model, config = load_tokenizer_checked(model_dir)
         self._torch, self._device = torch, torch.device(device)
         self._model = model.to(self._device).eval()
-        self._graphs: Optional[dict] = {} if device == "cuda" and cuda_graphs else None
+        self._graphs: Optional[dict] = {} if device == "cuda" else None
         if self._graphs is not None:
             self.max_batch = max_persons  # bounds the number of captured graphs
         self.name = "torch" if device == "cpu" else "torch-cuda"
@@ -235,8 +235,8 @@ class TensorRTBackend(TokenizerBackend):
     """A TensorRT engine built from the ONNX export and cached on disk (see tensorrt_engine)."""
 
     def __init__(self, model_dir: Path, max_persons: int = DEFAULT_MAX_PERSONS,
-                 fp16: bool = False, force_rebuild: bool = False,
-                 cache_dir: Optional[Path] = None, logger: Any = None) -> None:
+                 fp16: bool = False, cache_dir: Optional[Path] = None,
+                 logger: Any = None) -> None:
         trt = _import("tensorrt")
         torch = _import("torch")
         if not torch.cuda.is_available():
@@ -246,7 +246,7 @@ class TensorRTBackend(TokenizerBackend):
         path = ensure_onnx(model_dir, logger)
         meta = read_onnx_metadata(path)
         loaded = load_or_build_engine(trt, path, torch.cuda.get_device_name(), max_persons,
-                                      fp16, force_rebuild, cache_dir)
+                                      fp16, cache_dir=cache_dir)
         if loaded.built:
             (logger or _LOG).info(f"built TensorRT engine {loaded.path}")
         self._loaded = loaded

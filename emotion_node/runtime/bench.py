@@ -93,7 +93,7 @@ def _make_backends(model_dir: Path, device: str, threads: Optional[int]
     ]
     if device == "cuda":
         makers += [
-            ("torch-cuda", lambda: rb.TorchBackend(model_dir, "cuda", cuda_graphs=True)),
+            ("torch-cuda", lambda: rb.TorchBackend(model_dir, "cuda")),
             ("onnxruntime-cuda", lambda: rb.OnnxRuntimeBackend(model_dir, "cuda", threads)),
             ("tensorrt-cuda", lambda: rb.TensorRTBackend(model_dir)),
         ]

@@ -114,6 +114,46 @@ def test_factory_failure_is_counted():
     worker.close()
 
 
+class ClosableExplainer(FakeExplainer):
+    def __init__(self):
+        super().__init__()
+        self.closed = threading.Event()
+
+    def close(self):
+        self.closed.set()
+
+
+def test_the_worker_closes_what_its_factory_built_and_only_that():
+    built = ClosableExplainer()
+    worker = ExplainWorker(lambda: built)
+    worker.submit("a", *TOKENS, label="sad")
+    assert _wait(lambda: worker.stats()["completed"] == 1)
+    assert not built.closed.is_set()
+    worker.close()
+    assert built.closed.is_set()
+
+    handed_in = ClosableExplainer()
+    worker = ExplainWorker(handed_in)
+    assert _wait(lambda: worker.stats()["ready"])
+    worker.close()
+    assert not handed_in.closed.is_set()  # the caller owns it
+
+
+def test_an_explainer_still_loading_at_close_is_closed_once_loaded():
+    built, release = ClosableExplainer(), threading.Event()
+
+    def slow_factory():
+        release.wait(5.0)  # a child process still starting when the node shuts down
+        return built
+
+    worker = ExplainWorker(slow_factory)
+    worker.close(timeout=0.05)
+    assert not built.closed.is_set()
+    release.set()
+    assert _wait(built.closed.is_set)
+    assert built.calls == []
+
+
 def test_close_interrupts_and_refuses_new_work():
     fake = FakeExplainer("slow")
     worker = ExplainWorker(fake, timeout_s=30.0)

@@ -189,8 +189,7 @@ def test_node_parameters_reach_the_tensorrt_engine(model_dir, recording_logger, 
 
     asked = []
 
-    def record(self, model_dir, max_persons, fp16, force_rebuild=False, cache_dir=None,
-               logger=None):
+    def record(self, model_dir, max_persons, fp16, cache_dir=None, logger=None):
         asked.append((max_persons, fp16))
         raise BackendUnavailable("tensorrt is not importable (test)")
 
@@ -208,7 +207,7 @@ def test_node_parameters_reach_the_tensorrt_engine(model_dir, recording_logger, 
 def test_cuda_graphs_match_eager_cpu_and_follow_new_inputs(torch_backend, make_inputs,
                                                            window_frames, model_dir):
     # A replayed graph reads its static input buffers: each call must copy the new batch in.
-    cuda = backends.TorchBackend(model_dir, "cuda", cuda_graphs=True, max_persons=8)
+    cuda = backends.TorchBackend(model_dir, "cuda", max_persons=8)
     assert cuda.name == "torch-cuda"
     for batch, seed in ((1, 0), (8, 1), (8, 2), (11, 3)):  # 11: two chunks, two graphs
         x, mask = make_inputs(batch, window_frames, seed=seed)

@@ -95,12 +95,12 @@ BACKGROUND: dict[str, str] = {
     "not-confident": "Low confidence often shows as a small, closed, hesitant posture.",
     "tired": "Tiredness often shows as slow, heavy movement.",
 }
-_BACKGROUND_OPENERS = re.compile(
-    r"^(?:a neutral mood|happiness|sadness|anger|pride|low confidence|tiredness|people|"
-    r"in general|typically)\b")
 _BACKGROUND_STYLE = {
     "a neutral mood": "normal", "happiness": "happy", "sadness": "sad", "anger": "angry",
     "pride": "proud", "low confidence": "not-confident", "tiredness": "tired"}
+# A general statement opens with an emotion noun (or a general subject): never about this person.
+_BACKGROUND_OPENERS = re.compile(
+    r"^(?:" + "|".join([*_BACKGROUND_STYLE, "people", "in general", "typically"]) + r")\b")
 
 # The fifteen dataset styles as descriptions (stage-1 captions).
 STYLE_DESCRIPTIONS: dict[str, str] = {
@@ -255,6 +255,7 @@ class ParsedExplanation:
     background: list[str]                      # general statements
     unparsed: list[str]                        # person-sentence words no cue phrase explains
     no_cue: bool = False                       # the "nothing stands out" sentence was used
+    person_emotions: list[str] = field(default_factory=list)  # emotion words about the person
 
 
 def _sentences(text: str) -> list[str]:
@@ -275,6 +276,7 @@ def parse_explanation(text: str) -> ParsedExplanation:
         if _BACKGROUND_OPENERS.match(low):
             parsed.background.append(sentence)
             continue
+        parsed.person_emotions += [w for w in _WORD_TO_STYLE if re.search(rf"\b{w}\b", low)]
         if low.rstrip(".") == NO_CUE_SENTENCE.lower().rstrip("."):
             parsed.no_cue = True
             continue
@@ -321,17 +323,6 @@ def degenerate_reasons(text: str) -> list[str]:
     return reasons
 
 
-def _person_emotion_words(text: str) -> list[str]:
-    """Emotion words used in sentences about the person (not the label line or general ones)."""
-    body = re.sub(r"^\s*emotion:[^.]*\.", "", text.strip(), flags=re.IGNORECASE)
-    words = []
-    for sentence in _sentences(body):
-        low = sentence.lower()
-        if not _BACKGROUND_OPENERS.match(low):
-            words += [w for w in _WORD_TO_STYLE if re.search(rf"\b{w}\b", low)]
-    return words
-
-
 def _holds(claim: tuple[str, int], z: np.ndarray) -> bool:
     """True when the cue's z-score lies at least HOLD_Z in the claimed direction."""
     value = z[CUE_NAMES.index(claim[0])]
@@ -357,7 +348,7 @@ def check_explanation(text: str, label: str, z: np.ndarray) -> CheckResult:
     for cue, direction in parsed.claims:
         if cues.setdefault(cue, direction) != direction:
             contradictions.append(f"claims both directions of {cue}")
-    for word in _person_emotion_words(text):
+    for word in parsed.person_emotions:
         if _WORD_TO_STYLE[word] != label:
             contradictions.append(f"calls the person {word!r}, explains {label!r}")
     for sentence in parsed.background:

@@ -24,10 +24,12 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from emotion_node.model.labels import EMOTION_STYLES
+
 BENCH_TOPIC = '/emotion_bench/skeletons'
 READY_TIMEOUT_S = 120.0
 SETTLE_S = 1.5  # after the last message: stragglers and one more /diagnostics
-FLICKER_STYLES = ('normal', 'happy', 'sad', 'angry', 'proud', 'not-confident', 'tired')
+FLICKER_STYLES = EMOTION_STYLES  # every emotion the default model names
 FLICKER_GROUP = 8  # people side by side in one replayed bag
 
 
@@ -60,9 +62,8 @@ def _clip_paths(count: int) -> List[Path]:
     from emotion_node.skeleton.dataset import index_clips
     clips = [c for c in index_clips()
              if c.style in FLICKER_STYLES and c.content.startswith('walk')]
-    clips.sort(key=lambda c: (FLICKER_STYLES.index(c.style), c.content))
-    by_style = [c.path for s in FLICKER_STYLES for c in clips if c.style == s]
-    return [by_style[(i * 5) % len(by_style)] for i in range(count)]
+    clips.sort(key=lambda c: (FLICKER_STYLES.index(c.style), c.content))  # style by style
+    return [clips[(i * 5) % len(clips)].path for i in range(count)]
 
 
 def _messages(persons: int, rate_hz: float, seconds: float) -> List[Any]:

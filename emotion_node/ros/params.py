@@ -109,10 +109,8 @@ class NodeParams:
 
     def resolved_input_topic(self) -> str:
         """The input topic, with the input type's default when empty."""
-        if self.input_topic:
-            return self.input_topic
-        from emotion_node.ros.bag_io import DEFAULT_MARKER_TOPIC, DEFAULT_SKELETON_TOPIC
-        return DEFAULT_SKELETON_TOPIC if self.input_type == 'skeleton' else DEFAULT_MARKER_TOPIC
+        from emotion_node.ros.bag_io import INPUT_KINDS  # (message type, default topic)
+        return self.input_topic or INPUT_KINDS[self.input_type][1]
 
     def with_values(self, values: Dict[str, Any]) -> 'NodeParams':
         """Return a copy with some values replaced, keyed by ROS name."""

@@ -129,8 +129,7 @@ class EmotionPipeline:
         self.styles: Tuple[str, ...] = tuple(backend.labels)
         self.labels: Tuple[str, ...] = tuple(hri_label(s) for s in self.styles)
         self.people = People(max_persons, length_s, settings.lost_timeout_s)
-        self.settings = settings
-        self.apply(settings)
+        self.apply(settings)  # checks and keeps the settings
         self.results: Dict[str, PersonResult] = {}
         self.tokens: Dict[str, PersonTokens] = {}
         self._smoothers: Dict[str, LabelSmoother] = {}
@@ -169,9 +168,11 @@ class EmotionPipeline:
                 fresh.append(track)
         batch: List[Tuple[PersonTrack, Window]] = [
             (t, w) for t, w in zip(fresh, windows(fresh, self.preprocess)) if w is not None]
-        warm = [(t, w) for t, w in batch if w.valid_frames >= self.settings.min_frames]
+        warm = []
         for track, window in batch:
-            if window.valid_frames < self.settings.min_frames:
+            if window.valid_frames >= self.settings.min_frames:
+                warm.append((track, window))
+            else:
                 self._warming(track, window)
         self.last_batch = len(warm)
         if warm:
@@ -215,15 +216,14 @@ class EmotionPipeline:
             scores = smoother.scores.astype(np.float32)  # (C,)
             va = valence_arousal(scores, self.styles)  # (2,)
             result = self._result(track)
-            result.status, result.style, result.label = OK, self.styles[index], self.labels[index]
+            track.status = result.status = OK
+            result.style, result.label = self.styles[index], self.labels[index]
             result.confidence, result.scores = confidence, scores
             result.valence, result.arousal = float(va[0]), float(va[1])
             self._fill_window(result, track, window, m[i])
             self.tokens[track.body_id] = PersonTokens(
                 out.temporal_tokens[i], out.spatial_tokens[i], out.semantic_tokens[i],
                 window.positions, m[i], float(window.stamps[-1]))
-        for track, _ in batch:
-            track.status = OK
 
     def set_explanation(self, body_id: str, text: str, stamp: float) -> bool:
         """Attach an explanation to a person still tracked; False when they are gone."""

@@ -63,6 +63,8 @@ def test_contradictions_are_caught():
     assert any("both directions of speed" in r for r in both.contradictions)
     other = check_explanation("Emotion: sad. The person looks angry and moves slowly.", "sad", z)
     assert any("'angry'" in r for r in other.contradictions)
+    comma = check_explanation("Emotion: sad, the person looks happy.", "sad", z)
+    assert any("calls the person 'happy'" in r for r in comma.contradictions)  # one parse
     general = check_explanation("Emotion: sad. The person moves slowly. " + BACKGROUND["happy"],
                                 "sad", z)
     assert any("general statement" in r for r in general.contradictions)

@@ -91,6 +91,8 @@ def test_default_input_matches_what_the_bag_command_writes():
     assert INPUT_KINDS[p.input_type][1] == p.resolved_input_topic()
     markers = p.with_values({'input.type': 'markers'})
     assert markers.resolved_input_topic() == INPUT_KINDS['markers'][1]
+    assert markers.with_values({'input.topic': '/tracker/bodies'}).resolved_input_topic() == \
+        '/tracker/bodies'
 
 
 def test_launch_file_compiles(tmp_path):

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Dict, Optional, Sequence
+
+import numpy as np
 
 CACHE_ENV = "EMOTION_NODE_CACHE"
 
@@ -19,3 +22,23 @@ def cache_root() -> Path:
         return Path(env).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "emotion_node"
+
+
+def read_npz(path: Path, names: Sequence[str]) -> Optional[Dict[str, np.ndarray]]:
+    """The named arrays of a cache entry; None when it is missing, partial or corrupt."""
+    try:
+        with np.load(path) as entry:
+            return {name: entry[name] for name in names}
+    except (OSError, KeyError, ValueError):
+        return None  # rebuilt by the caller
+
+
+def write_npz(path: Path, **arrays: np.ndarray) -> None:
+    """Write a cache entry atomically; a read-only cache is not an error (it only costs time)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")  # one per process: no collisions
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)  # parallel readers never see half a file
+    except OSError:
+        pass

@@ -30,7 +30,7 @@ from emotion_node.model.explainer import Explainer, ExplainerConfig, Prompt
 from emotion_node.model.explanations import (
     CueReference, answer_text, description_text, hint_text, salient_cues)
 from emotion_node.model.labels import ALL_STYLES, EMOTION_STYLES
-from emotion_node.cache import cache_root
+from emotion_node.cache import cache_root, read_npz, write_npz
 from emotion_node.model.llm import DEFAULT_LLM
 from emotion_node.runtime.model_files import model_hashes, read_config, tokenizer_fingerprint
 from emotion_node.model.tokenizer import default_model_dir, load_tokenizer
@@ -92,9 +92,9 @@ def build_window_table(tokenizer_dir: Optional[Path] = None, data_root: Optional
     if not clips:
         raise ValueError(f"no clips of styles {list(styles)} under {data_root}")
     file = cache_root() / "explainer_windows" / f"{_table_key(tokenizer_dir, clips, stride_s)}.npz"
-    if file.is_file():
-        with np.load(file) as z:
-            return WindowTable(**{f.name: z[f.name] for f in fields(WindowTable)})
+    entry = read_npz(file, [f.name for f in fields(WindowTable)])
+    if entry is not None:
+        return WindowTable(**entry)
     model, config = load_tokenizer(tokenizer_dir)
     parts: dict[str, list] = {f.name: [] for f in fields(WindowTable)}
     for index, info in enumerate(tqdm(clips, desc="tokenize", disable=not progress)):
@@ -113,10 +113,7 @@ def build_window_table(tokenizer_dir: Optional[Path] = None, data_root: Optional
         parts["styles"].append(np.array([info.style] * n))
         parts["clip"].append(np.full(n, index))
     table = WindowTable(**{k: np.concatenate(v) for k, v in parts.items()})
-    file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_suffix(".tmp.npz")
-    np.savez(tmp, **asdict(table))
-    tmp.replace(file)
+    write_npz(file, **asdict(table))
     return table
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion_node.cache import cache_root
+from emotion_node.cache import cache_root, read_npz, write_npz
 from emotion_node.skeleton.bvh import read_bvh_canonical
 
 DATA_ENV = "EMOTION_NODE_DATA"
@@ -119,18 +119,9 @@ def load_clip(info: ClipInfo, cache_dir: str | Path | None = None,
     where = hashlib.sha1(str(info.path.resolve()).encode()).hexdigest()[:10]
     key = f"{info.path.stem}_{where}_{stat.st_size}_{stat.st_mtime_ns}_v{_CACHE_VERSION}.npz"
     file = cache / key
-    if file.is_file():
-        try:
-            with np.load(file) as z:
-                return z["positions"], z["mask"], float(z["fps"])
-        except (OSError, KeyError, ValueError):
-            pass  # a corrupt or partial cache entry: rebuild it
+    entry = read_npz(file, ("positions", "mask", "fps"))
+    if entry is not None:
+        return entry["positions"], entry["mask"], float(entry["fps"])
     pos, mask, fps = read_bvh_canonical(info.path)
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_suffix(f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, positions=pos, mask=mask, fps=np.float64(fps))
-        os.replace(tmp, file)  # atomic, so parallel readers never see half a file
-    except OSError:
-        pass  # a read-only cache is not an error; the clip is still returned
+    write_npz(file, positions=pos, mask=mask, fps=np.float64(fps))
     return pos, mask, fps

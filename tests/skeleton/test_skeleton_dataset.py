@@ -54,3 +54,22 @@ def test_cache_round_trip_and_invalidation(tmp_path, data_root):
     os.utime(local, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     load_clip(info, cache)
     assert len(list(cache.glob("*.npz"))) == 2  # a changed file gets a new entry
+
+
+def test_cache_entries_survive_corruption_and_read_only_caches(tmp_path, data_root):
+    from emotion_node.cache import read_npz, write_npz
+
+    entry = tmp_path / "cache" / "x.npz"
+    write_npz(entry, a=np.arange(3))
+    assert read_npz(entry, ["a"])["a"].tolist() == [0, 1, 2]
+    assert read_npz(entry, ["a", "b"]) is None  # partial: rebuilt by the caller
+    entry.write_bytes(b"not an npz")
+    assert read_npz(entry, ["a"]) is None  # corrupt: rebuilt by the caller
+    assert not list(entry.parent.glob("*.tmp.npz"))
+
+    src = data_root / "data" / "dataset-1_bye_sad_001.bvh"
+    info = ClipInfo(src, "bye", "sad", 1)
+    blocked = tmp_path / "file_not_dir"
+    blocked.write_text("")  # a cache path that cannot be created
+    pos, _, fps = load_clip(info, blocked / "cache")
+    assert fps == 30.0 and pos.shape[1:] == (21, 3)

@@ -129,12 +129,13 @@ def _calibration(fold_logits: List[List[np.ndarray]], fold_labels: List[List[int
             "temperatures": [round(t, 3) for t in temps]}
 
 
-def aggregate(study: StudyData, folds: List[str], outputs: List[Dict[str, List[np.ndarray]]],
-              variant: str) -> dict:
-    """Metrics of one variant over all folds, per action, with uncertainty and calibration."""
+def aggregate(study: StudyData, folds: List[str], tests: List[List[int]],
+              outputs: List[Dict[str, List[np.ndarray]]], variant: str) -> dict:
+    """Metrics of one variant over all folds (`tests`: each fold's test records), per action,
+    with uncertainty and calibration."""
     fold_logits = [o[variant] for o in outputs]
-    fold_labels = [[study.labels.index(study.records[i].info.style)
-                    for i in fold_indices(study, held)["test"]] for held in folds]
+    fold_labels = [[study.labels.index(study.records[i].info.style) for i in test]
+                   for test in tests]
     logits = [w for f in fold_logits for w in f]
     labels = [y for f in fold_labels for y in f]
     total = ev.summarize(logits, labels, len(study.labels))
@@ -160,10 +161,8 @@ def aggregate(study: StudyData, folds: List[str], outputs: List[Dict[str, List[n
             {"file": study.records[i].info.path.name, "content": held,
              "label": study.records[i].info.style,
              "predicted": study.labels[int(p)]}
-            for held, i, p in zip(
-                [h for h in folds for _ in fold_indices(study, h)["test"]],
-                [i for h in folds for i in fold_indices(study, h)["test"]],
-                total["clip_pred"])],
+            for (held, i), p in zip([(h, i) for h, test in zip(folds, tests) for i in test],
+                                    total["clip_pred"])],
     }
 
 
@@ -186,8 +185,9 @@ def run_loco(data_root: Optional[Path], cfg: TrainConfig, out_dir: Path, ablatio
     out_dir.mkdir(parents=True, exist_ok=True)
     results = {"folds": folds, "labels": list(study.labels), "train_config": cfg.to_dict(),
                "tokenizer_config": cfg.tokenizer.to_dict(), "variants": {}}
+    tests = [fold_indices(study, held)["test"] for held in folds]
     for variant in outputs[0]:
-        res = aggregate(study, folds, outputs, variant)
+        res = aggregate(study, folds, tests, outputs, variant)
         results["variants"][variant] = res
         if not variant.startswith("layout:"):
             ev.save_confusion_png(np.array(res["confusion"]), study.labels,
@@ -197,6 +197,6 @@ def run_loco(data_root: Optional[Path], cfg: TrainConfig, out_dir: Path, ablatio
     # Every held-out window's logits, for re-analysis without retraining.
     np.savez_compressed(out_dir / "window_logits.npz", **{
         f"{variant}|{held}|{study.records[i].info.path.stem}": logits
-        for output, held in zip(outputs, folds) for variant, per_clip in output.items()
-        for i, logits in zip(fold_indices(study, held)["test"], per_clip)})
+        for output, held, test in zip(outputs, folds, tests)
+        for variant, per_clip in output.items() for i, logits in zip(test, per_clip)})
     return results

@@ -156,11 +156,8 @@ class SkeletonTokenizer(nn.Module):
             else:
                 bone[parent, j] = -1.0
         self.register_buffer("bone_select", bone, persistent=False)  # (J, J)
-        has_parent = torch.zeros(NUM_JOINTS, NUM_JOINTS)
-        for j, parent in enumerate(CANONICAL_PARENTS):
-            if parent >= 0:
-                has_parent[parent, j] = 1.0
-        self.register_buffer("parent_select", has_parent, persistent=False)  # (J, J)
+        # Column j picks joint j's parent: the -1 entries of bone_select.
+        self.register_buffer("parent_select", (bone < 0).float(), persistent=False)  # (J, J)
         # Stem: a strided temporal conv spanning one part's W joint slots, shared by the parts
         # (a grouped conv per part is several times slower); parts differ later in part_mix.
         self.stem = nn.Conv2d(_FEATURES, c0, (kernel, width), stride=(2, width),

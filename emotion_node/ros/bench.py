@@ -240,12 +240,11 @@ def stage_times(persons: int, rate_hz: float, args: argparse.Namespace) -> Dict[
     from emotion_node.ros import outputs
     from emotion_node.ros.convert import skeleton_array_to_frames
     from emotion_node.ros.params import NodeParams
-    from emotion_node.ros.pipeline import EmotionPipeline, PipelineSettings, load_model
+    from emotion_node.ros.pipeline import EmotionPipeline, load_model
     p = NodeParams(model_path=args.model, model_backend=args.backend,
                    people_max_persons=max(32, persons))
     model = load_model(p)
-    pipeline = EmotionPipeline(model.backend, model.preprocess, p.people_max_persons,
-                               p.window_length_s, PipelineSettings.from_params(p))
+    pipeline = EmotionPipeline.from_params(model, p)
     warmup = int(round(args.warmup * rate_hz))
     messages = _messages(persons, rate_hz, args.warmup + args.duration)
     spent: Dict[str, List[float]] = {name: [] for name in STAGES}

@@ -65,9 +65,7 @@ class EmotionNode(LifecycleNode):
         try:
             p = params.read_all(lambda name: self.get_parameter(name).value)
             self._model = load_model(p, self.get_logger())
-            self._pipeline = EmotionPipeline(self._model.backend, self._model.preprocess,
-                                             p.people_max_persons, p.window_length_s,
-                                             PipelineSettings.from_params(p))
+            self._pipeline = EmotionPipeline.from_params(self._model, p)
             self._explainer = self._start_explainer(p) if p.llm_enabled else None
         except (ValueError, RuntimeError, OSError) as err:
             self.get_logger().error(f'configure failed: {err}')

@@ -15,6 +15,7 @@ from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
 from emotion_node.msg import EmotionState, PersonEmotion
+from emotion_node.ros.convert import split_stamp
 from emotion_node.ros.pipeline import PersonResult
 
 # Text colours per label (RGB); unknown labels are white.
@@ -32,8 +33,8 @@ def to_time(seconds: float) -> Time:
     """Float seconds -> builtin_interfaces/Time (negative or non-finite -> zero)."""
     if not math.isfinite(seconds) or seconds <= 0:
         return Time()
-    ns = int(round(seconds * 1e9))
-    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+    sec, nanosec = split_stamp(float(seconds))
+    return Time(sec=sec, nanosec=nanosec)
 
 
 def person_message(result: PersonResult, labels: Sequence[str]) -> PersonEmotion:
@@ -102,9 +103,9 @@ class NodeStats:
     newest_stamp: float = 0.0
     _rate_mark: Tuple[float, int] = (0.0, 0)
 
-    def input_rate(self, now_mono: Optional[float] = None) -> float:
+    def input_rate(self) -> float:
         """Input messages per second since the previous call."""
-        now_mono = time.monotonic() if now_mono is None else now_mono
+        now_mono = time.monotonic()
         then, count = self._rate_mark
         self._rate_mark = (now_mono, self.received)
         return (self.received - count) / (now_mono - then) if then and now_mono > then else 0.0

@@ -137,6 +137,12 @@ class EmotionPipeline:
         self.frame_id = ''
         self.last_batch = 0  # persons inferred by the latest step
 
+    @classmethod
+    def from_params(cls, model: 'LoadedModel', p: NodeParams) -> 'EmotionPipeline':
+        """The pipeline the node builds from its parameters around a loaded model."""
+        return cls(model.backend, model.preprocess, p.people_max_persons, p.window_length_s,
+                   PipelineSettings.from_params(p))
+
     def apply(self, settings: PipelineSettings) -> None:
         """Take new run-time settings; ValueError when min_frames exceeds the model window."""
         if not 1 <= settings.min_frames <= self.preprocess.window_frames:

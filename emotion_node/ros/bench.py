@@ -301,16 +301,20 @@ def flicker_sets(model_dir: Path) -> Dict[str, List[tuple]]:
     }
 
 
-def _replay_labels(pipeline: Any, bag: Path) -> Dict[str, List[tuple]]:
-    """Feed a bag through a pipeline by its stamps; (t, style) of every ok tick per body."""
+def _bag_frames(bag: Path) -> List[list]:
+    """The BodyFrames of every non-empty message of a bag, in its order."""
     from emotion_node.ros.bag_io import read_bag
     from emotion_node.ros.convert import skeleton_array_to_frames
+    frames = (skeleton_array_to_frames(msg)[0] for _, _, msg in read_bag(bag))
+    return [f for f in frames if f]
+
+
+def _replay_labels(pipeline: Any, messages: List[list]) -> Dict[str, List[tuple]]:
+    """Feed messages' frames through a pipeline by their stamps; (t, style) of every ok tick
+    per body."""
     from emotion_node.ros.people import OK
     out: Dict[str, List[tuple]] = {}
-    for _, _, msg in read_bag(bag):
-        frames, _ = skeleton_array_to_frames(msg)
-        if not frames:
-            continue
+    for frames in messages:
         now = frames[0].stamp
         pipeline.add(frames, now)
         for result in pipeline.step(now):
@@ -319,28 +323,32 @@ def _replay_labels(pipeline: Any, bag: Path) -> Dict[str, List[tuple]]:
     return out
 
 
-def _replay_set(model: Any, p: Any, settings: Any, clips: List[tuple]) -> Dict[str, Any]:
-    """Replay clips (eight side by side per bag) and count changes, minutes and hits."""
+def _replay_set(model: Any, p: Any, settings: Sequence[Any], clips: List[tuple]
+                ) -> List[Dict[str, Any]]:
+    """Replay clips (eight side by side per bag) under each of `settings`; per setting, count
+    changes, minutes and hits. Each bag is written and read once, whatever the settings."""
     from emotion_node.ros.bag_io import load_tracks, write_bag
     from emotion_node.ros.pipeline import EmotionPipeline
     from emotion_node.ros.smoothing import label_changes
-    totals = {'label_changes': 0, 'minutes': 0.0, 'ticks': 0, 'labelled': 0, 'right': 0}
+    totals = [{'label_changes': 0, 'minutes': 0.0, 'ticks': 0, 'labelled': 0, 'right': 0}
+              for _ in settings]
     for k in range(0, len(clips), FLICKER_GROUP):
         group = clips[k:k + FLICKER_GROUP]
         tracks = load_tracks([path for path, _ in group])
         truth = {t.body_id: style for t, (_, style) in zip(tracks, group)}
         with tempfile.TemporaryDirectory(prefix='emotion_flicker_') as tmp:
             write_bag(Path(tmp) / 'bag', tracks)
+            messages = _bag_frames(Path(tmp) / 'bag')
+        for total, setting in zip(totals, settings):
             pipeline = EmotionPipeline(model.backend, model.preprocess, len(tracks),
-                                       p.window_length_s, settings)
-            labels = _replay_labels(pipeline, Path(tmp) / 'bag')
-        for body_id, seq in labels.items():
-            totals['label_changes'] += label_changes([s for _, s in seq])
-            totals['minutes'] += (seq[-1][0] - seq[0][0]) / 60.0
-            totals['ticks'] += len(seq)
-            if truth[body_id] is not None:
-                totals['labelled'] += len(seq)
-                totals['right'] += sum(s == truth[body_id] for _, s in seq)
+                                       p.window_length_s, setting)
+            for body_id, seq in _replay_labels(pipeline, messages).items():
+                total['label_changes'] += label_changes([s for _, s in seq])
+                total['minutes'] += (seq[-1][0] - seq[0][0]) / 60.0
+                total['ticks'] += len(seq)
+                if truth[body_id] is not None:
+                    total['labelled'] += len(seq)
+                    total['right'] += sum(s == truth[body_id] for _, s in seq)
     return totals
 
 
@@ -356,12 +364,12 @@ def flicker(args: argparse.Namespace, sets: Optional[Dict[str, List[tuple]]] = N
     sets = sets if sets is not None else flicker_sets(model.directory)
     rows = []
     try:
+        base = PipelineSettings.from_params(p)
+        switches = (True, False)  # smoothing on, then off
+        settings = [replace(base, smoothing=replace(base.smoothing, enabled=on))
+                    for on in switches]
         for name, clips in sets.items():
-            for smoothing in (True, False):
-                settings = PipelineSettings.from_params(p)
-                settings = replace(settings,
-                                   smoothing=replace(settings.smoothing, enabled=smoothing))
-                t = _replay_set(model, p, settings, clips)
+            for smoothing, t in zip(switches, _replay_set(model, p, settings, clips)):
                 rows.append({'clips': name, 'count': len(clips), 'smoothing': smoothing,
                              'changes_per_min': round(t['label_changes'] / t['minutes'], 2),
                              'label_changes': t['label_changes'],

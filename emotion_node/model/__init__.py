@@ -1,1 +1,1 @@
-"""Model room: emotion labels, the skeleton tokenizer, its training and evaluation, explainer."""
+"""Model room: labels, the skeleton tokenizer, the LLM explainer, the files of a model folder."""

@@ -1,1 +1,1 @@
-"""Inference runtime: ONNX export, tokenizer backends behind one interface, TensorRT cache."""
+"""Inference runtime: backends behind one interface, ONNX export, TensorRT, the explainer worker."""

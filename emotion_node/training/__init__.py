@@ -1,0 +1,1 @@
+"""Training room: data windows and augmentation, the tokenizer and explainer training runs."""

@@ -34,8 +34,8 @@ def _inputs(model_dir: Path, runs: int) -> list[tuple[tuple, str, np.ndarray, st
     """`runs` real windows spread over the data: (tokens, head label, cues, content)."""
     from emotion_node.model.labels import EMOTION_STYLES
     from emotion_node.model.tokenizer import TokenizerConfig
-    from emotion_node.model.train_explainer import build_window_table
-    from emotion_node.runtime.model_files import read_config
+    from emotion_node.training.train_explainer import build_window_table
+    from emotion_node.model.model_files import read_config
 
     labels = TokenizerConfig.from_dict(read_config(model_dir)).labels
     table = build_window_table(model_dir, progress=False)
@@ -75,7 +75,7 @@ def _rows(args: argparse.Namespace, model_dir: Path) -> list[dict]:
     import torch
 
     from emotion_node.model.explainer import Explainer
-    from emotion_node.runtime.model_files import default_explainer_dir
+    from emotion_node.model.model_files import default_explainer_dir
 
     inputs = _inputs(model_dir, args.runs)
     explainer_dir = args.explainer or default_explainer_dir(model_dir)

@@ -283,7 +283,7 @@ def flicker_sets(model_dir: Path) -> Dict[str, List[tuple]]:
     The committed model was fine-tuned on the emotion styles of some actions; the same styles on
     other actions, and the non-emotion styles, show how labels behave on motion it has not fit.
     """
-    from emotion_node.runtime.model_files import read_config
+    from emotion_node.model.model_files import read_config
     from emotion_node.skeleton.dataset import index_clips, shared_contents
     clips = index_clips()
     config = read_config(model_dir)

@@ -147,7 +147,7 @@ def _resolve_model(args: argparse.Namespace, tmp: str) -> Tuple[Path, Dict[str, 
 
     from emotion_node.model.tokenizer import (
         SkeletonTokenizer, TokenizerConfig, count_parameters, default_model_dir, save_tokenizer)
-    from emotion_node.runtime.model_files import load_tokenizer_checked
+    from emotion_node.model.model_files import load_tokenizer_checked
 
     if args.fresh:
         torch.manual_seed(0)
@@ -227,7 +227,7 @@ def run(args: argparse.Namespace, model_dir: Path, model_info: Dict[str, Any]) -
 
 def main(args: argparse.Namespace) -> int:
     """Run the benchmark, print the table and write the JSON."""
-    from emotion_node.runtime.model_files import ModelFileError
+    from emotion_node.model.model_files import ModelFileError
 
     if args.repeats < 1 or args.warmup < 0 or min(args.persons) < 1 or args.threads < 1:
         print(f"error: need --repeats >= 1, --warmup >= 0, --persons >= 1 and --threads >= 1, "

@@ -5,9 +5,9 @@ import argparse
 import importlib
 
 TARGETS = {
-    'tokenizer': 'emotion_node.runtime.bench',
-    'node': 'emotion_node.ros.bench',
-    'llm': 'emotion_node.model.bench_llm',
+    'tokenizer': 'emotion_node.bench.tokenizer',
+    'node': 'emotion_node.bench.node',
+    'llm': 'emotion_node.bench.llm',
 }
 
 

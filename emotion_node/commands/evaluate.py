@@ -44,7 +44,7 @@ def main(args: argparse.Namespace) -> int:
         return 2
     import torch
 
-    from emotion_node.model.evaluate import evaluate_folder
+    from emotion_node.evaluation.evaluate import evaluate_folder
 
     torch.set_num_threads(max(1, args.threads))
     try:
@@ -83,7 +83,7 @@ def _share(value) -> str:
 
 def _score_llm(args: argparse.Namespace) -> dict:
     """The `--llm` keys: the LLM's own answers and its explanations of the head's labels."""
-    from emotion_node.model.evaluate_llm import evaluate_llm
+    from emotion_node.evaluation.evaluate_llm import evaluate_llm
 
     report = evaluate_llm(args.explainer, args.model, args.data, whole_folder=True,
                           modes=("explain_label", "recognise"),

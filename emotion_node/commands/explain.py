@@ -83,7 +83,7 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     from emotion_node.model.explainer import Explainer
     from emotion_node.ros.params import NodeParams
     from emotion_node.ros.pipeline import load_model
-    from emotion_node.runtime.model_files import default_explainer_dir
+    from emotion_node.model.model_files import default_explainer_dir
 
     torch.set_num_threads(args.threads)
     # The node's loader: the same preprocessing source (config, or an ONNX-only export's

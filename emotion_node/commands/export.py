@@ -30,7 +30,7 @@ def _export(args: argparse.Namespace, model_dir: Path) -> Path:
     """Write the ONNX file unless it is current; print what happened."""
     from emotion_node.runtime.export import (
         DEFAULT_OPSET, export_onnx, onnx_stale_reason, read_onnx_metadata)
-    from emotion_node.runtime.model_files import ONNX_FILE
+    from emotion_node.model.model_files import ONNX_FILE
 
     out = args.out if args.out is not None else model_dir / ONNX_FILE
     opset = DEFAULT_OPSET if args.opset is None else args.opset
@@ -71,7 +71,7 @@ def main(args: argparse.Namespace) -> int:
     """Export the ONNX file, then optionally the TensorRT engine."""
     from emotion_node.model.tokenizer import default_model_dir
     from emotion_node.runtime.backends import BackendUnavailable
-    from emotion_node.runtime.model_files import ModelFileError
+    from emotion_node.model.model_files import ModelFileError
 
     if args.fp16 and not args.tensorrt:
         print("error: --fp16 applies to the TensorRT engine; add --tensorrt", file=sys.stderr)

@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _apply_overrides(cfg, items) -> None:
     """Apply `KEY=VALUE` settings to a TrainConfig (dotted keys reach augment/tokenizer)."""
-    from emotion_node.model.data import AugmentConfig
+    from emotion_node.training.data import AugmentConfig
     from emotion_node.model.tokenizer import TokenizerConfig
 
     for item in items:
@@ -78,7 +78,7 @@ def _apply_overrides(cfg, items) -> None:
 
 def _train_config(args: argparse.Namespace):
     """The TrainConfig the options describe."""
-    from emotion_node.model.train_tokenizer import TrainConfig
+    from emotion_node.training.train_tokenizer import TrainConfig
 
     cfg = TrainConfig(seed=args.seed, align=not args.no_align, threads=args.threads)
     _apply_overrides(cfg, args.set)
@@ -107,8 +107,8 @@ def _loco_summary(path: Path) -> dict:
 
 def _run_loco(args: argparse.Namespace, cfg) -> int:
     """The leave-one-content-out study."""
-    from emotion_node.model.loco import run_loco
-    from emotion_node.model.loco_report import summary_markdown
+    from emotion_node.evaluation.loco import run_loco
+    from emotion_node.evaluation.loco_report import summary_markdown
 
     held = [h for h in args.folds.split(",") if h]
     results = run_loco(args.data, cfg, args.loco, ablation=not args.no_ablation,
@@ -128,7 +128,7 @@ def main(args: argparse.Namespace) -> int:
         if args.loco is not None:
             return _run_loco(args, cfg)
         from emotion_node.model.tokenizer import default_model_dir
-        from emotion_node.model.train_tokenizer import train_default
+        from emotion_node.training.train_tokenizer import train_default
 
         extra, temperature = {}, 1.0
         if args.loco_results is not None:

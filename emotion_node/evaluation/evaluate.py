@@ -7,7 +7,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from emotion_node.model.data import ClipRecord, eval_windows, load_records
+from emotion_node.training.data import ClipRecord, eval_windows, load_records
 from emotion_node.model.tokenizer import SkeletonTokenizer, load_tokenizer
 from emotion_node.skeleton.dataset import index_clips
 from emotion_node.skeleton.preprocess import PreprocessConfig

@@ -84,8 +84,8 @@ def evaluate_llm(explainer_dir: Optional[Path] = None, tokenizer_dir: Optional[P
 
     from emotion_node.model.explainer import Explainer
     from emotion_node.model.tokenizer import TokenizerConfig, default_model_dir
-    from emotion_node.model.train_explainer import build_window_table
-    from emotion_node.runtime.model_files import default_explainer_dir, read_config
+    from emotion_node.training.train_explainer import build_window_table
+    from emotion_node.model.model_files import default_explainer_dir, read_config
 
     torch.set_num_threads(threads)
     tokenizer_dir = Path(tokenizer_dir) if tokenizer_dir is not None else default_model_dir()
@@ -169,7 +169,7 @@ def _examples(rows: np.ndarray, table: Any, head: list[str], texts: list[str], z
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """`python -m emotion_node.model.evaluate_llm [--json FILE]`: run and print the report."""
+    """`python -m emotion_node.evaluation.evaluate_llm [--json FILE]`: run and print the report."""
     import argparse
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -13,11 +13,11 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from emotion_node.model import evaluate as ev
-from emotion_node.model.baseline import LogisticRegression, baseline_features
-from emotion_node.model.data import (
+from emotion_node.evaluation import evaluate as ev
+from emotion_node.evaluation.baseline import LogisticRegression, baseline_features
+from emotion_node.training.data import (
     ClipRecord, WindowPool, build_pool, load_records, raw_eval_windows)
-from emotion_node.model.train_tokenizer import TrainConfig, clip_cues, train_tokenizer
+from emotion_node.training.train_tokenizer import TrainConfig, clip_cues, train_tokenizer
 from emotion_node.skeleton.dataset import index_clips, shared_contents
 from emotion_node.skeleton.layouts import layout_presence
 from emotion_node.skeleton.preprocess import PreprocessConfig, preprocess_batch

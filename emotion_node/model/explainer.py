@@ -28,7 +28,7 @@ from emotion_node.model.explanations import (
     EMOTION_WORDS, CueReference, hint_text, salient_cues, to_style)
 from emotion_node.model.labels import EMOTION_STYLES
 from emotion_node.model.llm import DEFAULT_LLM, load_llm
-from emotion_node.runtime.model_files import EXPLAINER_CONFIG_FILE, fingerprint_mismatch
+from emotion_node.model.model_files import EXPLAINER_CONFIG_FILE, fingerprint_mismatch
 
 PLACEHOLDER = "<skeleton>"
 CONFIG_FILE = EXPLAINER_CONFIG_FILE

@@ -146,7 +146,7 @@ def fingerprint_mismatch(recorded: Optional[str], explainer_dir: Path, tokenizer
         return ""
     return (f"explainer {Path(explainer_dir)} was trained on tokenizer {recorded}, but "
             f"{Path(tokenizer_dir)} is tokenizer {actual}: retrain the explainer "
-            f"(python -m emotion_node.model.train_explainer --tokenizer "
+            f"(python -m emotion_node.training.train_explainer --tokenizer "
             f"{Path(tokenizer_dir)}) or point at the matching one")
 
 

@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from emotion_node.model.labels import EMOTION_STYLES
-from emotion_node.runtime.model_files import (  # noqa: F401 - default_model_dir for callers
+from emotion_node.model.model_files import (  # noqa: F401 - default_model_dir for callers
     CONFIG_FILE, WEIGHTS_FILE, default_model_dir)
 from emotion_node.skeleton.layouts import (
     BODY_PARTS, CANONICAL_INDEX, CANONICAL_JOINTS, CANONICAL_PARENTS, NUM_JOINTS)

@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from emotion_node.ros.explain_process import CANCEL_GRACE_S
+from emotion_node.runtime.explain_process import CANCEL_GRACE_S
 from emotion_node.ros.params import NodeParams
-from emotion_node.runtime.model_files import (
+from emotion_node.model.model_files import (
     EXPLAINER_CONFIG_FILE, default_explainer_dir, explainer_mismatch)
 from emotion_node.ros.people import OK
 from emotion_node.skeleton.cues import kinematic_cues
@@ -35,7 +35,7 @@ class ExplainLink:
     def __init__(self, p: NodeParams, model: Any, logger: Any,
                  factory: Optional[Callable[[], Any]] = None) -> None:
         """`factory` builds the explainer on the worker thread (default: load the saved one)."""
-        from emotion_node.model.explain_worker import ExplainWorker
+        from emotion_node.runtime.explain_worker import ExplainWorker
         self.directory = explainer_dir(p, model.directory)
         self.period_s = p.llm_period_s
         self._fps = model.preprocess.fps
@@ -62,7 +62,7 @@ class ExplainLink:
 
     def _start_process(self) -> Any:
         """Start the explainer's child process (on the worker thread)."""
-        from emotion_node.ros.explain_process import ProcessExplainer
+        from emotion_node.runtime.explain_process import ProcessExplainer
         return ProcessExplainer(self.directory, LLM_THREADS)
 
     def configure(self, period_s: float) -> None:

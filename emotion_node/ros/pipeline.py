@@ -14,8 +14,8 @@ import numpy as np
 
 from emotion_node.model.labels import hri_label, valence_arousal
 from emotion_node.ros.params import NodeParams
-from emotion_node.runtime import model_files
-from emotion_node.runtime.model_files import default_model_dir
+from emotion_node.model import model_files
+from emotion_node.model.model_files import default_model_dir
 from emotion_node.ros.people import LOST, OK, WARMING_UP, People, PersonTrack, Window, windows
 from emotion_node.ros.smoothing import LabelSmoother, SmoothingConfig
 from emotion_node.skeleton.preprocess import PreprocessConfig, preprocess_batch

@@ -1,1 +1,1 @@
-"""Inference runtime: backends behind one interface, ONNX export, TensorRT, the explainer worker."""
+"""Inference runtime: backends behind one interface, ONNX export, TensorRT, explainer worker."""

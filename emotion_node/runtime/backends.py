@@ -19,7 +19,7 @@ import numpy as np
 
 from emotion_node.model.labels import circumplex_table, valence_arousal
 from emotion_node.runtime.export import ensure_onnx, read_onnx_metadata
-from emotion_node.runtime.model_files import ModelFileError, load_tokenizer_checked
+from emotion_node.model.model_files import ModelFileError, load_tokenizer_checked
 from emotion_node.skeleton.layouts import NUM_JOINTS
 
 BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")

@@ -6,7 +6,7 @@ first filled. A generation past `timeout_s` stops and is counted, as is every fa
 raised into the caller. Results arrive through `poll_results()`.
 
 The worker sets no thread budget: in the node the explainer is a child process
-(`emotion_node.ros.explain_process`) that sets its own, so generation never takes the cores of
+(`emotion_node.runtime.explain_process`) that sets its own, so generation never takes the cores of
 the node's inference threads.
 """
 from __future__ import annotations

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, Optional
 
 from emotion_node.cache import cache_root
-from emotion_node.runtime.model_files import (
+from emotion_node.model.model_files import (
     ONNX_FILE, WEIGHTS_FILE, ModelFileError, load_tokenizer_checked, model_hashes, require_file,
     require_model_dir)
 

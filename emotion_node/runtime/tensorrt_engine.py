@@ -18,7 +18,7 @@ import numpy as np
 
 from emotion_node.runtime.backends import BackendUnavailable
 from emotion_node.cache import cache_root
-from emotion_node.runtime.model_files import sha256_file
+from emotion_node.model.model_files import sha256_file
 
 ENGINE_SUFFIX = ".engine"
 

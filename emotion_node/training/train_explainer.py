@@ -8,7 +8,7 @@ fifteen styles from tokens. Stage 2 trains projector + LoRA on question-answer p
 the emotion and explain it (with and without the cue hint), and explain a given label.
 Whole contents are held out (`--holdout`) for evaluation.
 
-    python -m emotion_node.model.train_explainer --out models/default/explainer
+    python -m emotion_node.training.train_explainer --out models/default/explainer
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from emotion_node.model.explanations import (
 from emotion_node.model.labels import ALL_STYLES, EMOTION_STYLES
 from emotion_node.cache import cache_root, read_npz, write_npz
 from emotion_node.model.llm import DEFAULT_LLM
-from emotion_node.runtime.model_files import model_hashes, read_config, tokenizer_fingerprint
+from emotion_node.model.model_files import model_hashes, read_config, tokenizer_fingerprint
 from emotion_node.model.tokenizer import default_model_dir, load_tokenizer
 from emotion_node.skeleton.cues import CUE_NAMES, cues_batch
 from emotion_node.skeleton.dataset import index_clips, load_clip, shared_contents
@@ -314,9 +314,9 @@ def train_fold_tokenizer(data_root: Optional[Path], holdout: Sequence[str], out_
     The recipe (TrainConfig and architecture) is the one recorded in `recipe_dir/config.json`
     (default: the committed tokenizer), so the fold differs from it only by the held-out clips.
     """
-    from emotion_node.model.data import load_records
+    from emotion_node.training.data import load_records
     from emotion_node.model.tokenizer import TokenizerConfig, save_tokenizer
-    from emotion_node.model.train_tokenizer import TrainConfig, train_tokenizer
+    from emotion_node.training.train_tokenizer import TrainConfig, train_tokenizer
 
     recorded = read_config(Path(recipe_dir or default_model_dir()))
     training = recorded.pop("training", {})
@@ -340,7 +340,7 @@ def train_fold_tokenizer(data_root: Optional[Path], holdout: Sequence[str], out_
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Command-line options of `python -m emotion_node.model.train_explainer`."""
+    """Command-line options of `python -m emotion_node.training.train_explainer`."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     defaults = ExplainerTrainConfig()
     p.add_argument("--out", type=Path, default=None, help="explainer output folder")

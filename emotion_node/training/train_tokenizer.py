@@ -20,12 +20,12 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from emotion_node.model.data import (
+from emotion_node.training.data import (
     AugmentConfig, BalancedSampler, ClipRecord, WindowPool, build_pool, load_records,
     raw_eval_windows)
-from emotion_node.model.descriptions import cue_levels, describe, neutral_stats
+from emotion_node.training.descriptions import cue_levels, describe, neutral_stats
 from emotion_node.model.labels import ALL_STYLES
-from emotion_node.model.text_encoder import TEXT_DIM, embed_texts
+from emotion_node.training.text_encoder import TEXT_DIM, embed_texts
 from emotion_node.model.tokenizer import SkeletonTokenizer, TokenizerConfig, save_tokenizer
 from emotion_node.skeleton.cues import cues_batch
 from emotion_node.skeleton.dataset import index_clips, shared_contents

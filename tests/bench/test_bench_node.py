@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from emotion_node.model.tokenizer import SkeletonTokenizer, TokenizerConfig, save_tokenizer
-from emotion_node.ros import bench
+from emotion_node.bench import node as bench
 
 DOMAIN_ID = 72
 

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from emotion_node.runtime import bench
+from emotion_node.bench import tokenizer as bench
 
 
 def _args(*argv):

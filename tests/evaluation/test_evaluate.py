@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from emotion_node.commands import evaluate as evaluate_command
-from emotion_node.model import evaluate as ev
+from emotion_node.evaluation import evaluate as ev
 from emotion_node.model.tokenizer import SkeletonTokenizer, TokenizerConfig, save_tokenizer
 from emotion_node.skeleton.dataset import default_data_root
 

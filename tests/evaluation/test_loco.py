@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from emotion_node.model.loco import fold_indices, load_study, run_loco
-from emotion_node.model.train_tokenizer import TrainConfig
+from emotion_node.evaluation.loco import fold_indices, load_study, run_loco
+from emotion_node.training.train_tokenizer import TrainConfig
 
 torch.set_num_threads(1)
 

@@ -163,7 +163,7 @@ def test_save_load_round_trip(llm_dir, tmp_path):
 
 
 def _table(n=42, seed=0):
-    from emotion_node.model.train_explainer import WindowTable
+    from emotion_node.training.train_explainer import WindowTable
 
     rng = np.random.default_rng(seed)
     styles = np.array([(list(EMOTION_STYLES) + ["old"])[i % 8] for i in range(n)])
@@ -178,7 +178,7 @@ def _table(n=42, seed=0):
 
 
 def test_training_runs_both_stages_and_resumes(llm_dir, tmp_path):
-    from emotion_node.model.train_explainer import ExplainerTrainConfig, train_explainer
+    from emotion_node.training.train_explainer import ExplainerTrainConfig, train_explainer
 
     table = _table()
     cfg = ExplainerTrainConfig(holdout=("bye",), stage1_steps=2, stage2_steps=3, batch_size=2,
@@ -242,7 +242,7 @@ def test_explain_command_rejects_non_bvh(tmp_path, capsys):
 def test_worker_with_a_real_explainer(llm_dir):
     import time
 
-    from emotion_node.model.explain_worker import ExplainWorker
+    from emotion_node.runtime.explain_worker import ExplainWorker
 
     ex = _explainer(llm_dir)
     worker = ExplainWorker(ex, timeout_s=30.0)
@@ -262,7 +262,7 @@ def test_worker_with_a_real_explainer(llm_dir):
 def test_stage_two_claims_follow_the_hint(made_up):
     from emotion_node.model.explanations import (
         HINT_WORDS, CueReference, parse_explanation, salient_cues)
-    from emotion_node.model.train_explainer import ExplainerTrainConfig, stage_examples
+    from emotion_node.training.train_explainer import ExplainerTrainConfig, stage_examples
 
     table = _table(n=64)
     table.cues *= 3.0  # plenty of salient cues
@@ -286,7 +286,7 @@ def test_stage_two_claims_follow_the_hint(made_up):
 
 
 def test_bench_measure_row(llm_dir):
-    from emotion_node.model.bench_llm import measure
+    from emotion_node.bench.llm import measure
 
     ex = _explainer(llm_dir, reference={"global_mean": [0.0] * 7, "scale": [1.0] * 7})
     inputs = [(tuple(t[0] for t in _tokens(1, seed=s)), "sad", np.zeros(7), "walk")
@@ -298,7 +298,7 @@ def test_bench_measure_row(llm_dir):
 
 
 def test_evaluation_report_on_a_tiny_table(llm_dir):
-    from emotion_node.model.evaluate_llm import _report
+    from emotion_node.evaluation.evaluate_llm import _report
 
     ex = _explainer(llm_dir, reference={"global_mean": [0.0] * 7, "scale": [1.0] * 7},
                     max_new_tokens=6)
@@ -320,7 +320,7 @@ def test_evaluation_report_on_a_tiny_table(llm_dir):
 
 def test_tokenizer_fingerprint_ignores_classifier_and_metadata(tmp_path):
     from emotion_node.model.tokenizer import SkeletonTokenizer, TokenizerConfig, save_tokenizer
-    from emotion_node.runtime.model_files import tokenizer_fingerprint
+    from emotion_node.model.model_files import tokenizer_fingerprint
 
     torch.manual_seed(0)
     config = TokenizerConfig()
@@ -337,7 +337,7 @@ def test_tokenizer_fingerprint_ignores_classifier_and_metadata(tmp_path):
 
 def test_explainer_mismatch_names_both_tokenizers(tmp_path):
     from emotion_node.model.tokenizer import SkeletonTokenizer, TokenizerConfig, save_tokenizer
-    from emotion_node.runtime.model_files import explainer_mismatch, tokenizer_fingerprint
+    from emotion_node.model.model_files import explainer_mismatch, tokenizer_fingerprint
 
     torch.manual_seed(0)
     config = TokenizerConfig()
@@ -361,7 +361,7 @@ def test_evaluate_command_adds_the_llm_scores(llm_dir, tmp_path, monkeypatch, ca
 
     from emotion_node.commands import evaluate as command
     from emotion_node.model.tokenizer import SkeletonTokenizer, TokenizerConfig, save_tokenizer
-    from emotion_node.runtime.model_files import tokenizer_fingerprint
+    from emotion_node.model.model_files import tokenizer_fingerprint
     from emotion_node.skeleton.dataset import default_data_root
 
     monkeypatch.setenv("EMOTION_NODE_CACHE", str(tmp_path / "cache"))

@@ -7,7 +7,7 @@ from emotion_node.model import llm
 
 
 def test_every_cache_follows_the_environment(monkeypatch, tmp_path):
-    from emotion_node.model.text_encoder import _cache_dir as text_cache
+    from emotion_node.training.text_encoder import _cache_dir as text_cache
     from emotion_node.runtime.tensorrt_engine import engine_path
     from emotion_node.skeleton.dataset import default_cache_dir as clip_cache
 
@@ -61,7 +61,7 @@ def test_real_llm_explains_a_real_window():
     from emotion_node.model.explainer import Explainer
     from emotion_node.model.explanations import check_explanation
     from emotion_node.model.tokenizer import default_model_dir, load_tokenizer
-    from emotion_node.runtime.model_files import tokenizer_fingerprint
+    from emotion_node.model.model_files import tokenizer_fingerprint
     from emotion_node.skeleton.cues import kinematic_cues
     from emotion_node.skeleton.dataset import index_clips, load_clip
     from emotion_node.skeleton.preprocess import clip_windows, preprocess_window

@@ -1,6 +1,6 @@
 """Where the default model is found, with and without a sourced ROS environment (the ROS-side
 files: tests/ros/test_package_files.py)."""
-from emotion_node.runtime import model_files
+from emotion_node.model import model_files
 
 
 def test_default_model_is_found_without_a_ros_environment(monkeypatch):

@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from emotion_node.ros.explain_process import ProcessExplainer
+from emotion_node.runtime.explain_process import ProcessExplainer
 from emotion_node.ros.params import NodeParams
 from emotion_node.ros.pipeline import default_model_dir, load_model
 from emotion_node.skeleton.bvh import read_bvh_canonical

@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from emotion_node.model.explain_worker import ExplainWorker
+from emotion_node.runtime.explain_worker import ExplainWorker
 
 TOKENS = (np.zeros((4, 8), np.float32), np.zeros((6, 8), np.float32), np.zeros((2, 8), np.float32))
 

@@ -11,7 +11,7 @@ import torch
 from emotion_node.model import tokenizer
 from emotion_node.runtime.export import (
     ensure_onnx, export_onnx, onnx_stale_reason, read_onnx_metadata)
-from emotion_node.runtime.model_files import ModelFileError, sha256_file
+from emotion_node.model.model_files import ModelFileError, sha256_file
 from emotion_node.skeleton.layouts import CANONICAL_JOINTS
 
 # Largest |ONNX Runtime - PyTorch| allowed on any output (fp32 on CPU). Measured on the fixture

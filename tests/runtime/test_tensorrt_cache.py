@@ -7,7 +7,7 @@ import torch
 
 from emotion_node.runtime import tensorrt_engine as te
 from emotion_node.runtime.backends import TensorRTBackend, create_backend
-from emotion_node.runtime.model_files import sha256_file
+from emotion_node.model.model_files import sha256_file
 
 SHA = "0123456789abcdef" * 4
 

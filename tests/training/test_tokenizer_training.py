@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-from emotion_node.model.data import (
+from emotion_node.training.data import (
     AugmentConfig, BalancedSampler, build_pool, cut_window, load_records, raw_eval_windows)
-from emotion_node.model.descriptions import cue_levels, describe, neutral_stats
-from emotion_node.model.train_tokenizer import (
+from emotion_node.training.descriptions import cue_levels, describe, neutral_stats
+from emotion_node.training.train_tokenizer import (
     TrainConfig, clip_cues, clip_loss, fold_temperature, train_tokenizer)
 from emotion_node.model.tokenizer import SkeletonTokenizer, TokenizerConfig
 from emotion_node.skeleton.dataset import default_data_root, index_clips

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from emotion_node.model.tokenizer import SkeletonTokenizer, TokenizerConfig, save_tokenizer
-from emotion_node.runtime.bench import synthetic_motion
+from emotion_node.bench.tokenizer import synthetic_motion
 from emotion_node.runtime.export import export_onnx
 from emotion_node.skeleton.preprocess import preprocess_batch
 

@@ -104,7 +104,7 @@ def main(args: argparse.Namespace) -> int:
     """Run the benchmark, print a table, write JSON rows."""
     import torch
 
-    from emotion_node.model.tokenizer import default_model_dir
+    from emotion_node.model.model_files import default_model_dir
 
     if args.runs < 1 or args.threads < 1:
         print(f"bench llm: --runs and --threads must be >= 1, got {args.runs}, {args.threads}",

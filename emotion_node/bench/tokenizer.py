@@ -146,8 +146,9 @@ def _resolve_model(args: argparse.Namespace, tmp: str) -> Tuple[Path, Dict[str, 
     import torch
 
     from emotion_node.model.tokenizer import (
-        SkeletonTokenizer, TokenizerConfig, count_parameters, default_model_dir, save_tokenizer)
-    from emotion_node.model.model_files import load_tokenizer_checked
+        SkeletonTokenizer, TokenizerConfig, count_parameters, load_tokenizer_checked,
+        save_tokenizer)
+    from emotion_node.model.model_files import default_model_dir
 
     if args.fresh:
         torch.manual_seed(0)

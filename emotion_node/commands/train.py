@@ -127,7 +127,7 @@ def main(args: argparse.Namespace) -> int:
         cfg = _train_config(args)
         if args.loco is not None:
             return _run_loco(args, cfg)
-        from emotion_node.model.tokenizer import default_model_dir
+        from emotion_node.model.model_files import default_model_dir
         from emotion_node.training.train_tokenizer import train_default
 
         extra, temperature = {}, 1.0

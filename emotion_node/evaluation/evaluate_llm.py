@@ -83,9 +83,10 @@ def evaluate_llm(explainer_dir: Optional[Path] = None, tokenizer_dir: Optional[P
     import torch
 
     from emotion_node.model.explainer import Explainer
-    from emotion_node.model.tokenizer import TokenizerConfig, default_model_dir
+    from emotion_node.model.tokenizer import TokenizerConfig
     from emotion_node.training.train_explainer import build_window_table
-    from emotion_node.model.model_files import default_explainer_dir, read_config
+    from emotion_node.model.model_files import (
+        default_explainer_dir, default_model_dir, read_config)
 
     torch.set_num_threads(threads)
     tokenizer_dir = Path(tokenizer_dir) if tokenizer_dir is not None else default_model_dir()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional
 
 import numpy as np
 
@@ -84,26 +84,6 @@ def read_config(model_dir: Path) -> Dict[str, Any]:
     if not isinstance(data, dict):
         raise ModelFileError(f"tokenizer config {path} holds {type(data).__name__}, not an object")
     return data
-
-
-def load_tokenizer_checked(model_dir: Path) -> Tuple[Any, Any]:
-    """`load_tokenizer` with every file problem raised as a ModelFileError naming the file."""
-    from safetensors import SafetensorError
-
-    from emotion_node.model.tokenizer import TokenizerConfig, load_tokenizer
-
-    model_dir = require_model_dir(model_dir)
-    config_path = model_dir / CONFIG_FILE
-    try:
-        TokenizerConfig.from_dict(read_config(model_dir))
-    except (TypeError, ValueError, KeyError) as exc:
-        raise ModelFileError(f"tokenizer config {config_path} is invalid: {exc}") from exc
-    weights = require_file(model_dir / WEIGHTS_FILE, "tokenizer weights")
-    try:
-        return load_tokenizer(model_dir)
-    except (SafetensorError, OSError, RuntimeError, KeyError, ValueError) as exc:
-        # A truncated file, a foreign state dict or mismatched shapes all end here.
-        raise ModelFileError(f"tokenizer weights {weights} cannot be loaded: {exc}") from exc
 
 
 def tokenizer_fingerprint(tokenizer_dir: Path) -> str:

@@ -16,12 +16,14 @@ from typing import Any, Dict, Tuple
 
 import torch
 import torch.nn.functional as F
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from emotion_node.model.labels import EMOTION_STYLES
-from emotion_node.model.model_files import (  # noqa: F401 - default_model_dir for callers
-    CONFIG_FILE, WEIGHTS_FILE, default_model_dir)
+from emotion_node.model.model_files import (
+    CONFIG_FILE, WEIGHTS_FILE, ModelFileError, default_model_dir, read_config, require_file,
+    require_model_dir)
 from emotion_node.skeleton.layouts import (
     BODY_PARTS, CANONICAL_INDEX, CANONICAL_JOINTS, CANONICAL_PARENTS, NUM_JOINTS)
 from emotion_node.skeleton.preprocess import PreprocessConfig
@@ -261,6 +263,22 @@ def load_tokenizer(directory: Path | None = None) -> Tuple[SkeletonTokenizer, To
     model = SkeletonTokenizer(config)
     model.load_state_dict(load_file(str(weights_path)))
     return model.eval(), config
+
+
+def load_tokenizer_checked(model_dir: Path) -> Tuple[SkeletonTokenizer, TokenizerConfig]:
+    """`load_tokenizer` with every file problem raised as a ModelFileError naming the file."""
+    model_dir = require_model_dir(model_dir)
+    config_path = model_dir / CONFIG_FILE
+    try:
+        TokenizerConfig.from_dict(read_config(model_dir))
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ModelFileError(f"tokenizer config {config_path} is invalid: {exc}") from exc
+    weights = require_file(model_dir / WEIGHTS_FILE, "tokenizer weights")
+    try:
+        return load_tokenizer(model_dir)
+    except (SafetensorError, OSError, RuntimeError, KeyError, ValueError) as exc:
+        # A truncated file, a foreign state dict or mismatched shapes all end here.
+        raise ModelFileError(f"tokenizer weights {weights} cannot be loaded: {exc}") from exc
 
 
 def count_parameters(model: nn.Module) -> int:

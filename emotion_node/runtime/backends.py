@@ -19,7 +19,7 @@ import numpy as np
 
 from emotion_node.model.labels import circumplex_table, valence_arousal
 from emotion_node.runtime.export import ensure_onnx, read_onnx_metadata
-from emotion_node.model.model_files import ModelFileError, load_tokenizer_checked
+from emotion_node.model.model_files import ModelFileError
 from emotion_node.skeleton.layouts import NUM_JOINTS
 
 BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
@@ -116,6 +116,8 @@ class TorchBackend(TokenizerBackend):
         torch = _import("torch")
         if device == "cuda" and not torch.cuda.is_available():
             raise BackendUnavailable("torch sees no CUDA device")
+        from emotion_node.model.tokenizer import load_tokenizer_checked  # imports torch
+
         model, config = load_tokenizer_checked(model_dir)
         self._torch, self._device = torch, torch.device(device)
         self._model = model.to(self._device).eval()

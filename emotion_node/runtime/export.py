@@ -19,8 +19,7 @@ from typing import Any, Dict, Iterator, Optional
 
 from emotion_node.cache import cache_root
 from emotion_node.model.model_files import (
-    ONNX_FILE, WEIGHTS_FILE, ModelFileError, load_tokenizer_checked, model_hashes, require_file,
-    require_model_dir)
+    ONNX_FILE, WEIGHTS_FILE, ModelFileError, model_hashes, require_file, require_model_dir)
 
 # Opset 18 is read by every ONNX Runtime and TensorRT 10 parser in use.
 DEFAULT_OPSET = 18
@@ -76,7 +75,7 @@ def export_onnx(model_dir: Path, out_path: Optional[Path] = None,
     """Export the tokenizer in `model_dir` to ONNX (default `model_dir/model.onnx`); return it."""
     import torch
 
-    from emotion_node.model.tokenizer import INPUT_NAMES, OUTPUT_NAMES
+    from emotion_node.model.tokenizer import INPUT_NAMES, OUTPUT_NAMES, load_tokenizer_checked
 
     model_dir = require_model_dir(model_dir)
     model, config = load_tokenizer_checked(model_dir)

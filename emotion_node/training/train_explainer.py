@@ -32,8 +32,9 @@ from emotion_node.model.explanations import (
 from emotion_node.model.labels import ALL_STYLES, EMOTION_STYLES
 from emotion_node.cache import cache_root, read_npz, write_npz
 from emotion_node.model.llm import DEFAULT_LLM
-from emotion_node.model.model_files import model_hashes, read_config, tokenizer_fingerprint
-from emotion_node.model.tokenizer import default_model_dir, load_tokenizer
+from emotion_node.model.model_files import (
+    default_model_dir, model_hashes, read_config, tokenizer_fingerprint)
+from emotion_node.model.tokenizer import load_tokenizer
 from emotion_node.skeleton.cues import CUE_NAMES, cues_batch
 from emotion_node.skeleton.dataset import index_clips, load_clip, shared_contents
 from emotion_node.skeleton.preprocess import clip_windows, preprocess_batch

@@ -60,7 +60,8 @@ def test_real_llm_explains_a_real_window():
 
     from emotion_node.model.explainer import Explainer
     from emotion_node.model.explanations import check_explanation
-    from emotion_node.model.tokenizer import default_model_dir, load_tokenizer
+    from emotion_node.model.model_files import default_model_dir
+    from emotion_node.model.tokenizer import load_tokenizer
     from emotion_node.model.model_files import tokenizer_fingerprint
     from emotion_node.skeleton.cues import kinematic_cues
     from emotion_node.skeleton.dataset import index_clips, load_clip

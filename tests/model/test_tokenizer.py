@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from emotion_node.model.labels import EMOTION_STYLES
+from emotion_node.model.model_files import default_model_dir
 from emotion_node.model.tokenizer import (
-    OUTPUT_NAMES, SkeletonTokenizer, TokenizerConfig, count_parameters, default_model_dir,
-    load_tokenizer, save_tokenizer)
+    OUTPUT_NAMES, SkeletonTokenizer, TokenizerConfig, count_parameters, load_tokenizer,
+    save_tokenizer)
 from emotion_node.skeleton.layouts import BODY_PARTS, layout_presence
 from emotion_node.skeleton.preprocess import PreprocessConfig
 

@@ -32,11 +32,11 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from emotion_node.model.explanations import EMOTION_WORDS
 from emotion_node.model.labels import hri_label
+from emotion_node.model.model_files import default_model_dir
 from emotion_node.msg import EmotionState, PersonEmotion, SkeletonArray
 from emotion_node.ros.bag_io import Track, load_tracks, write_bag
 from emotion_node.ros.convert import BodyFrame, build_skeleton_array, rclpy_factory
 from emotion_node.ros.node_main import spawn_node, stop_process
-from emotion_node.ros.pipeline import default_model_dir
 from emotion_node.skeleton.dataset import default_data_root
 
 DOMAIN_ID = 70

@@ -3,9 +3,10 @@ import time
 
 import pytest
 
+from emotion_node.model.model_files import default_model_dir
 from emotion_node.runtime.explain_process import ProcessExplainer
 from emotion_node.ros.params import NodeParams
-from emotion_node.ros.pipeline import default_model_dir, load_model
+from emotion_node.ros.pipeline import load_model
 from emotion_node.skeleton.bvh import read_bvh_canonical
 from emotion_node.skeleton.cues import kinematic_cues
 from emotion_node.skeleton.dataset import default_data_root

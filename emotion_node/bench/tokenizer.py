@@ -86,6 +86,7 @@ def _make_backends(model_dir: Path, device: str, threads: Optional[int]
                    ) -> Tuple[Dict[str, Any], Dict[str, str]]:
     """Build every backend the device allows; return (backends by name, skipped reasons)."""
     from emotion_node.runtime import backends as rb
+    from emotion_node.runtime.base import BackendUnavailable
 
     makers: List[Tuple[str, Callable[[], Any]]] = [
         ("torch", lambda: rb.TorchBackend(model_dir, "cpu")),
@@ -101,7 +102,7 @@ def _make_backends(model_dir: Path, device: str, threads: Optional[int]
     for name, make in makers:
         try:
             made[name] = make()
-        except rb.BackendUnavailable as exc:
+        except BackendUnavailable as exc:
             skipped[name] = str(exc)
     return made, skipped
 

@@ -70,7 +70,7 @@ def _build_engine(args: argparse.Namespace, onnx_path: Path) -> int:
 def main(args: argparse.Namespace) -> int:
     """Export the ONNX file, then optionally the TensorRT engine."""
     from emotion_node.model.model_files import ModelFileError, default_model_dir
-    from emotion_node.runtime.backends import BackendUnavailable
+    from emotion_node.runtime.base import BackendUnavailable
 
     if args.fp16 and not args.tensorrt:
         print("error: --fp16 applies to the TensorRT engine; add --tensorrt", file=sys.stderr)

@@ -16,9 +16,9 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from emotion_node.runtime.backends import BackendUnavailable
 from emotion_node.cache import cache_root
 from emotion_node.model.model_files import sha256_file
+from emotion_node.runtime.base import BackendUnavailable
 
 ENGINE_SUFFIX = ".engine"
 

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from emotion_node.model.labels import EMOTION_STYLES, valence_arousal
-from emotion_node.runtime import backends
-from emotion_node.runtime.backends import (
-    BackendUnavailable, InferenceResult, backend_plan, create_backend)
 from emotion_node.model.model_files import ModelFileError
+from emotion_node.runtime import backends
+from emotion_node.runtime.backends import backend_plan, create_backend
+from emotion_node.runtime.base import BackendUnavailable, InferenceResult
 
 # Same bound as the export parity test: fp32 ONNX Runtime against eager PyTorch.
 PARITY_TOL = 1e-4

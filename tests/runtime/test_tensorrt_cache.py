@@ -7,6 +7,7 @@ import torch
 
 from emotion_node.runtime import tensorrt_engine as te
 from emotion_node.runtime.backends import TensorRTBackend, create_backend
+from emotion_node.runtime.base import BackendUnavailable
 from emotion_node.model.model_files import sha256_file
 
 SHA = "0123456789abcdef" * 4
@@ -104,7 +105,7 @@ def test_unavailable_tensorrt_says_why(model_dir, recording_logger):
     try:
         import tensorrt  # noqa: F401
     except ImportError:
-        with pytest.raises(te.BackendUnavailable, match="tensorrt is not importable"):
+        with pytest.raises(BackendUnavailable, match="tensorrt is not importable"):
             TensorRTBackend(model_dir)
     if not torch.cuda.is_available():
         backend = create_backend(model_dir, "tensorrt", "cuda", recording_logger)

@@ -2,7 +2,7 @@
 
 Every backend runs the same batch in the same loop, interleaved repeat by repeat, so load from
 other processes hits them alike. A row times one `backend.infer` call (numpy in, numpy out:
-host/device copies, softmax and valence/arousal included). `preprocess_batch` on the same
+host/device copies and softmax included). `preprocess_batch` on the same
 persons is timed in the same loop and reported apart, under `preprocess_rows`.
 """
 from __future__ import annotations

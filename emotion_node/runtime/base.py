@@ -14,7 +14,7 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from emotion_node.model.labels import circumplex_table, valence_arousal
+from emotion_node.model.labels import circumplex_table
 from emotion_node.model.model_files import ModelFileError
 from emotion_node.skeleton.layouts import NUM_JOINTS
 
@@ -29,7 +29,6 @@ class InferenceResult:
 
     probs: np.ndarray  # (B, C) softmax of logits
     logits: np.ndarray  # (B, C)
-    valence_arousal: np.ndarray  # (B, 2) circumplex expectation of probs, in [-1, 1]
     temporal_tokens: np.ndarray  # (B, T', D)
     spatial_tokens: np.ndarray  # (B, P, D)
     semantic_tokens: np.ndarray  # (B, K, D)
@@ -51,7 +50,8 @@ class TokenizerBackend(abc.ABC):
     max_batch: Optional[int] = None  # larger batches are split into chunks of this size
 
     def _set_model_info(self, labels: Sequence[str], window_frames: int, source: Path) -> None:
-        """Record labels and window length, checking the labels have circumplex positions."""
+        """Record labels and window length, checking the labels have circumplex positions (the
+        pipeline turns the smoothed scores into valence and arousal)."""
         try:
             circumplex_table(tuple(labels))
         except ValueError as exc:
@@ -74,8 +74,7 @@ class TokenizerBackend(abc.ABC):
         logits, temporal, spatial, semantic = (
             np.concatenate(parts) if len(chunks) > 1 else parts[0] for parts in zip(*chunks))
         probs = softmax(logits)
-        return InferenceResult(probs, logits, valence_arousal(probs, self.labels),
-                               temporal, spatial, semantic)
+        return InferenceResult(probs, logits, temporal, spatial, semantic)
 
     @abc.abstractmethod
     def _run(self, x: np.ndarray, mask: np.ndarray) -> Sequence[np.ndarray]:

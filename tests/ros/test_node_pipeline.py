@@ -178,3 +178,23 @@ def test_link_refuses_an_explainer_trained_on_another_tokenizer(tmp_path):
         assert logged and 'retrain the explainer' in logged[0]
     finally:
         link.close()
+
+
+def test_valence_and_arousal_come_from_the_smoothed_scores():
+    from emotion_node.model.labels import valence_arousal
+
+    backend, pipeline = make(smoothing=True)
+    backend.order = [1]  # happy first, then sad: the smoothed scores hold both for a while
+    for i in range(75):
+        t = 100.0 + i / 30
+        if i == 60:
+            backend.order = [2]
+        pipeline.add(frames(['a'], t), now=t)
+        (result,) = pipeline.step(now=t)
+    raw = np.full(len(EMOTION_STYLES), 0.02, np.float32)
+    raw[2] = 1.0 - 0.02 * (len(EMOTION_STYLES) - 1)
+    assert not np.allclose(result.scores, raw, atol=0.05)  # still between the two
+    va = valence_arousal(result.scores, EMOTION_STYLES)
+    assert (result.valence, result.arousal) == pytest.approx((float(va[0]), float(va[1])))
+    assert not (result.valence, result.arousal) == pytest.approx(
+        tuple(float(v) for v in valence_arousal(raw, EMOTION_STYLES)), abs=0.05)

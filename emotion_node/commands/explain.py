@@ -81,15 +81,13 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     import torch
 
     from emotion_node.model.explainer import Explainer
-    from emotion_node.ros.params import NodeParams
-    from emotion_node.ros.pipeline import load_model
     from emotion_node.model.model_files import default_explainer_dir
+    from emotion_node.runtime.loading import load_model
 
     torch.set_num_threads(args.threads)
     # The node's loader: the same preprocessing source (config, or an ONNX-only export's
     # metadata) and the same window check.
-    model = load_model(NodeParams(model_path=str(args.model or ""), model_backend=args.backend,
-                                  model_device=args.device))
+    model = load_model(args.model, args.backend, args.device)
     explainer = Explainer.load(args.explainer or default_explainer_dir(model.directory),
                                llm=args.llm, device=args.device, tokenizer_dir=model.directory)
     return model.backend, explainer, model.preprocess

@@ -17,7 +17,8 @@ from visualization_msgs.msg import MarkerArray
 
 from emotion_node.msg import EmotionState, SkeletonArray
 from emotion_node.ros import convert, outputs, params
-from emotion_node.ros.pipeline import EmotionPipeline, LoadedModel, PipelineSettings, load_model
+from emotion_node.ros.pipeline import EmotionPipeline, PipelineSettings, load_model
+from emotion_node.runtime.loading import LoadedModel
 
 STAMP_FUTURE = 'stamp_future'
 CONVERSION_ERROR = 'conversion_error'

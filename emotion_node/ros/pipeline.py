@@ -5,7 +5,6 @@ the same object to measure label flicker with and without smoothing, so both use
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -14,10 +13,10 @@ import numpy as np
 
 from emotion_node.model.labels import hri_label, valence_arousal
 from emotion_node.ros.params import NodeParams
-from emotion_node.model import model_files
-from emotion_node.model.model_files import default_model_dir
 from emotion_node.ros.people import LOST, OK, WARMING_UP, People, PersonTrack, Window, windows
 from emotion_node.ros.smoothing import LabelSmoother, SmoothingConfig
+from emotion_node.runtime import loading
+from emotion_node.runtime.loading import LoadedModel
 from emotion_node.skeleton.preprocess import PreprocessConfig, preprocess_batch
 
 
@@ -70,48 +69,12 @@ class PipelineSettings:
             p.smoothing_enabled, p.smoothing_tau_s, p.smoothing_margin, p.smoothing_min_hold_s))
 
 
-@dataclass
-class LoadedModel:
-    """A tokenizer backend and what the outputs say about it."""
-
-    backend: Any  # emotion_node.runtime.backends.TokenizerBackend
-    preprocess: PreprocessConfig
-    directory: Path
-    name: str
-    hash: str  # first 16 hex digits of the weights' SHA-256
-
-
 def load_model(p: NodeParams, logger: Any = None) -> LoadedModel:
-    """Create the backend for `model.path`; ModelFileError (naming the file) when it is bad."""
-    from emotion_node.runtime.backends import create_backend
-    from emotion_node.runtime.export import read_onnx_metadata
-
-    directory = Path(p.model_path).expanduser() if p.model_path else default_model_dir()
-    model_files.require_model_dir(directory)
-    weights = directory / model_files.WEIGHTS_FILE
-    if weights.is_file() or not (directory / model_files.ONNX_FILE).is_file():
-        config = model_files.read_config(directory)
-        preprocess = config.get('preprocess', {})
-    else:  # an ONNX-only deployment carries its preprocessing in the metadata
-        config = {}
-        preprocess = json.loads(
-            read_onnx_metadata(directory / model_files.ONNX_FILE).get('preprocess', '{}'))
-    try:
-        preprocess = PreprocessConfig.from_dict(preprocess)
-    except (TypeError, ValueError) as err:
-        raise model_files.ModelFileError(
-            f'preprocessing in {directory / model_files.CONFIG_FILE} is invalid: {err}') from err
-    backend = create_backend(directory, p.model_backend, p.model_device, logger,
-                             max_persons=p.people_max_persons, fp16=p.model_fp16)
-    if preprocess.window_frames != backend.window_frames:
-        backend.close()
-        raise model_files.ModelFileError(
-            f'{directory}: config window_frames {preprocess.window_frames} differs from the '
-            f'backend model\'s {backend.window_frames}; re-export the model')
-    digest = model_files.sha256_file(weights if weights.is_file()
-                                     else directory / model_files.ONNX_FILE)
-    name = str(config.get('training', {}).get('name', '') or directory.name)
-    return LoadedModel(backend, preprocess, directory, name, digest[:16])
+    """The model the node's `model.*` parameters name, with `people.max_persons` bounding the
+    batch (`emotion_node.runtime.loading.load_model`)."""
+    return loading.load_model(Path(p.model_path) if p.model_path else None, p.model_backend,
+                              p.model_device, logger, max_persons=p.people_max_persons,
+                              fp16=p.model_fp16)
 
 
 class EmotionPipeline:

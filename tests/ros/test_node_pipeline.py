@@ -10,7 +10,7 @@ from emotion_node.model.labels import EMOTION_STYLES
 from emotion_node.ros.explain_link import ExplainLink
 from emotion_node.ros.params import NodeParams
 from emotion_node.ros.people import LOST, OK, WARMING_UP
-from emotion_node.ros.pipeline import EmotionPipeline, PipelineSettings
+from emotion_node.ros.pipeline import EmotionPipeline, PipelineSettings, load_model
 from emotion_node.ros.smoothing import SmoothingConfig
 from emotion_node.skeleton.preprocess import PreprocessConfig
 
@@ -198,3 +198,23 @@ def test_valence_and_arousal_come_from_the_smoothed_scores():
     assert (result.valence, result.arousal) == pytest.approx((float(va[0]), float(va[1])))
     assert not (result.valence, result.arousal) == pytest.approx(
         tuple(float(v) for v in valence_arousal(raw, EMOTION_STYLES)), abs=0.05)
+
+
+def test_node_parameters_reach_the_tensorrt_engine(model_dir, recording_logger, monkeypatch):
+    # model.fp16 and people.max_persons choose the engine that is built and cached.
+    from emotion_node.runtime import backends
+    from emotion_node.runtime.base import BackendUnavailable
+
+    asked = []
+
+    def record(self, model_dir, max_persons, fp16, cache_dir=None, logger=None):
+        asked.append((max_persons, fp16))
+        raise BackendUnavailable("tensorrt is not importable (test)")
+
+    monkeypatch.setattr(backends.TensorRTBackend, "__init__", record)
+    params = NodeParams(model_path=str(model_dir), model_backend="tensorrt",
+                        model_device="cuda", model_fp16=True, people_max_persons=12)
+    loaded = load_model(params, recording_logger)
+    assert asked == [(12, True)]
+    assert loaded.backend.name in ("onnxruntime", "torch")
+    assert len(recording_logger.lines) == 1

@@ -179,26 +179,6 @@ def test_onnx_only_directory_runs_without_weights(model_dir, tmp_path, random_ba
         create_backend(tmp_path / "deploy", "onnxruntime")
 
 
-def test_node_parameters_reach_the_tensorrt_engine(model_dir, recording_logger, monkeypatch):
-    # model.fp16 and people.max_persons choose the engine that is built and cached.
-    from emotion_node.ros.params import NodeParams
-    from emotion_node.ros.pipeline import load_model
-
-    asked = []
-
-    def record(self, model_dir, max_persons, fp16, cache_dir=None, logger=None):
-        asked.append((max_persons, fp16))
-        raise BackendUnavailable("tensorrt is not importable (test)")
-
-    monkeypatch.setattr(backends.TensorRTBackend, "__init__", record)
-    params = NodeParams(model_path=str(model_dir), model_backend="tensorrt",
-                        model_device="cuda", model_fp16=True, people_max_persons=12)
-    loaded = load_model(params, recording_logger)
-    assert asked == [(12, True)]
-    assert loaded.backend.name in ("onnxruntime", "torch")
-    assert len(recording_logger.lines) == 1
-
-
 @pytest.mark.skipif(not torch.cuda.is_available(),
                     reason="no CUDA device here: the CUDA-graph backend runs where torch sees one")
 def test_cuda_graphs_match_eager_cpu_and_follow_new_inputs(torch_backend, make_inputs,

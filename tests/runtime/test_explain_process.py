@@ -5,8 +5,7 @@ import pytest
 
 from emotion_node.model.model_files import default_model_dir
 from emotion_node.runtime.explain_process import ProcessExplainer
-from emotion_node.ros.params import NodeParams
-from emotion_node.ros.pipeline import load_model
+from emotion_node.runtime.loading import load_model
 from emotion_node.skeleton.bvh import read_bvh_canonical
 from emotion_node.skeleton.cues import kinematic_cues
 from emotion_node.skeleton.dataset import default_data_root
@@ -18,7 +17,7 @@ EXPLAINER = default_model_dir() / 'explainer'
 @pytest.fixture(scope='module')
 def window():
     """Tokens and cues of one real window of a sad walk, through the node's model path."""
-    model = load_model(NodeParams())
+    model = load_model()
     positions, mask, fps = read_bvh_canonical(
         default_data_root() / 'data' / 'dataset-1_walk_sad_001.bvh')
     raw, raw_mask, _ = clip_windows(positions, mask, fps, model.preprocess)

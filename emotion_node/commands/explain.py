@@ -1,7 +1,7 @@
 """Explain the emotion in a BVH file window by window: label, confidence and explanation in words.
 
 The tokenizer labels each window; the LLM explains that label from the window's skeleton tokens and
-its measured cues, exactly as the node does. `explain_windows` is the reusable core.
+its measured cues, exactly as the node does (`emotion_node.runtime.explain_windows`).
 """
 from __future__ import annotations
 
@@ -10,10 +10,6 @@ import json
 import sys
 from pathlib import Path
 from typing import Any, Sequence
-
-import numpy as np
-
-from emotion_node.model.labels import hri_label
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,45 +33,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
 
 
-def explain_windows(windows: np.ndarray, masks: np.ndarray, backend: Any, explainer: Any,
-                    preprocess: Any, hints: bool = True,
-                    batch_size: int = 8) -> list[dict[str, Any]]:
-    """Label and explain raw canonical windows (W, T, 21, 3) metres at `preprocess.fps`.
-
-    `backend` has `infer(x, mask)` and `labels` (emotion_node.runtime.backends); `explainer` is
-    an `Explainer`. Returns one dict per window: label, hri_label, confidence, explanation,
-    and how many of its movement claims the measured cues support.
-    """
-    from emotion_node.model.explanations import check_explanation
-    from emotion_node.skeleton.cues import cues_batch
-    from emotion_node.skeleton.preprocess import preprocess_batch
-
-    windows, masks = np.asarray(windows, np.float32), np.asarray(masks, bool)
-    if windows.ndim != 4 or masks.shape != windows.shape[:3]:
-        raise ValueError(f"expected windows (W, T, 21, 3) and masks (W, T, 21), got "
-                         f"{windows.shape} and {masks.shape}")
-    x, m = preprocess_batch(windows, masks, preprocess)
-    result = backend.infer(x, m)
-    cues = cues_batch(windows, masks, preprocess.fps)  # (W, 7)
-    labels = [backend.labels[i] for i in result.probs.argmax(-1)]
-    rows = []
-    for start in range(0, len(labels), batch_size):
-        idx = range(start, min(start + batch_size, len(labels)))
-        zs = [explainer.zscores(cues[i]) for i in idx]  # action unknown: global reference
-        prompts = [explainer.make_prompt("explain", labels[i], z if hints else None)
-                   for i, z in zip(idx, zs)]
-        tokens = tuple(t[list(idx)] for t in (
-            result.temporal_tokens, result.spatial_tokens, result.semantic_tokens))
-        texts, _ = explainer.generate(tokens, prompts)
-        for i, z, text in zip(idx, zs, texts):
-            check = check_explanation(text, labels[i], z)
-            rows.append({"window": i, "label": labels[i], "hri_label": hri_label(labels[i]),
-                         "confidence": round(float(result.probs[i].max()), 4),
-                         "explanation": text, "claims": check.claims,
-                         "claims_supported": check.held})
-    return rows
-
-
 def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     """(backend, explainer, preprocess config) from the arguments."""
     import torch
@@ -95,6 +52,7 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 
 def main(args: argparse.Namespace) -> int:
     """Explain one BVH file; print a table or JSON."""
+    from emotion_node.runtime.explain_windows import explain_windows
     from emotion_node.skeleton.bvh import read_bvh_canonical
     from emotion_node.skeleton.preprocess import clip_windows
 

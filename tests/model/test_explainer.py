@@ -202,7 +202,7 @@ def test_training_runs_both_stages_and_resumes(llm_dir, tmp_path):
 def test_explain_windows_labels_and_explains(llm_dir):
     from types import SimpleNamespace
 
-    from emotion_node.commands.explain import explain_windows
+    from emotion_node.runtime.explain_windows import explain_windows
     from emotion_node.skeleton.preprocess import PreprocessConfig
 
     ex = _explainer(llm_dir, reference={"global_mean": [0.0] * 7, "scale": [1.0] * 7})

@@ -6,28 +6,11 @@ cache in bfloat16. Rows: {"device", "tokens_per_s", "s_per_explanation", ...}.
 """
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of `emotion-node bench llm`."""
-    parser.add_argument("--json", type=Path, default=None, help="write the rows here")
-    parser.add_argument("--model", type=Path, default=None,
-                        help="tokenizer folder (default: models/default)")
-    parser.add_argument("--explainer", type=Path, default=None,
-                        help="explainer folder (default: <model>/explainer)")
-    parser.add_argument("--llm", default=None, help="LLM under the adapter (default: as trained)")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
-                        help="auto: the CPU, and CUDA too when present")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    parser.add_argument("--runs", type=int, default=10, help="explanations per row")
 
 
 def _inputs(model_dir: Path, runs: int) -> list[tuple[tuple, str, np.ndarray, str]]:
@@ -70,56 +53,42 @@ def measure(explainer: Any, inputs: list, device: str, **generate_kwargs: Any) -
             "mean_new_tokens": round(float(np.mean(counts)), 1), "runs": len(inputs)}
 
 
-def _rows(args: argparse.Namespace, model_dir: Path) -> list[dict]:
-    """Every benchmark row this machine can run."""
+def rows(model_dir: Path, explainer_dir: Optional[Path] = None, llm: Optional[str] = None,
+         device: str = "auto", runs: int = 10) -> list[dict]:
+    """Every benchmark row this machine can run (`device` auto: the CPU, and CUDA when
+    present), `runs` explanations each; `explainer_dir` defaults to `<model_dir>/explainer`,
+    `llm` to the one the explainer was trained on."""
     import torch
 
     from emotion_node.model.explainer import Explainer
     from emotion_node.model.model_files import default_explainer_dir
 
-    inputs = _inputs(model_dir, args.runs)
-    explainer_dir = args.explainer or default_explainer_dir(model_dir)
-    devices = ["cpu", "cuda"] if args.device == "auto" else [args.device]
+    inputs = _inputs(model_dir, runs)
+    explainer_dir = explainer_dir or default_explainer_dir(model_dir)
+    devices = ["cpu", "cuda"] if device == "auto" else [device]
     if "cuda" in devices and not torch.cuda.is_available():
-        if args.device == "cuda":
+        if device == "cuda":
             raise RuntimeError("--device cuda: torch sees no CUDA device")
         devices.remove("cuda")
-    rows = []
+    out = []
     for device in devices:
-        explainer = Explainer.load(explainer_dir, llm=args.llm, device=device)
+        explainer = Explainer.load(explainer_dir, llm=llm, device=device)
         row = measure(explainer, inputs, device)
         row.update(dtype="float32", cache="dynamic",
                    threads=torch.get_num_threads() if device == "cpu" else None)
-        rows.append(row)
+        out.append(row)
         if device == "cuda":
             del explainer
-            fast = Explainer.load(explainer_dir, llm=args.llm, device=device, dtype="bfloat16")
+            fast = Explainer.load(explainer_dir, llm=llm, device=device, dtype="bfloat16")
             row = measure(fast, inputs, device, cache_implementation="static")
             row.update(dtype="bfloat16", cache="static", threads=None)
-            rows.append(row)
-    return rows
+            out.append(row)
+    return out
 
 
-def main(args: argparse.Namespace) -> int:
-    """Run the benchmark, print a table, write JSON rows."""
-    import torch
-
-    from emotion_node.model.model_files import default_model_dir
-
-    if args.runs < 1 or args.threads < 1:
-        print(f"bench llm: --runs and --threads must be >= 1, got {args.runs}, {args.threads}",
-              file=sys.stderr)
-        return 2
-    torch.set_num_threads(args.threads)
-    try:
-        rows = _rows(args, args.model or default_model_dir())
-    except (OSError, ValueError, RuntimeError) as err:
-        print(f"bench llm: {err}", file=sys.stderr)
-        return 1
+def print_rows(rows: list[dict]) -> None:
+    """One readable line per row."""
     for row in rows:
         print(f"{row['device']:>5} {row['dtype']:>9} {row['cache']:>8}: "
               f"{row['s_per_explanation']:.3f} s/explanation, {row['tokens_per_s']:.1f} tokens/s "
               f"({row['mean_new_tokens']} tokens, {row['runs']} runs)")
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
-    return 0

@@ -7,40 +7,17 @@ persons is timed in the same loop and reported apart, under `preprocess_rows`.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import platform
-import sys
-import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 PERSONS = (1, 8, 32)
 SWEEP = [(threads, level, spinning) for threads in (1, 2) for level in ("basic", "extended", "all")
          for spinning in (False, True)]
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the tokenizer benchmark's options."""
-    parser.add_argument("--json", type=Path, required=True, help="write the results here")
-    parser.add_argument("--model", type=Path, default=None,
-                        help="model directory (default: the committed default model)")
-    parser.add_argument("--fresh", action="store_true",
-                        help="time a randomly initialised model of the default config instead")
-    parser.add_argument("--repeats", type=int, default=300, help="timed calls per backend")
-    parser.add_argument("--warmup", type=int, default=20, help="untimed calls per backend")
-    parser.add_argument("--persons", type=int, nargs="+", default=list(PERSONS),
-                        help="batch sizes (persons per call)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="intra-op threads of both PyTorch and ONNX Runtime (default 1)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                        help="auto adds the CUDA backends when torch sees a GPU")
-    parser.add_argument("--ort-sweep", action="store_true",
-                        help="also time ONNX Runtime session options (threads x level x spin)")
 
 
 def synthetic_motion(persons: int, frames: int, fps: float,
@@ -142,8 +119,9 @@ def _machine(device: str) -> Dict[str, Any]:
             "torch_threads": torch.get_num_threads(), "python": platform.python_version()}
 
 
-def _resolve_model(args: argparse.Namespace, tmp: str) -> Tuple[Path, Dict[str, Any]]:
-    """Return the model directory to time and a description of it."""
+def resolve_model(model: Optional[Path], fresh: bool, tmp: str) -> Tuple[Path, Dict[str, Any]]:
+    """The model directory to time and a description of it: `model` (default: the package's),
+    or with `fresh` a randomly initialised model of the default config saved under `tmp`."""
     import torch
 
     from emotion_node.model.tokenizer import (
@@ -151,13 +129,13 @@ def _resolve_model(args: argparse.Namespace, tmp: str) -> Tuple[Path, Dict[str, 
         save_tokenizer)
     from emotion_node.model.model_files import default_model_dir
 
-    if args.fresh:
+    if fresh:
         torch.manual_seed(0)
         config = TokenizerConfig()
         model_dir = save_tokenizer(SkeletonTokenizer(config).eval(), config, Path(tmp))
         kind = "fresh: randomly initialised, default TokenizerConfig (not trained)"
     else:
-        model_dir = Path(args.model) if args.model is not None else default_model_dir()
+        model_dir = Path(model) if model is not None else default_model_dir()
         kind = "trained"
     model, config = load_tokenizer_checked(model_dir)
     return model_dir, {"dir": str(model_dir), "kind": kind,
@@ -166,7 +144,7 @@ def _resolve_model(args: argparse.Namespace, tmp: str) -> Tuple[Path, Dict[str, 
                        "fps": config.preprocess.fps}
 
 
-def _print_table(result: Dict[str, Any]) -> None:
+def print_table(result: Dict[str, Any]) -> None:
     """Print rows and the eager/ONNX Runtime ratios."""
     print(f"{'backend':<18}{'persons':>8}{'p50 ms':>10}{'p99 ms':>10}")
     for row in result["rows"]:
@@ -192,59 +170,41 @@ def _ratios(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return out
 
 
-def run(args: argparse.Namespace, model_dir: Path, model_info: Dict[str, Any]) -> Dict[str, Any]:
-    """Time every backend at every batch size; return the JSON-ready result."""
+def run(model_dir: Path, model_info: Dict[str, Any], persons: Sequence[int] = PERSONS,
+        repeats: int = 300, warmup: int = 20, threads: int = 1, device: str = "auto",
+        ort_sweep: bool = False) -> Dict[str, Any]:
+    """Time every backend at every batch size; return the JSON-ready result.
+
+    `threads`: intra-op threads of both PyTorch and ONNX Runtime; `device`: auto adds the CUDA
+    backends when torch sees a GPU; `ort_sweep`: also time ONNX Runtime session options.
+    """
     import torch
 
     from emotion_node.skeleton.preprocess import PreprocessConfig, preprocess_batch
 
-    torch.set_num_threads(args.threads)  # the same thread budget for eager and ONNX Runtime
-    device = args.device
+    torch.set_num_threads(threads)  # the same thread budget for eager and ONNX Runtime
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    backends, skipped = _make_backends(model_dir, device, args.threads)
+    backends, skipped = _make_backends(model_dir, device, threads)
     config = PreprocessConfig(fps=model_info["fps"], window_frames=model_info["window_frames"])
     rng = np.random.default_rng(0)
     rows, pre_rows, inputs = [], [], {}
-    for persons in args.persons:
-        raw, raw_mask = synthetic_motion(persons, config.window_frames, config.fps, rng)
+    for count in persons:
+        raw, raw_mask = synthetic_motion(count, config.window_frames, config.fps, rng)
         x, mask = preprocess_batch(raw, raw_mask, config)
-        inputs[persons] = (x, mask)
+        inputs[count] = (x, mask)
         calls = {name: (lambda b=b: b.infer(x, mask)) for name, b in backends.items()}
         calls["preprocess"] = lambda: preprocess_batch(raw, raw_mask, config)
-        for name, stats in time_interleaved(calls, args.repeats, args.warmup).items():
-            row = {"backend": name, "persons": persons, **stats}
+        for name, stats in time_interleaved(calls, repeats, warmup).items():
+            row = {"backend": name, "persons": count, **stats}
             (pre_rows if name == "preprocess" else rows).append(row)
     for row in pre_rows:
         del row["backend"]
     result = {"rows": rows, "preprocess_rows": pre_rows, "ratios": _ratios(rows),
               "skipped": skipped, "model": model_info, "machine": _machine(device),
-              "settings": {"repeats": args.repeats, "warmup": args.warmup,
-                           "threads": args.threads, "device": device,
+              "settings": {"repeats": repeats, "warmup": warmup, "threads": threads,
+                           "device": device,
                            "input": "synthetic walking-like motion through preprocess_batch"}}
-    if args.ort_sweep:
-        result["ort_options"] = _ort_sweep(model_dir, inputs, args.repeats, args.warmup)
+    if ort_sweep:
+        result["ort_options"] = _ort_sweep(model_dir, inputs, repeats, warmup)
     return result
-
-
-def main(args: argparse.Namespace) -> int:
-    """Run the benchmark, print the table and write the JSON."""
-    from emotion_node.model.model_files import ModelFileError
-
-    if args.repeats < 1 or args.warmup < 0 or min(args.persons) < 1 or args.threads < 1:
-        print(f"error: need --repeats >= 1, --warmup >= 0, --persons >= 1 and --threads >= 1, "
-              f"got {args.repeats}, {args.warmup}, {args.persons}, {args.threads}",
-              file=sys.stderr)
-        return 2
-    with tempfile.TemporaryDirectory(prefix="emotion-node-bench-") as tmp:
-        try:
-            model_dir, model_info = _resolve_model(args, tmp)
-            result = run(args, model_dir, model_info)
-        except ModelFileError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-    _print_table(result)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.json}")
-    return 0

@@ -1,24 +1,182 @@
-"""Benchmark the tokenizer backends, the running node, or the LLM explainer; print figures, write JSON."""
+"""Benchmark the tokenizer backends, the running node, or the LLM explainer; print figures, write JSON.
+
+    emotion-node bench tokenizer --json FILE [...]
+    emotion-node bench node [--flicker | --flicker-only] [--stages | --stages-only] [...]
+    emotion-node bench llm [...]
+
+The measurements live in `emotion_node.bench` (one module per job); here are their options.
+"""
 from __future__ import annotations
 
 import argparse
-import importlib
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Dict, List
 
-TARGETS = {
-    'tokenizer': 'emotion_node.bench.tokenizer',
-    'node': 'emotion_node.bench.node',
-    'llm': 'emotion_node.bench.llm',
+
+def _tokenizer_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `emotion-node bench tokenizer`."""
+    from emotion_node.bench.tokenizer import PERSONS
+
+    parser.add_argument("--json", type=Path, required=True, help="write the results here")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="model directory (default: the committed default model)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="time a randomly initialised model of the default config instead")
+    parser.add_argument("--repeats", type=int, default=300, help="timed calls per backend")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed calls per backend")
+    parser.add_argument("--persons", type=int, nargs="+", default=list(PERSONS),
+                        help="batch sizes (persons per call)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="intra-op threads of both PyTorch and ONNX Runtime (default 1)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="auto adds the CUDA backends when torch sees a GPU")
+    parser.add_argument("--ort-sweep", action="store_true",
+                        help="also time ONNX Runtime session options (threads x level x spin)")
+
+
+def _tokenizer(args: argparse.Namespace) -> int:
+    """Run the tokenizer benchmark, print the table and write the JSON."""
+    from emotion_node.bench import tokenizer as bench
+    from emotion_node.model.model_files import ModelFileError
+
+    if args.repeats < 1 or args.warmup < 0 or min(args.persons) < 1 or args.threads < 1:
+        print(f"error: need --repeats >= 1, --warmup >= 0, --persons >= 1 and --threads >= 1, "
+              f"got {args.repeats}, {args.warmup}, {args.persons}, {args.threads}",
+              file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="emotion-node-bench-") as tmp:
+        try:
+            model_dir, model_info = bench.resolve_model(args.model, args.fresh, tmp)
+            result = bench.run(model_dir, model_info, args.persons, args.repeats, args.warmup,
+                               args.threads, args.device, args.ort_sweep)
+        except ModelFileError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    bench.print_table(result)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.json}")
+    return 0
+
+
+def _node_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `emotion-node bench node`."""
+    parser.add_argument('--json', metavar='FILE', help='write the rows as JSON here')
+    parser.add_argument('--persons', type=int, nargs='+', default=[1, 10, 30],
+                        help='people per message, one row each (default: 1 10 30)')
+    parser.add_argument('--rate', type=float, default=30.0, help='input rate in Hz (default 30)')
+    parser.add_argument('--duration', type=float, default=10.0, help='measured seconds per row')
+    parser.add_argument('--warmup', type=float, default=3.0, help='unmeasured seconds first')
+    parser.add_argument('--llm', choices=('off', 'on', 'both'), default='off',
+                        help='LLM explanations off, on, or a row each (default: off)')
+    parser.add_argument('--llm-persons', type=int, default=10,
+                        help='people in the LLM-on rows (default 10)')
+    parser.add_argument('--model', default='', help='tokenizer directory (default: package)')
+    parser.add_argument('--backend', default='auto', help='tokenizer backend (default: auto)')
+    parser.add_argument('--domain-id', type=int, default=None,
+                        help='ROS_DOMAIN_ID for the node and this probe (default: $ROS_DOMAIN_ID)')
+    parser.add_argument('--flicker', action='store_true',
+                        help='also count label changes per minute with and without smoothing')
+    parser.add_argument('--flicker-only', action='store_true', help='only the flicker part')
+    parser.add_argument('--stages', action='store_true',
+                        help='also time the node\'s work per message, stage by stage, in process')
+    parser.add_argument('--stages-only', action='store_true', help='only the stages part')
+
+
+def _node(args: argparse.Namespace) -> int:
+    """Run the latency rows (and stages, and flicker), print them, write the JSON."""
+    from emotion_node.bench import flicker, node
+
+    if args.rate <= 0 or args.duration <= 0 or args.warmup < 0 or min(args.persons) < 1:
+        print('error: --rate, --duration and --persons must be positive', file=sys.stderr)
+        return 2
+    domain = args.domain_id if args.domain_id is not None else \
+        int(os.environ.get('ROS_DOMAIN_ID', '0'))
+    timing = {'duration_s': args.duration, 'warmup_s': args.warmup, 'model': args.model,
+              'backend': args.backend}
+    rows: List[Dict[str, Any]] = []
+    plan = [] if args.flicker_only or args.stages_only else (
+        [(n, False) for n in args.persons] * (args.llm != 'on')
+        + [(args.llm_persons, True)] * (args.llm != 'off'))
+    try:
+        for persons, llm in plan:
+            rows.append(node.measure(persons, args.rate, llm, domain, **timing))
+            node.print_rows(rows[-1:])
+        stage_rows = [node.stage_times(n, args.rate, **timing) for n in args.persons] \
+            if args.stages or args.stages_only else []
+        flicker_rows = flicker.flicker(args.model, args.backend) \
+            if args.flicker or args.flicker_only else []
+    except (RuntimeError, FileNotFoundError, ValueError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 1
+    node.print_rows([], stage_rows)
+    flicker.print_rows(flicker_rows)
+    if args.json:
+        report = {'rows': rows, 'flicker': flicker_rows, 'stages': stage_rows, 'settings': {
+            'duration_s': args.duration, 'warmup_s': args.warmup, 'cpus': os.cpu_count(),
+            'model': args.model or 'package default', 'backend_requested': args.backend}}
+        Path(args.json).write_text(json.dumps(report, indent=2) + '\n')
+    return 0
+
+
+def _llm_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `emotion-node bench llm`."""
+    parser.add_argument("--json", type=Path, default=None, help="write the rows here")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="tokenizer folder (default: models/default)")
+    parser.add_argument("--explainer", type=Path, default=None,
+                        help="explainer folder (default: <model>/explainer)")
+    parser.add_argument("--llm", default=None, help="LLM under the adapter (default: as trained)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                        help="auto: the CPU, and CUDA too when present")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--runs", type=int, default=10, help="explanations per row")
+
+
+def _llm(args: argparse.Namespace) -> int:
+    """Run the LLM benchmark, print a table, write JSON rows."""
+    import torch
+
+    from emotion_node.bench import llm
+    from emotion_node.model.model_files import default_model_dir
+
+    if args.runs < 1 or args.threads < 1:
+        print(f"bench llm: --runs and --threads must be >= 1, got {args.runs}, {args.threads}",
+              file=sys.stderr)
+        return 2
+    torch.set_num_threads(args.threads)
+    try:
+        rows = llm.rows(args.model or default_model_dir(), args.explainer, args.llm,
+                        args.device, args.runs)
+    except (OSError, ValueError, RuntimeError) as err:
+        print(f"bench llm: {err}", file=sys.stderr)
+        return 1
+    llm.print_rows(rows)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+# target -> (its options, its run)
+TARGETS: Dict[str, tuple[Callable[[argparse.ArgumentParser], None],
+                         Callable[[argparse.Namespace], int]]] = {
+    'tokenizer': (_tokenizer_arguments, _tokenizer),
+    'node': (_node_arguments, _node),
+    'llm': (_llm_arguments, _llm),
 }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add one sub-subcommand per benchmark target."""
     sub = parser.add_subparsers(dest='target', metavar='TARGET', required=True)
-    for name, module_name in TARGETS.items():
+    for name, (arguments, run) in TARGETS.items():
         target_parser = sub.add_parser(name, help=f'benchmark the {name}')
-        module = importlib.import_module(module_name)
-        module.add_arguments(target_parser)
-        target_parser.set_defaults(bench_main=module.main)
+        arguments(target_parser)
+        target_parser.set_defaults(bench_main=run)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -1,12 +1,12 @@
-"""`emotion-node bench node`: the latency rows and the flicker rows are real measurements."""
-import argparse
+"""`emotion-node bench node`: the latency and stage rows are real measurements."""
 import json
 
 import pytest
 import torch
 
+from emotion_node import cli
+from emotion_node.bench import node
 from emotion_node.model.tokenizer import SkeletonTokenizer, TokenizerConfig, save_tokenizer
-from emotion_node.bench import node as bench
 
 DOMAIN_ID = 72
 
@@ -20,18 +20,15 @@ def random_model(tmp_path_factory):
                           tmp_path_factory.mktemp('model'))
 
 
-def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    bench.add_arguments(parser)
-    return parser.parse_args(list(argv))
+def run(*argv: str) -> int:
+    return cli.main(['bench', 'node', *argv])
 
 
 def test_latency_row_over_dds(random_model, tmp_path, capsys):
     out = tmp_path / 'bench.json'
-    args = parse('--persons', '3', '--duration', '3', '--warmup', '1', '--model',
-                 str(random_model), '--backend', 'onnxruntime', '--domain-id', str(DOMAIN_ID),
-                 '--json', str(out))
-    assert bench.main(args) == 0
+    assert run('--persons', '3', '--duration', '3', '--warmup', '1', '--model',
+               str(random_model), '--backend', 'onnxruntime', '--domain-id', str(DOMAIN_ID),
+               '--json', str(out)) == 0
     report = json.loads(out.read_text())
     (row,) = report['rows']
     assert set(row) >= {'persons', 'rate_hz', 'llm', 'p50_ms', 'p99_ms', 'dropped',
@@ -46,31 +43,16 @@ def test_latency_row_over_dds(random_model, tmp_path, capsys):
     assert 'persons' in capsys.readouterr().out
 
 
-def test_flicker_counts_label_changes(random_model):
-    from emotion_node.skeleton.dataset import index_clips
-    clips = [(c.path, c.style) for c in index_clips() if c.content == 'bow' and c.style in
-             bench.FLICKER_STYLES]
-    args = parse('--model', str(random_model), '--backend', 'onnxruntime')
-    rows = bench.flicker(args, {'bow': clips})
-    assert [r['smoothing'] for r in rows] == [True, False]
-    on, off = rows
-    assert on['minutes'] == off['minutes'] > 0.3  # seven people, several seconds each
-    assert on['ticks'] == off['ticks'] > 100
-    assert on['changes_per_min'] <= off['changes_per_min']
-    assert 0.0 <= on['tick_accuracy'] <= 1.0 and on['count'] == 7
-
-
 def test_stages_time_the_nodes_work_per_message(random_model, tmp_path, capsys):
     out = tmp_path / 'stages.json'
-    args = parse('--stages-only', '--persons', '1', '4', '--duration', '1', '--warmup', '0.5',
-                 '--model', str(random_model), '--backend', 'onnxruntime', '--json', str(out))
-    assert bench.main(args) == 0
+    assert run('--stages-only', '--persons', '1', '4', '--duration', '1', '--warmup', '0.5',
+               '--model', str(random_model), '--backend', 'onnxruntime', '--json', str(out)) == 0
     report = json.loads(out.read_text())
     assert report['rows'] == [] and report['flicker'] == []
     one, four = report['stages']
     assert (one['persons'], four['persons'], one['messages']) == (1, 4, 30)
     for row in (one, four):
-        stages = [row[f'{name}_ms'] for name in bench.STAGES]
+        stages = [row[f'{name}_ms'] for name in node.STAGES]
         assert all(v > 0 for v in stages)
         assert row['total_ms'] >= max(stages)
     assert four['convert_ms'] > one['convert_ms']  # four bodies to convert, not one

@@ -1,23 +1,20 @@
 """`emotion-node bench tokenizer`: JSON layout, side-by-side rows, ratios and argument errors."""
-import argparse
 import json
 
 import numpy as np
 
+from emotion_node import cli
 from emotion_node.bench import tokenizer as bench
 
 
-def _args(*argv):
-    parser = argparse.ArgumentParser()
-    bench.add_arguments(parser)
-    return parser.parse_args(list(argv))
+def run(*argv: str) -> int:
+    return cli.main(["bench", "tokenizer", *argv])
 
 
 def test_json_has_rows_for_every_backend_and_batch(model_dir, tmp_path, capsys):
     out = tmp_path / "bench.json"
-    args = _args("--json", str(out), "--model", str(model_dir), "--repeats", "5",
-                 "--warmup", "1", "--persons", "1", "3", "--device", "cpu")
-    assert bench.main(args) == 0
+    assert run("--json", str(out), "--model", str(model_dir), "--repeats", "5",
+               "--warmup", "1", "--persons", "1", "3", "--device", "cpu") == 0
     result = json.loads(out.read_text())
     rows = {(r["backend"], r["persons"]): r for r in result["rows"]}
     assert set(rows) == {(b, p) for b in ("torch", "onnxruntime") for p in (1, 3)}
@@ -37,9 +34,8 @@ def test_json_has_rows_for_every_backend_and_batch(model_dir, tmp_path, capsys):
 
 def test_ort_sweep_times_every_option(model_dir, tmp_path):
     out = tmp_path / "bench.json"
-    args = _args("--json", str(out), "--model", str(model_dir), "--repeats", "2",
-                 "--warmup", "0", "--persons", "2", "--device", "cpu", "--ort-sweep")
-    assert bench.main(args) == 0
+    assert run("--json", str(out), "--model", str(model_dir), "--repeats", "2",
+               "--warmup", "0", "--persons", "2", "--device", "cpu", "--ort-sweep") == 0
     sweep = json.loads(out.read_text())["ort_options"]
     keys = {(r["threads"], r["level"], r["spinning"]) for r in sweep}
     assert keys == set(bench.SWEEP) and all(r["persons"] == 2 for r in sweep)
@@ -47,9 +43,9 @@ def test_ort_sweep_times_every_option(model_dir, tmp_path):
 
 def test_bad_arguments_and_missing_model_fail_clearly(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    assert bench.main(_args("--json", str(out), "--repeats", "0")) == 2
+    assert run("--json", str(out), "--repeats", "0") == 2
     assert "--repeats" in capsys.readouterr().err
-    assert bench.main(_args("--json", str(out), "--model", str(tmp_path / "gone"))) == 1
+    assert run("--json", str(out), "--model", str(tmp_path / "gone")) == 1
     assert "gone" in capsys.readouterr().err
     assert not out.exists()
 

@@ -200,6 +200,20 @@ def test_imports_follow_the_room_order():
     assert not problems, '\n'.join(problems)
 
 
+def test_argparse_and_main_blocks_only_at_the_front_door():
+    """commands/ and cli.py hold every option; the node's entry point is the one other main."""
+    _, external = load_graph()
+    parsers = sorted(m for m, names in external.items() if any(n == 'argparse' for n, _ in names)
+                     and room_of(m) not in ('commands', 'front'))
+    assert not parsers, f'argparse outside commands/: {parsers}'
+    mains = []
+    for path in sorted(SOURCE.rglob('*.py')):
+        for node in ast.walk(ast.parse(path.read_text(encoding='utf-8'))):
+            if isinstance(node, ast.If) and "__name__ == '__main__'" in ast.unparse(node.test):
+                mains.append(module_name(path))
+    assert mains == [f'{PACKAGE}.ros.node_main'], mains
+
+
 def _write(root: Path, files: Dict[str, str]) -> Path:
     for rel, text in files.items():
         path = root / PACKAGE / rel

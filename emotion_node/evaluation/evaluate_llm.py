@@ -9,7 +9,6 @@ Faithfulness = share of parsed movement claims that the window's measured cues s
 """
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from pathlib import Path
@@ -167,29 +166,3 @@ def _examples(rows: np.ndarray, table: Any, head: list[str], texts: list[str], z
                     "label": head[k], "explanation": texts[k],
                     "claims": check.claims, "supported": check.held})
     return out
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """`python -m emotion_node.evaluation.evaluate_llm [--json FILE]`: run and print the report."""
-    import argparse
-
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--explainer", type=Path, default=None)
-    p.add_argument("--model", type=Path, default=None, help="tokenizer folder")
-    p.add_argument("--data", type=Path, default=None)
-    p.add_argument("--contents", nargs="*", default=None)
-    p.add_argument("--max-windows", type=int, default=0)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--json", type=Path, default=None, help="also write the report here")
-    args = p.parse_args(argv)
-    report = evaluate_llm(args.explainer, args.model, args.data, args.contents,
-                          max_windows=args.max_windows, threads=args.threads)
-    text = json.dumps(report, indent=2)
-    if args.json:
-        args.json.write_text(text + "\n", encoding="utf-8")
-    print(text)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -126,8 +126,8 @@ def fingerprint_mismatch(recorded: Optional[str], explainer_dir: Path, tokenizer
         return ""
     return (f"explainer {Path(explainer_dir)} was trained on tokenizer {recorded}, but "
             f"{Path(tokenizer_dir)} is tokenizer {actual}: retrain the explainer "
-            f"(python -m emotion_node.training.train_explainer --tokenizer "
-            f"{Path(tokenizer_dir)}) or point at the matching one")
+            f"(emotion-node train-explainer --tokenizer {Path(tokenizer_dir)} --out DIR) or "
+            f"point at the matching one")
 
 
 def explainer_mismatch(explainer_dir: Path, tokenizer_dir: Path) -> str:

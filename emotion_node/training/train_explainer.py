@@ -8,15 +8,13 @@ fifteen styles from tokens. Stage 2 trains projector + LoRA on question-answer p
 the emotion and explain it (with and without the cue hint), and explain a given label.
 Whole contents are held out (`--holdout`) for evaluation.
 
-    python -m emotion_node.training.train_explainer --out models/default/explainer
+    emotion-node train-explainer --out models/default/explainer
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import math
-import sys
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -340,63 +338,22 @@ def train_fold_tokenizer(data_root: Optional[Path], holdout: Sequence[str], out_
     return save_tokenizer(model, config, out_dir)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Command-line options of `python -m emotion_node.training.train_explainer`."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    defaults = ExplainerTrainConfig()
-    p.add_argument("--out", type=Path, default=None, help="explainer output folder")
-    p.add_argument("--tokenizer", type=Path, default=None,
-                   help="frozen skeleton tokenizer folder (default: models/default); with "
-                        "--fold-tokenizer, the tokenizer whose recipe to follow")
-    p.add_argument("--data", type=Path, default=None, help="dataset root")
-    p.add_argument("--llm", default=None, help=f"LLM: {DEFAULT_LLM!r}, a .gguf or a HF folder")
-    p.add_argument("--run-dir", type=Path, default=Path("runs/explainer"),
-                   help="checkpoint folder (resumes from it)")
-    p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
-    p.add_argument("--holdout", nargs="*", default=list(defaults.holdout),
-                   help="contents left out of training")
-    for name in ("stage1_steps", "stage2_steps", "batch_size", "threads", "seed"):
-        p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
-    p.add_argument("--fold-tokenizer", type=Path, default=None, metavar="DIR",
-                   help="only train a tokenizer without the held-out contents into DIR")
-    p.add_argument("--no-progress", action="store_true")
-    return p
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Train and save an explainer; print a JSON summary."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.out is None and args.fold_tokenizer is None:
-        parser.error("--out is required (or --fold-tokenizer DIR)")
-    torch.set_num_threads(args.threads)
-    cfg = ExplainerTrainConfig(seed=args.seed, holdout=tuple(args.holdout),
-                               stage1_steps=args.stage1_steps, stage2_steps=args.stage2_steps,
-                               batch_size=args.batch_size, threads=args.threads)
-    try:
-        if args.fold_tokenizer is not None:
-            path = train_fold_tokenizer(args.data, cfg.holdout, args.fold_tokenizer,
-                                        args.tokenizer, args.threads, not args.no_progress)
-            print(f"fold tokenizer written to {path}")
-            return 0
-        tokenizer_dir = args.tokenizer or default_model_dir()
-        fingerprint = tokenizer_fingerprint(tokenizer_dir)  # before: files may change meanwhile
-        table = build_window_table(tokenizer_dir, args.data, progress=not args.no_progress)
-        explainer, history = train_explainer(table, cfg, args.run_dir, args.llm,
-                                             resume=not args.fresh,
-                                             progress=not args.no_progress)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"train_explainer: {err}", file=sys.stderr)
-        return 2
+def train_and_save(out: Path, cfg: ExplainerTrainConfig, tokenizer_dir: Optional[Path] = None,
+                   data_root: Optional[Path] = None, run_dir: Path = Path("runs/explainer"),
+                   llm: Optional[str] = None, resume: bool = True,
+                   progress: bool = True) -> tuple[dict, str]:
+    """Train an explainer on the tokens of `tokenizer_dir` (default: the package's tokenizer)
+    and save it into `out`, recording the tokenizer's fingerprint; return the run's history and
+    a warning ('' if none) when the tokenizer files changed while it trained."""
+    tokenizer_dir = tokenizer_dir or default_model_dir()
+    fingerprint = tokenizer_fingerprint(tokenizer_dir)  # before: files may change meanwhile
+    table = build_window_table(tokenizer_dir, data_root, progress=progress)
+    explainer, history = train_explainer(table, cfg, run_dir, llm, resume=resume,
+                                         progress=progress)
     explainer.config.training["tokenizer"] = fingerprint
+    warning = ""
     if tokenizer_fingerprint(tokenizer_dir) != fingerprint:
-        print(f"train_explainer: warning: {tokenizer_dir} changed during training; this "
-              f"explainer matches the tokenizer {fingerprint}", file=sys.stderr)
-    explainer.save(args.out)
-    history.pop("losses")
-    print(json.dumps({"out": str(args.out), **history}, indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        warning = (f"{tokenizer_dir} changed during training; this explainer matches the "
+                   f"tokenizer {fingerprint}")
+    explainer.save(out)
+    return history, warning

@@ -17,7 +17,7 @@ def _inputs(model_dir: Path, runs: int) -> list[tuple[tuple, str, np.ndarray, st
     """`runs` real windows spread over the data: (tokens, head label, cues, content)."""
     from emotion_node.model.labels import EMOTION_STYLES
     from emotion_node.model.tokenizer import TokenizerConfig
-    from emotion_node.training.train_explainer import build_window_table
+    from emotion_node.training.window_table import build_window_table
     from emotion_node.model.model_files import read_config
 
     labels = TokenizerConfig.from_dict(read_config(model_dir)).labels

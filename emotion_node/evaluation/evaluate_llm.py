@@ -83,7 +83,7 @@ def evaluate_llm(explainer_dir: Optional[Path] = None, tokenizer_dir: Optional[P
 
     from emotion_node.model.explainer import Explainer
     from emotion_node.model.tokenizer import TokenizerConfig
-    from emotion_node.training.train_explainer import build_window_table
+    from emotion_node.training.window_table import build_window_table
     from emotion_node.model.model_files import (
         default_explainer_dir, default_model_dir, read_config)
 

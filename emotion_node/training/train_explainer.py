@@ -1,7 +1,7 @@
 """Train the LLM explainer on skeleton-language pairs built from the data (resumable, on CPU).
 
-Every window of the dataset goes through the frozen skeleton tokenizer once (tokens cached); its
-kinematic cues, as z-scores against neutral motion of the same action (`CueReference`), pick the
+Every window of the dataset goes through the frozen skeleton tokenizer once (tokens cached in
+the window table); its kinematic cues, as z-scores against neutral motion of the same action (`CueReference`), pick the
 movement phrases of its target text, so every target claim is measured.
 Stage 1 trains the projector alone (LLM and adapter frozen) to describe the movement of all
 fifteen styles from tokens. Stage 2 trains projector + LoRA on question-answer prompts: recognise
@@ -12,11 +12,9 @@ Whole contents are held out (`--holdout`) for evaluation.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -27,94 +25,12 @@ from tqdm import tqdm
 from emotion_node.model.explainer import Explainer, ExplainerConfig, Prompt
 from emotion_node.model.explanations import (
     CueReference, answer_text, description_text, hint_text, salient_cues)
-from emotion_node.model.labels import ALL_STYLES, EMOTION_STYLES
-from emotion_node.cache import cache_root, read_npz, write_npz
+from emotion_node.model.labels import EMOTION_STYLES
 from emotion_node.model.llm import DEFAULT_LLM
-from emotion_node.model.model_files import (
-    default_model_dir, model_hashes, read_config, tokenizer_fingerprint)
-from emotion_node.model.tokenizer import load_tokenizer
-from emotion_node.skeleton.cues import CUE_NAMES, cues_batch
-from emotion_node.skeleton.dataset import index_clips, load_clip, shared_contents
-from emotion_node.skeleton.preprocess import clip_windows, preprocess_batch
-
-_TABLE_VERSION = 1
-
-
-@dataclass
-class WindowTable:
-    """Tokens, tokenizer-head probabilities, cues and labels of every evaluation window."""
-
-    temporal: np.ndarray   # (N, T', D)
-    spatial: np.ndarray    # (N, P, D)
-    semantic: np.ndarray   # (N, K, D)
-    probs: np.ndarray      # (N, C) tokenizer head
-    cues: np.ndarray       # (N, 7) raw cues, CUE_NAMES order
-    contents: np.ndarray   # (N,) str
-    styles: np.ndarray     # (N,) str
-    clip: np.ndarray       # (N,) int, clip index within the table
-
-    def __len__(self) -> int:
-        return int(self.cues.shape[0])
-
-    def subset(self, keep: np.ndarray) -> "WindowTable":
-        """Rows where `keep` is true (or the given indices)."""
-        return WindowTable(**{f.name: getattr(self, f.name)[keep] for f in fields(self)})
-
-    def tokens(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(temporal, spatial, semantic) of the given rows."""
-        return self.temporal[rows], self.spatial[rows], self.semantic[rows]
-
-
-def _table_key(tokenizer_dir: Path, clips: Sequence, stride_s: float) -> str:
-    """Cache key: the tokenizer files as saved (head probabilities are cached too), clips."""
-    digest = hashlib.sha1(f"v{_TABLE_VERSION} {stride_s}".encode())
-    digest.update(json.dumps(model_hashes(tokenizer_dir), sort_keys=True).encode())
-    for info in clips:
-        digest.update(f"{info.path.name}:{info.path.stat().st_size}".encode())
-    return digest.hexdigest()[:16]
-
-
-def build_window_table(tokenizer_dir: Optional[Path] = None, data_root: Optional[Path] = None,
-                       stride_s: float = 0.5, styles: Sequence[str] = ALL_STYLES,
-                       progress: bool = True, shared_only: bool = True) -> WindowTable:
-    """Tokenize every window of `styles` (cached per tokenizer).
-
-    `shared_only`: keep only the actions every one of `styles` has (training needs them all;
-    scoring a user's folder does not).
-    """
-    tokenizer_dir = Path(tokenizer_dir) if tokenizer_dir is not None else default_model_dir()
-    clips = index_clips(data_root)
-    contents = set(shared_contents(clips, list(styles)) if shared_only
-                   else (c.content for c in clips))
-    clips = sorted((c for c in clips if c.style in styles and c.content in contents),
-                   key=lambda c: c.path.name)
-    if not clips:
-        raise ValueError(f"no clips of styles {list(styles)} under {data_root}")
-    file = cache_root() / "explainer_windows" / f"{_table_key(tokenizer_dir, clips, stride_s)}.npz"
-    entry = read_npz(file, [f.name for f in fields(WindowTable)])
-    if entry is not None:
-        return WindowTable(**entry)
-    model, config = load_tokenizer(tokenizer_dir)
-    parts: dict[str, list] = {f.name: [] for f in fields(WindowTable)}
-    for index, info in enumerate(tqdm(clips, desc="tokenize", disable=not progress)):
-        positions, mask, fps = load_clip(info)
-        windows, masks, _ = clip_windows(positions, mask, fps, config.preprocess, stride_s)
-        x, m = preprocess_batch(windows, masks, config.preprocess)
-        with torch.no_grad():
-            logits, temporal, spatial, semantic = model(torch.from_numpy(x),
-                                                        torch.from_numpy(m).float())
-        for name, value in (("temporal", temporal), ("spatial", spatial),
-                            ("semantic", semantic), ("probs", logits.softmax(-1))):
-            parts[name].append(value.numpy().astype(np.float32))
-        parts["cues"].append(cues_batch(windows, masks, config.preprocess.fps))
-        n = windows.shape[0]
-        parts["contents"].append(np.array([info.content] * n))
-        parts["styles"].append(np.array([info.style] * n))
-        parts["clip"].append(np.full(n, index))
-    table = WindowTable(**{k: np.concatenate(v) for k, v in parts.items()})
-    write_npz(file, **asdict(table))
-    return table
-
+from emotion_node.model.model_files import default_model_dir, read_config, tokenizer_fingerprint
+from emotion_node.skeleton.cues import CUE_NAMES
+from emotion_node.skeleton.dataset import index_clips, shared_contents
+from emotion_node.training.window_table import WindowTable, build_window_table
 
 @dataclass
 class ExplainerTrainConfig:

@@ -163,7 +163,7 @@ def test_save_load_round_trip(llm_dir, tmp_path):
 
 
 def _table(n=42, seed=0):
-    from emotion_node.training.train_explainer import WindowTable
+    from emotion_node.training.window_table import WindowTable
 
     rng = np.random.default_rng(seed)
     styles = np.array([(list(EMOTION_STYLES) + ["old"])[i % 8] for i in range(n)])

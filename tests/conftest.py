@@ -1,4 +1,4 @@
-"""Shared fixtures: one small random tokenizer saved to disk and its ONNX export."""
+"""Shared fixtures: a small random tokenizer and its ONNX export; a tiny random LLM."""
 from pathlib import Path
 
 import numpy as np
@@ -91,3 +91,95 @@ class RecordingLogger:
 def recording_logger() -> RecordingLogger:
     """A fresh RecordingLogger."""
     return RecordingLogger()
+
+
+CHAT = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
+        "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+
+def _tiny_tokenizer():
+    """A byte-level BPE tokenizer trained in-process on the explainer's own phrases."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from emotion_node.model.explainer import Prompt
+    from emotion_node.model.explanations import CUE_PHRASES, answer_text
+    from emotion_node.model.labels import EMOTION_STYLES
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    corpus = [answer_text(s, []) for s in EMOTION_STYLES] + list(CUE_PHRASES.values())
+    corpus += [Prompt(t, "sad", "speed high").user_text() for t in ("recognise", "explain")]
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<|im_start|>", "<|im_end|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(corpus * 3, trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>",
+                                   pad_token="<|im_end|>")
+    fast.chat_template = CHAT
+    return fast
+
+
+def _tiny_llm(tokenizer):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
+                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                         max_position_embeddings=256, eos_token_id=tokenizer.eos_token_id,
+                         pad_token_id=tokenizer.eos_token_id, tie_word_embeddings=True)
+    return LlamaForCausalLM(config).eval()
+
+
+class TinyLLM:
+    """A tiny random Llama + tokenizer in a local Hugging Face folder (`dir`), and makers of the
+    explainers, tokens and window tables the explainer tests feed it."""
+
+    D, TT, P, K = 16, 4, 6, 2  # token width; temporal, body-part and semantic token counts
+
+    def __init__(self, folder: Path) -> None:
+        self.dir = folder
+
+    def explainer(self, **overrides):
+        """A fresh explainer on the tiny LLM (seeded: equal overrides, equal weights)."""
+        from emotion_node.model.explainer import Explainer, ExplainerConfig
+
+        torch.manual_seed(0)
+        settings = {"max_new_tokens": 12, **overrides}
+        config = ExplainerConfig(llm=str(self.dir), token_dim=self.D, projector_hidden=32,
+                                 **settings)
+        return Explainer.create(config)
+
+    def tokens(self, batch: int, seed: int = 0) -> tuple:
+        """Random (temporal, spatial, semantic) tokens of `batch` windows."""
+        rng = np.random.default_rng(seed)
+        return tuple(rng.standard_normal((batch, n, self.D)).astype(np.float32)
+                     for n in (self.TT, self.P, self.K))
+
+    def table(self, n: int = 42, seed: int = 0):
+        """A random WindowTable: eight styles (seven emotions and `old`) over three actions."""
+        from emotion_node.model.labels import EMOTION_STYLES
+        from emotion_node.skeleton.cues import CUE_NAMES
+        from emotion_node.training.window_table import WindowTable
+
+        rng = np.random.default_rng(seed)
+        styles = np.array([(list(EMOTION_STYLES) + ["old"])[i % 8] for i in range(n)])
+        contents = np.array(["walk", "bow", "bye"])[np.arange(n) % 3]
+        return WindowTable(
+            temporal=rng.standard_normal((n, self.TT, self.D)).astype(np.float32),
+            spatial=rng.standard_normal((n, self.P, self.D)).astype(np.float32),
+            semantic=rng.standard_normal((n, self.K, self.D)).astype(np.float32),
+            probs=rng.dirichlet(np.ones(len(EMOTION_STYLES)), n).astype(np.float32),
+            cues=rng.standard_normal((n, len(CUE_NAMES))).astype(np.float32),
+            contents=contents, styles=styles, clip=np.arange(n) // 4)
+
+
+@pytest.fixture(scope="session")
+def tiny_llm(tmp_path_factory) -> TinyLLM:
+    """The tiny LLM, saved once per session (one torch thread: small models, shared cores)."""
+    torch.set_num_threads(1)
+    folder = tmp_path_factory.mktemp("tiny_llm")
+    tokenizer = _tiny_tokenizer()
+    _tiny_llm(tokenizer).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return TinyLLM(folder)

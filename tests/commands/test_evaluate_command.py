@@ -1,0 +1,118 @@
+"""`emotion-node evaluate` on a small folder of real clips, with and without the LLM."""
+import argparse
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from emotion_node.commands import evaluate as evaluate_command
+from emotion_node.model.tokenizer import SkeletonTokenizer, TokenizerConfig, save_tokenizer
+from emotion_node.skeleton.dataset import default_data_root
+
+
+@pytest.fixture(scope="module")
+def data_root():
+    try:
+        return default_data_root()
+    except FileNotFoundError as err:
+        pytest.skip(f"motion dataset not available: {err}")
+
+
+@pytest.fixture(scope="module")
+def small_folder(tmp_path_factory, data_root):
+    """Four real clips: three emotion styles and one style outside the model's labels."""
+    folder = tmp_path_factory.mktemp("clips")
+    (folder / "data").mkdir()
+    for name in ("dataset-1_bow_happy_001", "dataset-1_bow_sad_001",
+                 "dataset-1_walk-left_angry_001", "dataset-1_bow_giant_001"):
+        for ext in (".bvh", ".json"):
+            (folder / "data" / (name + ext)).symlink_to(data_root / "data" / (name + ext))
+    (folder / "cfg").symlink_to(data_root / "cfg")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("model")
+    config = TokenizerConfig(stem_channels=8, channels=16, token_dim=16)
+    return save_tokenizer(SkeletonTokenizer(config).eval(), config, directory)
+
+
+def _args(*argv):
+    """Parse `emotion-node evaluate` options as the command line would."""
+    parser = argparse.ArgumentParser()
+    evaluate_command.add_arguments(parser)
+    return parser.parse_args([str(a) for a in argv])
+
+
+def test_evaluate_command_writes_the_documented_json(small_folder, small_model, tmp_path):
+    out = tmp_path / "result.json"
+    args = _args("--data", small_folder, "--model", small_model, "--json", out,
+                  "--threads", 1)
+    assert evaluate_command.main(args) == 0
+    result = json.loads(out.read_text())
+    for key in ("clip_accuracy", "window_accuracy", "macro_f1", "labels", "clips", "skipped"):
+        assert key in result
+    assert result["skipped"] == 1  # the giant clip
+    assert [c["file"] for c in result["clips"]] == [
+        "dataset-1_bow_happy_001.bvh", "dataset-1_bow_sad_001.bvh",
+        "dataset-1_walk-left_angry_001.bvh"]
+    for clip in result["clips"]:
+        assert set(clip) == {"file", "label", "predicted", "confidence"}
+        assert clip["predicted"] in result["labels"] and 0.0 < clip["confidence"] <= 1.0
+    hits = np.mean([c["label"] == c["predicted"] for c in result["clips"]])
+    assert result["clip_accuracy"] == pytest.approx(hits)
+    assert result["num_windows"] > result["num_clips"] == 3
+
+
+def test_evaluate_command_rejects_a_missing_folder(tmp_path, capsys):
+    args = _args("--data", tmp_path / "nope", "--threads", 1)
+    assert evaluate_command.main(args) == 2
+    assert "nope" in capsys.readouterr().err
+
+
+def test_evaluate_command_reports_a_missing_model(small_folder, tmp_path, capsys):
+    args = _args("--data", small_folder, "--model", tmp_path / "no_model", "--threads", 1)
+    assert evaluate_command.main(args) == 2
+    assert "no_model" in capsys.readouterr().err
+
+
+def test_evaluate_command_adds_the_llm_scores(tiny_llm, tmp_path, monkeypatch, capsys):
+    """`emotion-node evaluate --llm` on a folder of real clips (tiny tokenizer and LLM)."""
+    from emotion_node.model.model_files import tokenizer_fingerprint
+
+    monkeypatch.setenv("EMOTION_NODE_CACHE", str(tmp_path / "cache"))
+    data = tmp_path / "data"
+    data.mkdir()
+    for style in ("happy", "sad", "active"):  # active: not an emotion style, skipped
+        name = f"dataset-1_bow_{style}_001.bvh"
+        (data / name).symlink_to(default_data_root() / "data" / name)
+    torch.manual_seed(0)
+    config = TokenizerConfig(token_dim=tiny_llm.D, channels=32, stem_channels=16)
+    model_dir = save_tokenizer(SkeletonTokenizer(config).eval(), config, tmp_path / "model")
+    explainer = tiny_llm.explainer(reference={"global_mean": [0.0] * 7, "scale": [1.0] * 7},
+                           max_new_tokens=4)
+    explainer.config.training["tokenizer"] = tokenizer_fingerprint(model_dir)
+    explainer.save(model_dir / "explainer")
+
+    out = tmp_path / "eval.json"
+    args = _args("--data", data, "--model", model_dir, "--llm", "--llm-max-windows", 5,
+                 "--threads", 1, "--json", out)
+    assert evaluate_command.main(args) == 0, capsys.readouterr().err
+    result = json.loads(out.read_text())
+    assert result["num_clips"] == 2 and result["skipped"] == 1
+    for key in ("llm_clip_accuracy", "llm_window_accuracy", "agreement"):
+        assert 0.0 <= result[key] <= 1.0, key
+    # Four random tokens make no movement claim: faithfulness has nothing to judge.
+    claims = result["llm"]["modes"]["explain_label"]["claims"]
+    assert (result["faithfulness"] is None) == (claims == 0)
+    assert result["llm"]["windows"] == 5 and result["llm"]["contents"] == ["bow"]
+    assert set(result["llm"]["modes"]) == {"explain_label", "recognise", "template"}
+    assert "LLM on 5 windows" in capsys.readouterr().out
+
+    # An explainer trained on another tokenizer is refused with a clear message.
+    explainer.config.training["tokenizer"] = "0123456789abcdef"
+    explainer.save(model_dir / "explainer")
+    assert evaluate_command.main(args) == 2
+    assert "retrain the explainer" in capsys.readouterr().err

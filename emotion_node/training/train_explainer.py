@@ -12,11 +12,12 @@ Whole contents are held out (`--holdout`) for evaluation.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import torch
@@ -120,21 +121,74 @@ def _stage_params(explainer: Explainer, stage: int, cfg: ExplainerTrainConfig) -
             {"params": lora, "lr": cfg.lora_lr}]
 
 
-def _checkpoint(path: Path, explainer: Explainer, opt: torch.optim.Optimizer, stage: int,
-                step: int, losses: dict) -> None:
-    """Save what a resumed run needs (atomic replace)."""
-    from peft import get_peft_model_state_dict
+# Settings a resumed run may change: how far it goes (a longer run continues the same one, its
+# learning-rate schedule stretched from the resume point), and how it runs.
+RESUMABLE_CHANGES = ("stage1_steps", "stage2_steps", "threads", "save_every")
 
-    state = {"projector": explainer.projector.state_dict(),
-             "lora": get_peft_model_state_dict(explainer.llm), "optimizer": opt.state_dict(),
-             "stage": stage, "step": step, "losses": losses}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(state, path.with_suffix(".tmp"))
-    path.with_suffix(".tmp").replace(path)
+
+def run_settings(cfg: ExplainerTrainConfig, config: ExplainerConfig,
+                 table: WindowTable) -> dict[str, Any]:
+    """What shapes a run and must not change when it resumes, flat: the training settings, the
+    explainer's (LLM, projector, LoRA, prompt), and a digest of the windows it learns from."""
+    settings = {k: v for k, v in asdict(cfg).items()
+                if k not in RESUMABLE_CHANGES and k != "explainer"}
+    settings.update({f"explainer.{k}": v for k, v in config.to_dict().items()
+                     if k not in ("reference", "training")})
+    digest = hashlib.sha1()
+    for array in (table.temporal, table.spatial, table.semantic, table.cues):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    digest.update("\n".join(f"{c} {s}" for c, s in zip(table.contents, table.styles)).encode())
+    settings["windows"] = f"{len(table)} windows, {digest.hexdigest()[:16]}"
+    return settings
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+@dataclass
+class RunCheckpoint:
+    """`run_dir/checkpoint.pt`: what a resumed run needs, beside the settings it was saved with."""
+
+    path: Path
+    settings: dict[str, Any]
+
+    def load(self) -> Optional[dict]:
+        """The saved state (None when there is none); ValueError naming every setting that
+        differs from this run's, so a run is never continued with other settings."""
+        if not self.path.is_file():
+            return None
+        state = torch.load(self.path, weights_only=False)
+        saved = state.get("settings")
+        if saved is None:
+            raise ValueError(f"{self.path} records no settings (an older checkpoint), so a "
+                             f"resume cannot be checked: start over with --fresh or another "
+                             f"--run-dir")
+        differing = [f"{k}: {_short(saved.get(k))} there, {_short(self.settings.get(k))} now"
+                     for k in sorted(set(saved) | set(self.settings))
+                     if saved.get(k) != self.settings.get(k)]
+        if differing:
+            raise ValueError(f"{self.path} was saved by a run with other settings ("
+                             f"{'; '.join(differing)}): resume with the same settings, or start "
+                             f"over with --fresh or another --run-dir")
+        return state
+
+    def save(self, explainer: Explainer, opt: torch.optim.Optimizer, stage: int, step: int,
+             losses: dict) -> None:
+        """Save what a resumed run needs and the settings (atomic replace)."""
+        from peft import get_peft_model_state_dict
+
+        state = {"projector": explainer.projector.state_dict(),
+                 "lora": get_peft_model_state_dict(explainer.llm), "optimizer": opt.state_dict(),
+                 "stage": stage, "step": step, "losses": losses, "settings": self.settings}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(state, self.path.with_suffix(".tmp"))
+        self.path.with_suffix(".tmp").replace(self.path)
 
 
 def _run_stage(explainer: Explainer, table: WindowTable, reference: CueReference,
-               rows: np.ndarray, stage: int, cfg: ExplainerTrainConfig, ckpt: Path,
+               rows: np.ndarray, stage: int, cfg: ExplainerTrainConfig, ckpt: RunCheckpoint,
                resume: Optional[dict], losses: dict, progress: bool) -> None:
     """Train one stage from its start or from a checkpoint of it."""
     total = cfg.stage1_steps if stage == 1 else cfg.stage2_steps
@@ -162,7 +216,7 @@ def _run_stage(explainer: Explainer, table: WindowTable, reference: CueReference
         losses.setdefault(f"stage{stage}", []).append(round(float(loss.detach()), 4))
         bar.set_postfix(loss=f"{np.mean(losses[f'stage{stage}'][-10:]):.3f}")
         if (step + 1) % cfg.save_every == 0 or step + 1 == total:
-            _checkpoint(ckpt, explainer, opt, stage, step + 1, losses)
+            ckpt.save(explainer, opt, stage, step + 1, losses)
     explainer.llm.eval()
     explainer.projector.eval()
 
@@ -182,7 +236,8 @@ def fit_reference(table: WindowTable, train: np.ndarray) -> CueReference:
 def train_explainer(table: WindowTable, cfg: ExplainerTrainConfig, run_dir: Path,
                     llm: Optional[str] = None, resume: bool = True,
                     progress: bool = True) -> tuple[Explainer, dict]:
-    """Run both stages (resuming from `run_dir/checkpoint.pt`); return the explainer + history."""
+    """Run both stages (resuming from `run_dir/checkpoint.pt`, which must have been saved with
+    the same settings); return the explainer + history."""
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     unknown = sorted(set(cfg.holdout) - set(table.contents.tolist()))
@@ -194,9 +249,9 @@ def train_explainer(table: WindowTable, cfg: ExplainerTrainConfig, run_dir: Path
     config = ExplainerConfig(llm=llm or overrides.pop("llm", DEFAULT_LLM),
                              token_dim=int(table.temporal.shape[-1]),
                              reference=reference.to_dict(), **overrides)
+    ckpt = RunCheckpoint(Path(run_dir) / "checkpoint.pt", run_settings(cfg, config, table))
+    state = ckpt.load() if resume else None  # before the LLM loads: a refusal comes at once
     explainer = Explainer.create(config)
-    ckpt = Path(run_dir) / "checkpoint.pt"
-    state = torch.load(ckpt, weights_only=False) if resume and ckpt.is_file() else None
     losses: dict = {}
     if state is not None:
         from peft import set_peft_model_state_dict

@@ -52,3 +52,52 @@ def test_stage_two_claims_follow_the_hint(tiny_llm, made_up):
             assert parsed.label == table.styles[row]
         differs += hinted != salient_cues(ref.zscores(table.cues[row]))
     assert (differs > len(rows) // 3) if made_up else (differs == 0)
+
+
+def _short_run(**changes):
+    from emotion_node.training.train_explainer import ExplainerTrainConfig
+
+    settings = dict(holdout=("bye",), stage1_steps=1, stage2_steps=1, batch_size=2, threads=1,
+                    save_every=1, warmup_steps=1,
+                    explainer={"projector_hidden": 32, "max_new_tokens": 4})
+    return ExplainerTrainConfig(**{**settings, **changes})
+
+
+def test_a_resume_with_other_settings_is_refused_naming_them(tiny_llm, tmp_path):
+    from emotion_node.training.train_explainer import train_explainer
+
+    run, table, llm = tmp_path / "run", tiny_llm.table(), str(tiny_llm.dir)
+    train_explainer(table, _short_run(), run, llm=llm, progress=False)
+    saved = (run / "checkpoint.pt").read_bytes()
+    changed = _short_run(lora_lr=5e-4, batch_size=3, explainer={"projector_hidden": 16,
+                                                                "max_new_tokens": 4})
+    with pytest.raises(ValueError) as refused:
+        train_explainer(table, changed, run, llm=llm, progress=False)
+    message = str(refused.value)
+    for name in ("lora_lr: 0.001 there, 0.0005 now", "batch_size: 2 there, 3 now",
+                 "explainer.projector_hidden: 32 there, 16 now", "--fresh"):
+        assert name in message, message
+    assert "seed" not in message and "holdout" not in message  # only what differs
+    with pytest.raises(ValueError, match=r"\(windows: '42 windows, \w+' there, '42 windows, "
+                                         r"\w+' now\)"):
+        train_explainer(tiny_llm.table(seed=1), _short_run(), run, llm=llm, progress=False)
+    assert (run / "checkpoint.pt").read_bytes() == saved  # nothing was mixed in
+    # How far and how it runs may change: a longer run on more threads continues the same one.
+    _, history = train_explainer(table, _short_run(stage2_steps=2, threads=2, save_every=5),
+                                 run, llm=llm, progress=False)
+    assert [len(history["losses"][k]) for k in ("stage1", "stage2")] == [1, 2]
+    # Starting over is always possible.
+    train_explainer(table, changed, run, llm=llm, resume=False, progress=False)
+
+
+def test_a_checkpoint_without_settings_is_refused(tiny_llm, tmp_path):
+    import torch
+
+    from emotion_node.training.train_explainer import train_explainer
+
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save({"stage": 1, "step": 1, "losses": {}}, run / "checkpoint.pt")
+    with pytest.raises(ValueError, match="records no settings.*--fresh"):
+        train_explainer(tiny_llm.table(), _short_run(), run, llm=str(tiny_llm.dir),
+                        progress=False)

@@ -1,9 +1,10 @@
 """The node as its own process over real DDS, fed by replaying bags of real clips.
 
-One node process serves the whole module, in four phases run in file order: replay a
-SkeletonArray bag of four people; check the latched state with a late subscriber; send every
-kind of bad input; reconfigure the node for MarkerArray input on simulated time and replay the
-same motion as markers.
+One node process serves the whole module. What the tests read is recorded once by module-scoped
+fixtures, whichever test asks first, so every test also passes alone: `skeleton_replay` replays
+a SkeletonArray bag of four people; `markers_replay` reconfigures the node for MarkerArray input
+on simulated time with explanations on, replays the same motion as markers, and sets the node
+back. The late-subscriber and bad-input tests send their own input.
 """
 from __future__ import annotations
 
@@ -184,34 +185,40 @@ def persons_by_stamp(states: List[tuple]) -> Dict[float, Dict[str, PersonEmotion
             for _, m in states}
 
 
-def test_replay_skeletons(setup):
-    """Phase 1: replay the SkeletonArray bag; later tests read what was recorded here."""
+@pytest.fixture(scope='module')
+def skeleton_replay(setup):
+    """Replay the SkeletonArray bag once: the states, markers and last diagnostics it brought,
+    and the (start, end) monotonic times of the replay."""
     rec = setup['recorder']
-    first = len(rec.states)
+    first, first_markers = len(rec.states), len(rec.markers)
     start = time.monotonic()
     replay(setup, 'skeleton')
     played = time.monotonic()
     rec.spin_for(LOST_TIMEOUT_S + 1.5)  # long enough for person 4... and everyone to go
-    setup['phase1'] = rec.states[first:]
-    setup['phase1_window'] = (start, played)
-    assert len(setup['phase1']) > RATE_HZ * CLIP_S * 0.8
+    assert rec.spin_until(lambda: rec.diagnostics, 5.0), 'no /diagnostics'
+    return {'states': rec.states[first:], 'window': (start, played),
+            'markers': rec.markers[first_markers:], 'diagnostics': dict(rec.diagnostics[-1])}
 
 
-def test_state_arrives_at_the_configured_rate(setup):
-    start, end = setup['phase1_window']
-    times = [t for t, _ in setup['phase1'] if start + 2.0 < t < end - 0.5]
+def test_replay_skeletons(skeleton_replay):
+    assert len(skeleton_replay['states']) > RATE_HZ * CLIP_S * 0.8
+
+
+def test_state_arrives_at_the_configured_rate(skeleton_replay):
+    start, end = skeleton_replay['window']
+    times = [t for t, _ in skeleton_replay['states'] if start + 2.0 < t < end - 0.5]
     rate = (len(times) - 1) / (times[-1] - times[0])
     assert abs(rate - RATE_HZ) < 0.15 * RATE_HZ, f'{rate:.2f} Hz'
 
 
-def test_labels_match_the_clip_styles(setup):
+def test_labels_match_the_clip_styles(skeleton_replay):
     # Threshold: MIN_LABEL_SHARE (60 %) of each person's states once the model window is full.
     # EVALUATION.md gives the recipe 85.9 % window accuracy on walks held out from training
     # (leave-one-content-out); the committed model was trained on these walk clips and labels
     # 100 % of these states right (measured), so 60 % leaves room for smoothing and timing.
     shares = {}
     for body_id, style in PEOPLE.items():
-        full = [p for _, m in setup['phase1'] for p in m.persons
+        full = [p for _, m in skeleton_replay['states'] for p in m.persons
                 if p.body_id == body_id and p.status == PersonEmotion.STATUS_OK
                 and p.window_frames >= 30]
         assert len(full) > 10, f'person {body_id} has {len(full)} full-window states'
@@ -223,9 +230,10 @@ def test_labels_match_the_clip_styles(setup):
     assert all(s >= MIN_LABEL_SHARE for s in shares.values()), shares
 
 
-def test_person_who_stops_goes_lost_then_disappears(setup):
+def test_person_who_stops_goes_lost_then_disappears(skeleton_replay):
+    states = skeleton_replay['states']
     statuses = [next((p.status for p in m.persons if p.body_id == SHORT_ID), None)
-                for _, m in setup['phase1']]
+                for _, m in states]
     seen = [i for i, s in enumerate(statuses) if s is not None]
     assert statuses[seen[0]] == PersonEmotion.STATUS_WARMING_UP
     assert PersonEmotion.STATUS_OK in statuses
@@ -233,22 +241,22 @@ def test_person_who_stops_goes_lost_then_disappears(setup):
     assert statuses[last] == PersonEmotion.STATUS_LOST  # reported lost ...
     assert statuses[last - 1] == PersonEmotion.STATUS_OK  # ... straight after being ok
     assert last + 1 < len(statuses) and all(s is None for s in statuses[last + 1:])  # then gone
-    others = persons_by_stamp(setup['phase1'][last + 1:last + 5])
+    others = persons_by_stamp(states[last + 1:last + 5])
     assert any('1' in persons for persons in others.values()), 'the others are still tracked'
 
 
-def test_markers_diagnostics_and_stamps(setup):
-    rec = setup['recorder']
-    texts = [m.text for array in rec.markers for m in array.markers
+def test_markers_diagnostics_and_stamps(setup, skeleton_replay):
+    markers = skeleton_replay['markers']
+    texts = [m.text for array in markers for m in array.markers
              if m.type == Marker.TEXT_VIEW_FACING]
     assert any(t.startswith('1: ') for t in texts) and any(t.startswith('3: ') for t in texts)
-    assert rec.markers[-1].markers[0].action == Marker.DELETEALL
-    diag = rec.diagnostics[-1]
+    assert markers[-1].markers[0].action == Marker.DELETEALL
+    diag = skeleton_replay['diagnostics']
     for key in ('lifecycle_state', 'backend', 'persons', 'input_rate_hz', 'stamp_age_ms',
                 'inference_p50_ms', 'inference_p95_ms', 'rejected_total'):
         assert key in diag
     assert diag['lifecycle_state'] == 'active' and float(diag['inference_p95_ms']) > 0
-    stamps = sorted(persons_by_stamp(setup['phase1']))
+    stamps = sorted(persons_by_stamp(skeleton_replay['states']))
     # Header stamps are skeleton stamps (a minute in the past), never the wall clock.
     assert setup['start'] <= stamps[-1] <= setup['start'] + CLIP_S + 0.01
 
@@ -305,9 +313,12 @@ def _bad_messages(good: BodyFrame, stamp: float, now: float) -> List[tuple]:
             ('stamp_backwards', 1, msg([good], stamp - 0.3))]
 
 
-def test_bad_inputs_are_counted_and_the_node_keeps_publishing(setup):
+def test_bad_inputs_are_counted_and_the_node_keeps_publishing(setup, skeleton_replay):
+    # After the skeleton replay: its stamps are a minute old, these are now (the newest stamp a
+    # state reports only grows).
     rec = setup['recorder']
     track = _tracks()[0]
+    assert rec.spin_until(lambda: rec.diagnostics, 5.0), 'no /diagnostics'
     before = dict(rec.diagnostics[-1])
     first_state = len(rec.states)
     expected: Dict[str, int] = defaultdict(int)
@@ -336,24 +347,37 @@ def test_bad_inputs_are_counted_and_the_node_keeps_publishing(setup):
     assert max(len(m.persons) for _, m in states) <= 32  # people.max_persons bounds the table
 
 
-def test_markers_input_gives_the_same_labels(setup):
-    rec = setup['recorder']
+def _reconfigure(rec: Recorder, **values: Any) -> None:
+    """Deactivate and clean up the node, set parameters, configure and activate it again."""
     for step in (Transition.TRANSITION_DEACTIVATE, Transition.TRANSITION_CLEANUP):
         assert rec.transition(step)
-    assert all(r.successful for r in rec.set_params(input__type='markers', use_sim_time=True,
-                                                    llm__enabled=True))
+    assert all(r.successful for r in rec.set_params(**values))
     for step in (Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE):
         assert rec.transition(step)
-    ready = rec.spin_until(lambda: rec.diagnostics[-1].get('llm.state') == 'ready', 120.0)
-    assert ready, rec.diagnostics[-1]  # the explainer process has loaded
-    first, diag_first = len(rec.states), len(rec.diagnostics)
-    replay(setup, 'markers', '--clock')
-    rec.spin_for(1.5)
-    setup['phase4'] = rec.states[first:]
-    skeleton = persons_by_stamp(setup['phase1'])
+
+
+@pytest.fixture(scope='module')
+def markers_replay(setup, skeleton_replay):
+    """Replay the same motion as MarkerArray on simulated time, explanations on; the states
+    and diagnostics it brought. The node is set back (SkeletonArray, wall clock, no LLM)."""
+    rec = setup['recorder']
+    _reconfigure(rec, input__type='markers', use_sim_time=True, llm__enabled=True)
+    try:
+        ready = rec.spin_until(lambda: rec.diagnostics[-1].get('llm.state') == 'ready', 120.0)
+        assert ready, rec.diagnostics[-1]  # the explainer process has loaded
+        first, diag_first = len(rec.states), len(rec.diagnostics)
+        replay(setup, 'markers', '--clock')
+        rec.spin_for(1.5)
+        return {'states': rec.states[first:], 'diagnostics': rec.diagnostics[diag_first:]}
+    finally:
+        _reconfigure(rec, input__type='skeleton', use_sim_time=False, llm__enabled=False)
+
+
+def test_markers_input_gives_the_same_labels(skeleton_replay, markers_replay):
+    skeleton = persons_by_stamp(skeleton_replay['states'])
     stamps = np.array(sorted(skeleton))
     agree = []
-    for stamp, persons in persons_by_stamp(rec.states[first:]).items():
+    for stamp, persons in persons_by_stamp(markers_replay['states']).items():
         near = stamps[np.argmin(np.abs(stamps - stamp))]
         if abs(near - stamp) > 0.05:
             continue
@@ -363,14 +387,14 @@ def test_markers_input_gives_the_same_labels(setup):
                 agree.append(p.label == q.label)
     assert len(agree) > 50 and np.mean(agree) >= MIN_AGREEMENT, (len(agree), np.mean(agree))
     # On simulated time the node's clock is the bag's: the newest skeleton is fresh.
-    ages = [float(d['stamp_age_ms']) for d in rec.diagnostics[diag_first:]
+    ages = [float(d['stamp_age_ms']) for d in markers_replay['diagnostics']
             if d.get('persons', '0') != '0']
     assert ages and min(ages) < 500.0, ages
 
 
-def test_explanations_match_the_published_labels(setup):
+def test_explanations_match_the_published_labels(markers_replay):
     word = {hri_label(style): text for style, text in EMOTION_WORDS.items()}
-    explained = [(m.header.stamp, p) for _, m in setup['phase4'] for p in m.persons
+    explained = [(m.header.stamp, p) for _, m in markers_replay['states'] for p in m.persons
                  if p.explanation]
     assert explained, 'no explanation arrived while the markers bag played'
     for stamp, p in explained:
@@ -380,5 +404,5 @@ def test_explanations_match_the_published_labels(setup):
                                                                                 p.explanation)
         explained_at = p.explanation_stamp.sec + p.explanation_stamp.nanosec * 1e-9
         assert 0 < explained_at <= stamp.sec + stamp.nanosec * 1e-9 + 1e-6
-    diag = setup['recorder'].diagnostics[-1]
+    diag = markers_replay['diagnostics'][-1]
     assert int(diag['llm.completed']) >= 1 and diag['llm.failed'] == '0'

@@ -13,9 +13,11 @@ from typing import Optional, Sequence
 
 # name -> (module, one-line help). Help lives here so `emotion-node --help` imports nothing heavy.
 COMMANDS: dict[str, tuple[str, str]] = {
-    'demo': ('emotion_node.commands.demo', 'start the node and replay real recordings of several people'),
+    'demo': ('emotion_node.commands.demo',
+             'start the node and replay real recordings of several people'),
     'run': ('emotion_node.commands.run', 'run the emotion node (takes --ros-args like ros2 run)'),
-    'bag': ('emotion_node.commands.bag', 'convert BVH clips into a rosbag2 file of skeleton messages'),
+    'bag': ('emotion_node.commands.bag',
+            'convert BVH clips into a rosbag2 file of skeleton messages'),
     'replay': ('emotion_node.commands.replay', 'publish a rosbag2 file at its recorded timing'),
     'train': ('emotion_node.commands.train', 'train the skeleton tokenizer'),
     'train-explainer': ('emotion_node.commands.train_explainer',
@@ -23,8 +25,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     'evaluate': ('emotion_node.commands.evaluate', 'score a trained model on a folder of clips'),
     'evaluate-llm': ('emotion_node.commands.evaluate_llm',
                      'score the LLM explainer on held-out actions'),
-    'export': ('emotion_node.commands.export', 'export the tokenizer to ONNX (and a TensorRT engine)'),
-    'explain': ('emotion_node.commands.explain', 'explain the emotion in a BVH file or bag, in words'),
+    'export': ('emotion_node.commands.export',
+               'export the tokenizer to ONNX (and a TensorRT engine)'),
+    'explain': ('emotion_node.commands.explain',
+                'explain the emotion in a BVH file or bag, in words'),
     'bench': ('emotion_node.commands.bench', 'benchmark the tokenizer, the node or the LLM'),
 }
 

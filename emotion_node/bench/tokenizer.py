@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import platform
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -59,6 +60,11 @@ def time_interleaved(calls: Dict[str, Callable[[], Any]], repeats: int,
     return {name: _percentiles(values) for name, values in samples.items()}
 
 
+def _infer_call(backend: Any, x: np.ndarray, mask: np.ndarray) -> Callable[[], Any]:
+    """A call of `backend.infer` on this batch, for `time_interleaved`."""
+    return partial(backend.infer, x, mask)
+
+
 def _make_backends(model_dir: Path, device: str, threads: Optional[int]
                    ) -> Tuple[Dict[str, Any], Dict[str, str]]:
     """Build every backend the device allows; return (backends by name, skipped reasons)."""
@@ -93,7 +99,7 @@ def _ort_sweep(model_dir: Path, inputs: Dict[int, Tuple[np.ndarray, np.ndarray]]
                 for t, lv, sp in SWEEP}
     rows = []
     for persons, (x, mask) in inputs.items():
-        calls = {name: (lambda b=b: b.infer(x, mask)) for name, b in variants.items()}
+        calls = {name: _infer_call(b, x, mask) for name, b in variants.items()}
         for name, stats in time_interleaved(calls, repeats, warmup).items():
             threads, level, spin = name.split("-")
             rows.append({"threads": int(threads[1:]), "level": level,
@@ -193,8 +199,8 @@ def run(model_dir: Path, model_info: Dict[str, Any], persons: Sequence[int] = PE
         raw, raw_mask = synthetic_motion(count, config.window_frames, config.fps, rng)
         x, mask = preprocess_batch(raw, raw_mask, config)
         inputs[count] = (x, mask)
-        calls = {name: (lambda b=b: b.infer(x, mask)) for name, b in backends.items()}
-        calls["preprocess"] = lambda: preprocess_batch(raw, raw_mask, config)
+        calls = {name: _infer_call(b, x, mask) for name, b in backends.items()}
+        calls["preprocess"] = partial(preprocess_batch, raw, raw_mask, config)
         for name, stats in time_interleaved(calls, repeats, warmup).items():
             row = {"backend": name, "persons": count, **stats}
             (pre_rows if name == "preprocess" else rows).append(row)

@@ -1,4 +1,4 @@
-"""Convert BVH clips into a rosbag2 file of skeleton messages (one person per clip, side by side)."""
+"""Convert BVH clips into a rosbag2 file of skeleton messages, a person per clip side by side."""
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,5 @@
-"""Benchmark the tokenizer backends, the running node, or the LLM explainer; print figures, write JSON.
+"""Benchmark the tokenizer backends, the running node or the LLM explainer; print figures, write
+JSON.
 
     emotion-node bench tokenizer --json FILE [...]
     emotion-node bench node [--flicker | --flicker-only] [--stages | --stages-only] [...]

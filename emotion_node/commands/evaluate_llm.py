@@ -1,6 +1,6 @@
 """Score the LLM explainer on held-out actions: recognition, faithfulness, and a template baseline.
 
-    emotion-node evaluate-llm [--model DIR] [--explainer DIR] [--contents bye walk-back] [--json FILE]
+    emotion-node evaluate-llm [--model DIR] [--explainer DIR] [--contents ACTION ...] [--json F]
 
 Prints the report (`emotion_node.evaluation.evaluate_llm`) as JSON. For the LLM's scores on any
 folder of clips, beside the tokenizer's, use `emotion-node evaluate --data DIR --llm`.

@@ -131,9 +131,9 @@ def save_confusion_png(cm: np.ndarray, labels: Sequence[str], path: Path, title:
 def summarize(logits: Sequence[np.ndarray], labels: Sequence[int], num_classes: int,
               temperature: float = 1.0) -> Dict[str, object]:
     """Window and clip accuracy, clip macro-F1 and predictions of clips given per-clip logits."""
-    window_y = np.concatenate([np.full(len(l), y) for l, y in zip(logits, labels)])
-    window_p = np.concatenate([l.argmax(axis=1) for l in logits])
-    votes = np.stack([clip_vote(l, temperature) for l in logits])
+    window_y = np.concatenate([np.full(len(clip), y) for clip, y in zip(logits, labels)])
+    window_p = np.concatenate([clip.argmax(axis=1) for clip in logits])
+    votes = np.stack([clip_vote(clip, temperature) for clip in logits])
     clip_y = np.asarray(labels)
     clip_p = votes.argmax(axis=1)
     return {

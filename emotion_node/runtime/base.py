@@ -80,5 +80,5 @@ class TokenizerBackend(abc.ABC):
     def _run(self, x: np.ndarray, mask: np.ndarray) -> Sequence[np.ndarray]:
         """Return (logits, temporal, spatial, semantic) float32 arrays for one chunk."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: a backend holding nothing keeps this
         """Release what the backend holds (sessions, GPU memory); it is unusable afterwards."""

@@ -131,7 +131,8 @@ def _roots(pos: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     for idx in _ROOTS:
         ok = mask[:, :, idx].all(axis=2)  # (B, T)
         n = ok.sum(axis=1)
-        mean = (pos[:, :, idx].mean(axis=2) * ok[..., None]).sum(axis=1) / np.maximum(n, 1)[:, None]
+        mean = ((pos[:, :, idx].mean(axis=2) * ok[..., None]).sum(axis=1)
+                / np.maximum(n, 1)[:, None])
         take = (n > 0) & ~found
         root[take], found[take] = mean[take], True
     visible = mask.sum(axis=(1, 2))

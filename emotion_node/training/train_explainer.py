@@ -1,8 +1,8 @@
 """Train the LLM explainer on skeleton-language pairs built from the data (resumable, on CPU).
 
 Every window of the dataset goes through the frozen skeleton tokenizer once (tokens cached in
-the window table); its kinematic cues, as z-scores against neutral motion of the same action (`CueReference`), pick the
-movement phrases of its target text, so every target claim is measured.
+the window table); its kinematic cues, as z-scores against neutral motion of the same action
+(`CueReference`), pick the movement phrases of its target text, so every target claim is measured.
 Stage 1 trains the projector alone (LLM and adapter frozen) to describe the movement of all
 fifteen styles from tokens. Stage 2 trains projector + LoRA on question-answer prompts: recognise
 the emotion and explain it (with and without the cue hint), and explain a given label.

@@ -1,4 +1,4 @@
-"""The leave-one-content-out study: folds never leak, and run_loco writes what EVALUATION.md reads."""
+"""The leave-one-content-out study: folds never leak; run_loco writes what EVALUATION.md reads."""
 import json
 
 import numpy as np

@@ -1,7 +1,6 @@
 """Explainer: projector splice, loss, generation and save/load (tiny LLM)."""
 import json
 
-import numpy as np
 import pytest
 import torch
 

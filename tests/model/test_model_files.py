@@ -54,7 +54,8 @@ def test_explainer_mismatch_names_both_tokenizers(tmp_path):
     explainer.mkdir()
     for recorded, matches in ((tokenizer_fingerprint(tokenizer), True), (None, True),
                               ("0123456789abcdef", False)):
-        (explainer / "explainer.json").write_text(json.dumps({"training": {"tokenizer": recorded}}))
+        config = {"training": {"tokenizer": recorded}}
+        (explainer / "explainer.json").write_text(json.dumps(config))
         problem = explainer_mismatch(explainer, tokenizer)
         assert (problem == "") == matches, problem
     assert "0123456789abcdef" in problem and tokenizer_fingerprint(tokenizer) in problem

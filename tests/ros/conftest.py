@@ -14,7 +14,8 @@ SIGINT, then SIGKILL to what is still running. `topic_listener(...)` builds the 
 of a generic subscriber (this file run as a script) that prints one JSON line per message:
 {"recv_ns": CLOCK_MONOTONIC ns, "stamp_ns": header stamp or null, "digest": content digest
 (`message_digest`: sha256 of the deserialised message's repr; raw CDR bytes are not comparable,
-their alignment padding is not zeroed), "size": received bytes} and exits after `count` messages (rc 0) or after `timeout` seconds (rc 3).
+their alignment padding is not zeroed), "size": received bytes} and exits after `count` messages
+(rc 0) or after `timeout` seconds (rc 3).
 """
 from __future__ import annotations
 

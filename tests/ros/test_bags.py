@@ -43,7 +43,8 @@ def clips() -> list[Path]:
         root = default_data_root()
     except FileNotFoundError:
         pytest.skip('Bandai motion dataset not found')
-    found = [sorted(root.glob(f'data/dataset-1_{name}_*.bvh')) for name in ('bow_happy', 'walk_sad')]
+    found = [sorted(root.glob(f'data/dataset-1_{name}_*.bvh'))
+             for name in ('bow_happy', 'walk_sad')]
     if not all(found):
         pytest.skip(f'expected clips not found under {root}')
     return [f[0] for f in found]
@@ -194,7 +195,7 @@ def test_replay_keeps_recorded_spacing(tmp_path: Path, ros_env, ros_processes, t
                 for _, _, ns, raw in bag_io.read_bag_raw(tmp_path / 'bag')]
     # One retry: on a shared 2-core machine another job can stall a process for 100+ ms
     # (seen once in ~20 runs at load 6); a timing fault of the replay fails both tries.
-    for attempt in range(2):
+    for _ in range(2):
         rows, figures = _timed_replay(tmp_path / 'bag', ros_env, ros_processes, topic_listener,
                                       json_lines, 90)
         assert [(r['stamp_ns'], r['digest']) for r in rows] == expected  # all, exact, in order
@@ -230,7 +231,8 @@ def test_replay_rate_clock_and_best_effort(tmp_path: Path, ros_env, ros_processe
 def test_replay_loop_stops_cleanly_on_ctrl_c(tmp_path: Path, ros_env, ros_processes,
                                              topic_listener) -> None:
     bag_io.write_bag(tmp_path / 'bag', _tracks(lengths=(10,)), 'mcap', 'skeleton')
-    sub = ros_processes.start(topic_listener('/skeletons', bag_io.SKELETON_ARRAY_TYPE, 25), ros_env)
+    sub = ros_processes.start(topic_listener('/skeletons', bag_io.SKELETON_ARRAY_TYPE, 25),
+                              ros_env)
     pub = ros_processes.start(_replay_cmd(tmp_path / 'bag', '--loop'), ros_env)
     rc, _, err = ros_processes.wait(sub, timeout=40)  # 25 messages > one 10-message pass
     assert rc == 0, err

@@ -72,7 +72,8 @@ def test_skeleton_round_trip(types, layout: str) -> None:
 
 def test_skeleton_by_joint_names_and_missing_joints(rclpy_types) -> None:
     bodies = _bodies(1)
-    msg = cv.build_skeleton_array(rclpy_types, 2.0, 'world', bodies, 'coco17', with_joint_names=True)
+    msg = cv.build_skeleton_array(rclpy_types, 2.0, 'world', bodies, 'coco17',
+                                  with_joint_names=True)
     assert msg.skeletons[0].layout == '' and len(msg.skeletons[0].joint_names) == 17
     frames, rejections = cv.skeleton_array_to_frames(msg)
     assert rejections == []
@@ -175,7 +176,8 @@ def test_nan_joints_are_masked_and_counted(rclpy_types) -> None:
     pos = np.random.default_rng(1).normal(size=(NUM_JOINTS, 3))
     pos[4] = (np.nan, 0.0, 0.0)
     pos[8, 2] = np.inf
-    frames, rej = cv.skeleton_array_to_frames(_array(rclpy_types, [_skeleton(rclpy_types, pos=pos)]))
+    frames, rej = cv.skeleton_array_to_frames(
+        _array(rclpy_types, [_skeleton(rclpy_types, pos=pos)]))
     assert rej == []
     frame = frames[0]
     assert frame.repaired_joints == 2

@@ -140,7 +140,7 @@ def test_explanations_follow_the_published_label():
     assert [c[0] for c in explainer.calls][:1] == ['happy']
     assert 'sad' in [c[0] for c in explainer.calls]  # asked again when the label changed
     assert all(c[1] == sorted(explainer.calls[0][1]) and len(c[1]) == 7 for c in explainer.calls)
-    for label, style, text in seen:
+    for _, style, text in seen:
         assert text in ('', f'because {style}')  # never an explanation of another label
     assert ('sad', 'sad', 'because sad') in seen
     assert diag['llm.completed'] == str(len(explainer.calls)) and diag['llm.failed'] == '0'

@@ -92,9 +92,9 @@ def test_failures_are_counted_never_raised():
     fake = FakeExplainer("fail")
     worker = ExplainWorker(fake, timeout_s=1.0)
     try:
-        for person in ("a", "b"):
+        for calls, person in enumerate(("a", "b"), start=1):
             worker.submit(person, *TOKENS, label="angry")
-            assert _wait(lambda: len(fake.calls) >= (1 if person == "a" else 2))
+            assert _wait(lambda calls=calls: len(fake.calls) >= calls)
         assert _wait(lambda: worker.stats()["failed"] == 2)
         stats = worker.stats()
         assert "RuntimeError: LLM broke" in stats["last_error"] and stats["alive"]

@@ -4,21 +4,28 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from typing import Any, Deque, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Deque, List, Optional, Tuple
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import Clock, ClockType
-from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.guard_condition import GuardCondition
+from rclpy.lifecycle import (
+    LifecycleNode, LifecyclePublisher, LifecycleState, TransitionCallbackReturn)
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.subscription import Subscription
+from rclpy.timer import Timer
 from visualization_msgs.msg import MarkerArray
 
 from emotion_node.msg import EmotionState, SkeletonArray
 from emotion_node.ros import convert, outputs, params
 from emotion_node.ros.pipeline import EmotionPipeline, PipelineSettings, load_model
 from emotion_node.runtime.loading import LoadedModel
+
+if TYPE_CHECKING:
+    from emotion_node.ros.explain_link import ExplainLink  # imported when the LLM is enabled
 
 STAMP_FUTURE = 'stamp_future'
 CONVERSION_ERROR = 'conversion_error'
@@ -38,16 +45,17 @@ class EmotionNode(LifecycleNode):
         self._params: Optional[params.NodeParams] = None
         self._model: Optional[LoadedModel] = None
         self._pipeline: Optional[EmotionPipeline] = None
-        self._explainer: Any = None
-        self._state_pub: Any = None
-        self._marker_pub: Any = None
-        self._diag_pub: Any = None
-        self._sub: Any = None
-        self._timer: Any = None
-        self._diag_timer: Any = None
-        self._wake: Any = None
+        self._explainer: Optional[ExplainLink] = None
+        self._state_pub: Optional[LifecyclePublisher] = None
+        self._marker_pub: Optional[LifecyclePublisher] = None
+        self._diag_pub: Optional[LifecyclePublisher] = None
+        self._sub: Optional[Subscription] = None
+        self._timer: Optional[Timer] = None
+        self._diag_timer: Optional[Timer] = None
+        self._wake: Optional[GuardCondition] = None
         # (frames, rejections, node time received, monotonic time received)
-        self._queue: Deque[Tuple[List[Any], List[Any], float, float]] = deque()
+        self._queue: Deque[Tuple[List[convert.BodyFrame], List[convert.Rejection], float,
+                                 float]] = deque()
         self._stats = outputs.NodeStats()
         self._lifecycle = 'unconfigured'
         self._last_tick = 0.0  # monotonic
@@ -86,6 +94,7 @@ class EmotionNode(LifecycleNode):
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Subscribe to the input and start the inference and diagnostics timers."""
         p = self._params
+        assert p is not None, 'activate follows a successful configure'
         reliability = (ReliabilityPolicy.BEST_EFFORT if p.input_reliability == 'best_effort'
                        else ReliabilityPolicy.RELIABLE)
         qos = QoSProfile(depth=p.input_depth, history=HistoryPolicy.KEEP_LAST,
@@ -127,13 +136,14 @@ class EmotionNode(LifecycleNode):
 
     def _stop_io(self) -> None:
         """Destroy the subscription, timers and wake-up condition; forget queued input."""
-        for handle, destroy in ((self._sub, self.destroy_subscription),
-                                (self._timer, self.destroy_timer),
-                                (self._diag_timer, self.destroy_timer),
-                                (self._wake, self.destroy_guard_condition)):
-            if handle is not None:
-                destroy(handle)
-        self._sub = self._timer = self._diag_timer = self._wake = None
+        if self._sub is not None:
+            self.destroy_subscription(self._sub)
+        for timer in (self._timer, self._diag_timer):
+            if timer is not None:
+                self.destroy_timer(timer)
+        if self._wake is not None:
+            self.destroy_guard_condition(self._wake)
+        self._sub, self._timer, self._diag_timer, self._wake = None, None, None, None
         self._queue.clear()
 
     def _destroy_publishers(self) -> None:
@@ -173,6 +183,7 @@ class EmotionNode(LifecycleNode):
             ours[change.name] = change.value
         if not ours or self._params is None:
             return SetParametersResult(successful=True)
+        assert self._pipeline is not None, 'configured: the pipeline exists'
         try:
             new = self._params.with_values(ours)
             self._pipeline.apply(PipelineSettings.from_params(new))
@@ -191,6 +202,7 @@ class EmotionNode(LifecycleNode):
     def _on_input(self, msg: Any) -> None:
         """Convert one message and enqueue it for the next tick; never raises on bad content."""
         p, stats = self._params, self._stats
+        assert p is not None, 'input arrives only while active'
         arrived = time.monotonic()
         stats.received += 1
         if len(self._queue) >= p.input_queue_size:
@@ -204,9 +216,11 @@ class EmotionNode(LifecycleNode):
         if p.inference_on_input and self._wake is not None:
             self._wake.trigger()
 
-    def _convert(self, msg: Any, now: float) -> Tuple[List[Any], List[Any]]:
+    def _convert(self, msg: Any, now: float
+                 ) -> Tuple[List[convert.BodyFrame], List[convert.Rejection]]:
         """Message -> (BodyFrames, Rejections) with the input parameters and the node clock."""
         p = self._params
+        assert p is not None, 'input arrives only while active'
         try:
             if p.input_type == 'skeleton':
                 frames, rejected = convert.skeleton_array_to_frames(
@@ -228,8 +242,10 @@ class EmotionNode(LifecycleNode):
 
     def _on_timer(self) -> None:
         """Tick at the configured rate; with on-input ticks, only fill gaps in the input."""
-        period = 1.0 / self._params.inference_rate_hz
-        if self._params.inference_on_input and time.monotonic() - self._last_tick < period:
+        p = self._params
+        assert p is not None, 'the timer runs only while active'
+        period = 1.0 / p.inference_rate_hz
+        if p.inference_on_input and time.monotonic() - self._last_tick < period:
             return
         self._tick()
 
@@ -243,7 +259,7 @@ class EmotionNode(LifecycleNode):
         """The tick's work, with the model held."""
         self._last_tick = time.monotonic()
         now = self._now()
-        self._drain(now)
+        self._drain(pipeline, now)
         start = time.perf_counter()
         try:
             results = pipeline.step(now)
@@ -254,16 +270,16 @@ class EmotionNode(LifecycleNode):
         if pipeline.last_batch:
             stats.latencies_ms.append((time.perf_counter() - start) * 1e3)
         stats.ticks += 1
-        self._publish(results)
+        self._publish(pipeline, results)
         if self._explainer is not None:  # after publishing: never delays the state
             self._explainer.update(pipeline, results, now)
 
-    def _drain(self, now: float) -> None:
+    def _drain(self, pipeline: EmotionPipeline, now: float) -> None:
         """Move queued frames into the person buffers, counting every rejection."""
         stats, self._arrived = self._stats, None
         while self._queue:
             frames, rejected, received, self._arrived = self._queue.popleft()
-            buffered = self._pipeline.add(frames, received)  # stamps backwards, table full
+            buffered = pipeline.add(frames, received)  # stamps backwards, table full
             stats.frames += len(frames) - len(buffered)
             stats.repaired_joints += sum(f.repaired_joints for f in frames)
             for reason, detail in [(r.reason, r.detail) for r in rejected] + buffered:
@@ -272,9 +288,11 @@ class EmotionNode(LifecycleNode):
             if frames:
                 stats.newest_stamp = max(stats.newest_stamp, max(f.stamp for f in frames))
 
-    def _publish(self, results: List[Any]) -> None:
+    def _publish(self, pipeline: EmotionPipeline, results: List[Any]) -> None:
         """Publish EmotionState (every tick) and the text markers."""
-        p, pipeline, model = self._params, self._pipeline, self._model
+        p, model = self._params, self._model
+        assert p is not None and model is not None, 'ticks run only while configured'
+        assert self._state_pub is not None and self._marker_pub is not None
         frame_id = p.output_frame_id or pipeline.frame_id
         self._state_pub.publish(outputs.emotion_state(
             results, pipeline.labels, pipeline.newest_stamp, frame_id, model.name, model.hash))
@@ -288,7 +306,7 @@ class EmotionNode(LifecycleNode):
 
     def _on_diagnostics(self) -> None:
         """Publish /diagnostics (lifecycle state, rates, latency, rejections, LLM)."""
-        if self._diag_pub is None or self._pipeline is None:
+        if self._diag_pub is None or self._pipeline is None or self._model is None:
             return
         extra = {'buffer_resets': str(self._pipeline.people.resets)}
         if self._explainer is not None:
@@ -311,7 +329,7 @@ class EmotionNode(LifecycleNode):
             self._last_log[key] = mono
             self.get_logger().warning(text)
 
-    def _start_explainer(self, p: params.NodeParams) -> Any:
+    def _start_explainer(self, p: params.NodeParams) -> ExplainLink:
         """Start the LLM explanation worker on its own thread."""
         from emotion_node.ros.explain_link import ExplainLink
         return ExplainLink(p, self._model, self.get_logger())

@@ -143,9 +143,9 @@ def resolve_model(model: Optional[Path], fresh: bool, tmp: str) -> Tuple[Path, D
     else:
         model_dir = Path(model) if model is not None else default_model_dir()
         kind = "trained"
-    model, config = load_tokenizer_checked(model_dir)
+    tokenizer, config = load_tokenizer_checked(model_dir)
     return model_dir, {"dir": str(model_dir), "kind": kind,
-                       "parameters": count_parameters(model),
+                       "parameters": count_parameters(tokenizer),
                        "window_frames": config.preprocess.window_frames,
                        "fps": config.preprocess.fps}
 
@@ -194,7 +194,9 @@ def run(model_dir: Path, model_info: Dict[str, Any], persons: Sequence[int] = PE
     backends, skipped = _make_backends(model_dir, device, threads)
     config = PreprocessConfig(fps=model_info["fps"], window_frames=model_info["window_frames"])
     rng = np.random.default_rng(0)
-    rows, pre_rows, inputs = [], [], {}
+    rows: List[Dict[str, Any]] = []
+    pre_rows: List[Dict[str, Any]] = []
+    inputs: Dict[int, Tuple[np.ndarray, np.ndarray]] = {}
     for count in persons:
         raw, raw_mask = synthetic_motion(count, config.window_frames, config.fps, rng)
         x, mask = preprocess_batch(raw, raw_mask, config)

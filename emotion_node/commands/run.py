@@ -37,12 +37,12 @@ def main(args: argparse.Namespace) -> int:
 
 def main_with_ros_args(argv: Sequence[str]) -> int:
     """Run the node with `argv` (what followed `run`) as its command line; return the exit code."""
-    argv: List[str] = list(argv)
-    if argv[:1] in (['-h'], ['--help']):
+    args: List[str] = list(argv)
+    if args[:1] in (['-h'], ['--help']):
         print(USAGE)
         return 0
-    if argv and argv[0] != '--ros-args':
-        print(f'emotion-node run: unexpected argument {argv[0]!r}; ROS arguments start with '
+    if args and args[0] != '--ros-args':
+        print(f'emotion-node run: unexpected argument {args[0]!r}; ROS arguments start with '
               f'--ros-args\n\n{USAGE}', file=sys.stderr)
         return 2
     try:
@@ -51,7 +51,7 @@ def main_with_ros_args(argv: Sequence[str]) -> int:
         print(f'emotion-node run: ROS 2 or the built messages are not importable ({err}); '
               f'run ros2_ws/bootstrap.sh and `source ros2_ws/env.sh` first', file=sys.stderr)
         return 1
-    if not any('autostart' in arg for arg in argv):
+    if not any('autostart' in arg for arg in args):
         # First, so a later --params-file or -p can still override it.
-        argv = ['--ros-args', '-p', 'autostart:=true', *argv]
-    return node_main(['emotion-node-run', *argv])
+        args = ['--ros-args', '-p', 'autostart:=true', *args]
+    return node_main(['emotion-node-run', *args])

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -58,18 +58,20 @@ class LogisticRegression:
     """Standardised multinomial logistic regression with L2, fitted by L-BFGS."""
 
     l2: float = 1e-2
-    mean: np.ndarray = None
-    std: np.ndarray = None
-    weight: np.ndarray = None
-    bias: np.ndarray = None
+    mean: Optional[np.ndarray] = None
+    std: Optional[np.ndarray] = None
+    weight: Optional[np.ndarray] = None
+    bias: Optional[np.ndarray] = None
 
     def _prepare(self, feats: np.ndarray) -> torch.Tensor:
         """Impute nan with the training mean and standardise."""
+        if self.mean is None or self.std is None:
+            raise RuntimeError("LogisticRegression is not fitted")
         z = (np.where(np.isfinite(feats), feats, self.mean) - self.mean) / self.std
         return torch.from_numpy(z.astype(np.float64))
 
     def fit(self, feats: np.ndarray, y: np.ndarray, num_classes: int,
-            sample_weight: Sequence[float] = None) -> "LogisticRegression":
+            sample_weight: Optional[Sequence[float]] = None) -> "LogisticRegression":
         """Fit on (N, F) features and (N,) integer labels."""
         with np.errstate(invalid="ignore"):
             self.mean = np.nan_to_num(np.nanmean(feats, axis=0))

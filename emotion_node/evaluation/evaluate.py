@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -129,7 +129,7 @@ def save_confusion_png(cm: np.ndarray, labels: Sequence[str], path: Path, title:
 
 
 def summarize(logits: Sequence[np.ndarray], labels: Sequence[int], num_classes: int,
-              temperature: float = 1.0) -> Dict[str, object]:
+              temperature: float = 1.0) -> Dict[str, Any]:
     """Window and clip accuracy, clip macro-F1 and predictions of clips given per-clip logits."""
     window_y = np.concatenate([np.full(len(clip), y) for clip, y in zip(logits, labels)])
     window_p = np.concatenate([clip.argmax(axis=1) for clip in logits])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -120,9 +120,9 @@ def _calibration(fold_logits: List[List[np.ndarray]], fold_labels: List[List[int
             clip_raw.append(ev.clip_vote(w))
             clip_cal.append(ev.clip_vote(w, t))
             clip_y.append(y)
-    y = np.concatenate(ys)
-    return {"window_ece": ev.expected_calibration_error(np.concatenate(raw_p), y),
-            "window_ece_scaled": ev.expected_calibration_error(np.concatenate(cal_p), y),
+    window_y = np.concatenate(ys)
+    return {"window_ece": ev.expected_calibration_error(np.concatenate(raw_p), window_y),
+            "window_ece_scaled": ev.expected_calibration_error(np.concatenate(cal_p), window_y),
             "clip_ece": ev.expected_calibration_error(np.stack(clip_raw), np.array(clip_y)),
             "clip_ece_scaled": ev.expected_calibration_error(np.stack(clip_cal),
                                                              np.array(clip_y)),
@@ -183,7 +183,8 @@ def run_loco(data_root: Optional[Path], cfg: TrainConfig, out_dir: Path, ablatio
         outputs.append(run_fold(study, held, cfg, ablation, baseline, layouts, progress))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    results = {"folds": folds, "labels": list(study.labels), "train_config": cfg.to_dict(),
+    results: Dict[str, Any] = {"folds": folds, "labels": list(study.labels),
+                               "train_config": cfg.to_dict(),
                "tokenizer_config": cfg.tokenizer.to_dict(), "variants": {}}
     tests = [fold_indices(study, held)["test"] for held in folds]
     for variant in outputs[0]:
@@ -195,7 +196,7 @@ def run_loco(data_root: Optional[Path], cfg: TrainConfig, out_dir: Path, ablatio
                                   f"{variant}: leave-one-content-out, clip level")
     (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     # Every held-out window's logits, for re-analysis without retraining.
-    np.savez_compressed(out_dir / "window_logits.npz", **{
+    np.savez_compressed(out_dir / "window_logits.npz", allow_pickle=False, **{
         f"{variant}|{held}|{study.records[i].info.path.stem}": logits
         for output, held, test in zip(outputs, folds, tests)
         for variant, per_clip in output.items() for i, logits in zip(test, per_clip)})

@@ -83,6 +83,8 @@ class ExplainerConfig:
 class SkeletonProjector(nn.Module):
     """Map skeleton tokens of width D to LLM embeddings of width E, one learned offset per type."""
 
+    embed_rms: torch.Tensor  # () buffer: the RMS of the LLM's word embeddings
+
     def __init__(self, token_dim: int, hidden: int, embed_dim: int, embed_rms: float = 1.0):
         super().__init__()
         self.type_embed = nn.Parameter(torch.zeros(_NUM_TOKEN_TYPES, token_dim))
@@ -145,8 +147,10 @@ def _as_tensor(x: Union[np.ndarray, torch.Tensor], device: torch.device) -> torc
 class Explainer:
     """A causal LLM with a LoRA adapter that reads projected skeleton tokens and answers."""
 
-    def __init__(self, llm: nn.Module, tokenizer: Any, projector: SkeletonProjector,
+    def __init__(self, llm: Any, tokenizer: Any, projector: SkeletonProjector,
                  config: ExplainerConfig) -> None:
+        """`llm`: a peft model over a transformers causal LM (typed Any: their methods reach
+        mypy only through nn.Module's attribute fallback); `tokenizer`: its tokenizer."""
         self.llm, self.tokenizer, self.projector, self.config = llm, tokenizer, projector, config
         self.reference = CueReference.from_dict(config.reference) if config.reference else None
         self._prompt_cache: dict[tuple, tuple[list[int], list[int]]] = {}
@@ -191,7 +195,7 @@ class Explainer:
         config = ExplainerConfig.from_dict(
             json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8")))
         problem = fingerprint_mismatch(config.training.get("tokenizer"), directory,
-                                       tokenizer_dir) if tokenizer_dir else ""
+                                       Path(tokenizer_dir)) if tokenizer_dir else ""
         if problem:
             raise ValueError(problem)
         base, tokenizer = load_llm(llm if llm is not None else config.llm, device=device,

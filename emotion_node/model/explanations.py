@@ -143,17 +143,19 @@ class CueReference:
         values = np.asarray(cues, dtype=np.float64)
         if values.shape != (len(self.names),):
             raise ValueError(f"expected {len(self.names)} cues, got shape {values.shape}")
-        mean = np.asarray(self.content_means.get(content, self.global_mean), dtype=np.float64)
+        known = self.content_means.get(content) if content is not None else None
+        mean = np.asarray(known if known is not None else self.global_mean, dtype=np.float64)
         mean = np.where(np.isfinite(mean), mean, np.asarray(self.global_mean))
         return (values - mean) / np.asarray(self.scale)  # nan stays nan: never a claim
 
     @classmethod
-    def fit(cls, cues: np.ndarray, contents: Sequence[str], styles: Sequence[str],
-            neutral: str = "normal") -> "CueReference":
+    def fit(cls, window_cues: np.ndarray, window_contents: Sequence[str] | np.ndarray,
+            window_styles: Sequence[str] | np.ndarray, neutral: str = "normal"
+            ) -> "CueReference":
         """Fit from (N, 7) window cues: neutral mean per content, robust pooled spread."""
-        cues = np.asarray(cues, dtype=np.float64)
-        contents, styles = np.asarray(contents), np.asarray(styles)
-        means = {}
+        cues = np.asarray(window_cues, dtype=np.float64)
+        contents, styles = np.asarray(window_contents), np.asarray(window_styles)
+        means: dict[str, np.ndarray] = {}
         for content in sorted(set(contents[styles == neutral].tolist())):
             with warnings.catch_warnings():  # a cue nan in every window stays nan
                 warnings.simplefilter("ignore", RuntimeWarning)
@@ -344,7 +346,7 @@ def check_explanation(text: str, label: str, z: np.ndarray) -> CheckResult:
     contradictions = []
     if parsed.label is not None and parsed.label != label:
         contradictions.append(f"states {parsed.label!r}, explains {label!r}")
-    cues = {}
+    cues: dict[str, int] = {}
     for cue, direction in parsed.claims:
         if cues.setdefault(cue, direction) != direction:
             contradictions.append(f"claims both directions of {cue}")
@@ -352,8 +354,8 @@ def check_explanation(text: str, label: str, z: np.ndarray) -> CheckResult:
         if _WORD_TO_STYLE[word] != label:
             contradictions.append(f"calls the person {word!r}, explains {label!r}")
     for sentence in parsed.background:
-        opener = _BACKGROUND_OPENERS.match(sentence.lower()).group(0)
-        other = _BACKGROUND_STYLE.get(opener)
+        opened = _BACKGROUND_OPENERS.match(sentence.lower())
+        other = _BACKGROUND_STYLE.get(opened.group(0)) if opened else None
         if other is not None and other != label:
             contradictions.append(f"general statement about {other!r}, explains {label!r}")
     # An unverifiable statement about the person counts as a claim that does not hold.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Optional, Tuple, Union
+from typing import Any, Optional, Tuple, Union
 
 from emotion_node.cache import cache_root
 from emotion_node.package_files import installed_package_dirs
@@ -85,7 +85,7 @@ def resolve_llm(source: Union[str, Path, None] = None) -> Path:
 
 
 def load_llm(source: Union[str, Path, None] = None, device: str = "cpu",
-             dtype: Optional[str] = None) -> Tuple["object", "object"]:
+             dtype: Optional[str] = None) -> Tuple[Any, Any]:
     """Return (causal LM in eval mode, tokenizer) from `resolve_llm(source)`."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -95,7 +95,7 @@ def load_llm(source: Union[str, Path, None] = None, device: str = "cpu",
     if not isinstance(torch_dtype, torch.dtype):
         raise ValueError(f"dtype {dtype!r} is not a torch dtype name")
     tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-    model = AutoModelForCausalLM.from_pretrained(
+    model: Any = AutoModelForCausalLM.from_pretrained(  # its stub's .to() rejects a device
         str(folder), dtype=torch_dtype, local_files_only=True)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token

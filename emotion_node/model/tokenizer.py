@@ -140,6 +140,12 @@ class _Block(nn.Module):
 class SkeletonTokenizer(nn.Module):
     """Encode a masked skeleton window into class logits and temporal, part and semantic tokens."""
 
+    # Constant selection matrices, registered as (non-persistent) buffers in __init__.
+    part_select: torch.Tensor  # (J, P*W)
+    root_select: torch.Tensor  # (J, 1)
+    bone_select: torch.Tensor  # (J, J)
+    parent_select: torch.Tensor  # (J, J)
+
     def __init__(self, config: TokenizerConfig) -> None:
         super().__init__()
         self.config = config

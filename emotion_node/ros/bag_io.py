@@ -9,7 +9,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Iterator, Literal, Optional, Sequence
 
 import numpy as np
 
@@ -28,7 +28,7 @@ INPUT_KINDS: dict[str, tuple[str, str]] = {  # kind -> (message type, default to
 STORAGE_FORMATS = ('mcap', 'sqlite3')
 DEFAULT_FRAME_ID = 'world'
 LANE_SPACING_M = 1.5  # people side by side, this far apart along Y
-BAG_VERSION = 9  # rosbag2 metadata version written by Jazzy and Kilted
+BAG_VERSION: Literal[9] = 9  # rosbag2 metadata version written by Jazzy and Kilted
 
 
 @dataclass

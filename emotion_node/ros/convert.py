@@ -216,7 +216,10 @@ def skeleton_array_to_frames(msg: Any, min_confidence: float = 0.0, up_axis: str
     for i in keep:
         out = _skeleton_to_frame(msg.skeletons[i], stamp, msg.header.frame_id, min_confidence,
                                  rotation, min_valid_joints)
-        (rejections if isinstance(out, Rejection) else frames).append(out)
+        if isinstance(out, Rejection):
+            rejections.append(out)
+        else:
+            frames.append(out)
     return frames, rejections
 
 
@@ -273,7 +276,10 @@ def marker_array_to_frames(msg: Any, up_axis: str = 'z', max_bodies: Optional[in
     frames: list[BodyFrame] = []
     for i in keep:
         out = _markers_to_frame(ids[i], groups[ids[i]], rotation, min_valid_joints)
-        (rejections if isinstance(out, Rejection) else frames).append(out)
+        if isinstance(out, Rejection):
+            rejections.append(out)
+        else:
+            frames.append(out)
     return frames, rejections
 
 
@@ -306,7 +312,7 @@ class RclpyFactory:
         return array.array('f', np.ascontiguousarray(values, dtype=np.float32).tobytes())
 
 
-def import_message_class(msgtype: str) -> Callable[..., Any]:
+def import_message_class(msgtype: str) -> type:
     """Import an rclpy message class from 'pkg/msg/Name' (or 'pkg/Name')."""
     parts = msgtype.split('/')
     if len(parts) == 2:

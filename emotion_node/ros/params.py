@@ -184,7 +184,7 @@ def declare_all(node: Any) -> None:
 
 def read_all(get_value: Callable[[str], Any]) -> NodeParams:
     """Build NodeParams from `get_value(ros_name)`; ValueError names a bad parameter."""
-    values = {}
+    values: Dict[str, Any] = {}
     for f in fields(NodeParams):
         value = get_value(ros_name(f.name))
         if isinstance(f.default, float) and isinstance(value, int) and \

@@ -182,6 +182,7 @@ class EmotionPipeline:
             smoother = self._smoothers.setdefault(track.body_id, LabelSmoother(len(self.styles)))
             index, confidence = smoother.update(out.probs[i], window.stamps[-1],
                                                 self.settings.smoothing)
+            assert smoother.scores is not None, 'set by the update'
             scores = smoother.scores.astype(np.float32)  # (C,)
             va = valence_arousal(scores, self.styles)  # (2,)
             result = self._result(track)

@@ -11,13 +11,17 @@ import importlib
 import json
 import logging
 from pathlib import Path
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from emotion_node.model.model_files import ModelFileError
 from emotion_node.runtime.base import BackendUnavailable, TokenizerBackend
 from emotion_node.runtime.export import ensure_onnx, read_onnx_metadata
+
+if TYPE_CHECKING:  # imported where used: the ONNX Runtime and TensorRT paths need no torch
+    from emotion_node.model.tokenizer import SkeletonTokenizer
+    from emotion_node.runtime.tensorrt_engine import LoadedEngine, TensorRTRunner
 
 BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
 DEVICES = ("cpu", "cuda")
@@ -51,7 +55,7 @@ class TorchBackend(TokenizerBackend):
 
         model, config = load_tokenizer_checked(model_dir)
         self._torch, self._device = torch, torch.device(device)
-        self._model = model.to(self._device).eval()
+        self._model: Optional[SkeletonTokenizer] = model.to(self._device).eval()
         self._graphs: Optional[dict] = {} if device == "cuda" else None
         if self._graphs is not None:
             self.max_batch = max_persons  # bounds the number of captured graphs
@@ -59,21 +63,27 @@ class TorchBackend(TokenizerBackend):
         self._set_model_info(config.labels, config.preprocess.window_frames, Path(model_dir))
 
     def _run(self, x: np.ndarray, mask: np.ndarray) -> List[np.ndarray]:
-        torch = self._torch
+        torch, model = self._torch, self._open()
         if self._graphs is not None:
             with torch.no_grad():
-                outs = self._replay(x, mask)
+                outs = self._replay(self._graphs, x, mask)
         else:
             with torch.inference_mode():
-                outs = self._model(torch.from_numpy(x).to(self._device),
-                                   torch.from_numpy(mask).to(self._device))
+                outs = model(torch.from_numpy(x).to(self._device),
+                             torch.from_numpy(mask).to(self._device))
         return [o.float().cpu().numpy() for o in outs]
 
-    def _replay(self, x: np.ndarray, mask: np.ndarray) -> Sequence[Any]:
+    def _open(self) -> SkeletonTokenizer:
+        """The model; RuntimeError once closed."""
+        if self._model is None:
+            raise RuntimeError(f"backend {self.name} is closed")
+        return self._model
+
+    def _replay(self, graphs: dict, x: np.ndarray, mask: np.ndarray) -> Sequence[Any]:
         """Copy the batch into the graph's input buffers and replay it."""
-        if x.shape[0] not in self._graphs:
-            self._graphs[x.shape[0]] = self._capture(x.shape[0])
-        graph, static_x, static_mask, outs = self._graphs[x.shape[0]]
+        if x.shape[0] not in graphs:
+            graphs[x.shape[0]] = self._capture(x.shape[0])
+        graph, static_x, static_mask, outs = graphs[x.shape[0]]
         static_x.copy_(self._torch.from_numpy(x))
         static_mask.copy_(self._torch.from_numpy(mask))
         graph.replay()
@@ -81,7 +91,7 @@ class TorchBackend(TokenizerBackend):
 
     def _capture(self, batch: int) -> Tuple[Any, Any, Any, Sequence[Any]]:
         """Capture the forward pass for `batch` persons into a CUDA graph."""
-        torch = self._torch
+        torch, model = self._torch, self._open()
         static_x = torch.zeros((batch, self.window_frames, self.num_joints, 3),
                                device=self._device)
         static_mask = torch.ones((batch, self.window_frames, self.num_joints),
@@ -90,11 +100,11 @@ class TorchBackend(TokenizerBackend):
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
             for _ in range(3):  # warm-up on a side stream, as graph capture requires
-                self._model(static_x, static_mask)
+                model(static_x, static_mask)
         torch.cuda.current_stream().wait_stream(side)
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
-            outs = self._model(static_x, static_mask)
+            outs = model(static_x, static_mask)
         return graph, static_x, static_mask, outs
 
     def close(self) -> None:
@@ -182,14 +192,16 @@ class TensorRTBackend(TokenizerBackend):
                                       fp16, cache_dir=cache_dir)
         if loaded.built:
             (logger or _LOG).info(f"built TensorRT engine {loaded.path}")
-        self._loaded = loaded
-        self._runner = TensorRTRunner(trt, torch, loaded.engine)
+        self._loaded: Optional[LoadedEngine] = loaded
+        self._runner: Optional[TensorRTRunner] = TensorRTRunner(trt, torch, loaded.engine)
         self._outputs = json.loads(meta["outputs"])
         self.max_batch, self.name = max_persons, "tensorrt-cuda"
         window = json.loads(meta["preprocess"])["window_frames"]
         self._set_model_info(_labels_from_metadata(meta, path), window, path)
 
     def _run(self, x: np.ndarray, mask: np.ndarray) -> List[np.ndarray]:
+        if self._runner is None:
+            raise RuntimeError(f"backend {self.name} is closed")
         return self._runner.run({"x": x, "mask": mask}, self._outputs)
 
     def close(self) -> None:

@@ -60,7 +60,7 @@ class ExplainWorker:
         self._results: collections.deque[Explanation] = collections.deque(maxlen=max_results)
         self._cond = threading.Condition()
         self._stop = threading.Event()
-        self._counts = collections.Counter()
+        self._counts: collections.Counter[str] = collections.Counter()
         self._last_error = ""
         self._busy = False
         self._ready = False
@@ -100,7 +100,7 @@ class ExplainWorker:
         """Counters for diagnostics."""
         with self._cond:
             lat = list(self._latencies)
-            out = {k: int(self._counts[k]) for k in (
+            out: dict[str, Any] = {k: int(self._counts[k]) for k in (
                 "submitted", "replaced", "dropped", "completed", "failed", "timeouts")}
             out.update(pending=len(self._pending), busy=self._busy, ready=self._ready,
                        alive=self._thread.is_alive(), last_error=self._last_error,

@@ -91,6 +91,8 @@ def export_onnx(model_dir: Path, out_path: Optional[Path] = None,
             model, example, dynamo=True, input_names=list(INPUT_NAMES),
             output_names=list(OUTPUT_NAMES), opset_version=opset,
             dynamic_shapes={"x": {0: persons}, "mask": {0: persons}}, verbose=False)
+    if program is None:  # the dynamo exporter always returns a program; the type allows None
+        raise ModelFileError(f"exporting {model_dir} to ONNX produced no program")
     program.model.metadata_props.update(build_metadata(config, hashes, opset))
     out_path.parent.mkdir(parents=True, exist_ok=True)
     # Write beside the target, then rename: a reader never sees a half-written file.

@@ -123,5 +123,5 @@ def load_clip(info: ClipInfo, cache_dir: str | Path | None = None,
     if entry is not None:
         return entry["positions"], entry["mask"], float(entry["fps"])
     pos, mask, fps = read_bvh_canonical(info.path)
-    write_npz(file, positions=pos, mask=mask, fps=np.float64(fps))
+    write_npz(file, positions=pos, mask=mask, fps=np.asarray(fps, np.float64))
     return pos, mask, fps

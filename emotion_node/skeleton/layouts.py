@@ -226,16 +226,16 @@ def layout_from_joint_names(names: list[str] | tuple[str, ...]) -> Layout:
         for dst in lay.canonical.values():
             counts[dst] = counts.get(dst, 0) + 1
         for j in lay.joints:
-            dst = lay.canonical.get(j)
+            target = lay.canonical.get(j)
             if known.get(j) is None:
-                known[j] = dst
-            if dst is not None and counts[dst] > 1:
+                known[j] = target
+            if target is not None and counts[target] > 1:
                 averaged.add(j)
     unknown = [n for n in names if n not in known]
     if unknown:
         raise ValueError(f"unknown joint names {unknown}; not part of any layout in "
                          f"{sorted(LAYOUTS)}")
-    canonical = {n: known[n] for n in names if known[n] is not None}
+    canonical = {n: mapped for n in names if (mapped := known[n]) is not None}
     direct = {dst for n, dst in canonical.items() if n not in averaged}
     # A direct source (e.g. HEAD) beats an averaged stand-in (e.g. the ear midpoint).
     canonical = {n: d for n, d in canonical.items() if n not in averaged or d not in direct}

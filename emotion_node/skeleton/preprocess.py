@@ -129,7 +129,7 @@ def _roots(pos: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     b = pos.shape[0]
     root, found = np.zeros((b, 3)), np.zeros(b, dtype=bool)
     for idx in _ROOTS:
-        ok = mask[:, :, idx].all(axis=2)  # (B, T)
+        ok = np.asarray(mask[:, :, idx].all(axis=2))  # (B, T)
         n = ok.sum(axis=1)
         mean = ((pos[:, :, idx].mean(axis=2) * ok[..., None]).sum(axis=1)
                 / np.maximum(n, 1)[:, None])

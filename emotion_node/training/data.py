@@ -116,8 +116,8 @@ def _drop_joints(mask: np.ndarray, aug: AugmentConfig, rng: np.random.Generator)
     if aug.layouts and rng.random() < aug.layout_p:
         mask &= layout_presence(aug.layouts[rng.integers(len(aug.layouts))])[None, :]
     if rng.random() < aug.joint_dropout_p:
-        mask &= (rng.random(mask.shape[1]) >= aug.joint_dropout_rate)[None, :]
-        mask &= (rng.random(mask.shape[0]) >= aug.frame_dropout_rate)[:, None]
+        mask &= np.asarray(rng.random(mask.shape[1]) >= aug.joint_dropout_rate)[None, :]
+        mask &= np.asarray(rng.random(mask.shape[0]) >= aug.frame_dropout_rate)[:, None]
     if rng.random() < aug.lead_crop_p:
         mask[:int(rng.integers(1, mask.shape[0] - 7))] = False
     return mask
@@ -198,16 +198,14 @@ class BalancedSampler:
         if missing:
             raise ValueError(f"clips {missing} have no windows in the pool")
         self._by_class: Dict[int, List[np.ndarray]] = {}
-        self._groups: Optional[Dict[int, List[np.ndarray]]] = None if groups is None else {}
+        by_group: Dict[int, Dict[str, List[int]]] = {}  # class -> group -> positions in class
         for n, (clip, cls) in enumerate(zip(clips, classes)):
             members = self._by_class.setdefault(int(cls), [])
             if groups is not None:  # positions in `members`, gathered per group
-                self._groups.setdefault(int(cls), {}).setdefault(groups[n], []).append(
-                    len(members))
+                by_group.setdefault(int(cls), {}).setdefault(groups[n], []).append(len(members))
             members.append(rows[int(clip)])
-        if groups is not None:
-            self._groups = {c: [np.array(v) for _, v in sorted(g.items())]
-                            for c, g in self._groups.items()}
+        self._groups: Optional[Dict[int, List[np.ndarray]]] = None if groups is None else {
+            c: [np.array(v) for _, v in sorted(g.items())] for c, g in by_group.items()}
         self._class_ids = sorted(self._by_class)
 
     def batch(self, size: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -216,8 +214,9 @@ class BalancedSampler:
         for b in range(size):
             cls = self._class_ids[self.rng.integers(len(self._class_ids))]
             clips = self._by_class[cls]
+            pick: int
             if self._groups is None:
-                pick = self.rng.integers(len(clips))
+                pick = int(self.rng.integers(len(clips)))
             else:
                 group = self._groups[cls][self.rng.integers(len(self._groups[cls]))]
                 pick = int(group[self.rng.integers(len(group))])
@@ -226,11 +225,11 @@ class BalancedSampler:
                 other = clips[(pick + 1 + self.rng.integers(len(clips) - 1)) % len(clips)]
                 partners[b] = other[self.rng.integers(len(other))]
         xs, ms = self.pool.x[rows].copy(), self.pool.mask[rows].copy()
-        for b in np.flatnonzero(partners >= 0):  # a new motion with the same label
+        for row in np.flatnonzero(partners >= 0):  # a new motion with the same label
             lam = np.float32(self.rng.uniform(0.3, 0.7))
-            ms[b] &= self.pool.mask[partners[b]]
-            xs[b] = np.where(ms[b][..., None], lam * xs[b] + (1 - lam) * self.pool.x[partners[b]],
-                             0.0)
+            ms[row] &= self.pool.mask[partners[row]]
+            xs[row] = np.where(ms[row][..., None],
+                               lam * xs[row] + (1 - lam) * self.pool.x[partners[row]], 0.0)
         for b in range(size):
             xs[b], ms[b] = _transform(xs[b], ms[b], self.aug, self.rng)
         return xs, ms, self.pool.clip[rows], self.pool.t_end[rows]

@@ -48,7 +48,7 @@ class ExplainerTrainConfig:
     weight_decay: float = 0.0
     warmup_steps: int = 10
     # Shares of stage-2 prompts: recognise + hint, explain a label + hint, recognise from tokens.
-    task_mix: tuple[float, float, float] = (0.4, 0.4, 0.2)
+    task_mix: tuple[float, ...] = (0.4, 0.4, 0.2)
     made_up_hints: float = 0.5   # share of hinted prompts whose hint (and claims) are made up
     other_labels: float = 0.5    # share of explain prompts asking for another label
     threads: int = 1   # one thread: on two shared cores OpenMP barriers stall under load

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -73,6 +73,12 @@ class TrainConfig:
         return cls(tokenizer=tokenizer or TokenizerConfig(), **data)
 
 
+# Per record index: (window end times (W,), cues (W, 7)), as `clip_cues` returns them; a list
+# over all records or a dict over some.
+CueWindows = Union[Sequence[Tuple[np.ndarray, np.ndarray]],
+                   Mapping[int, Tuple[np.ndarray, np.ndarray]]]
+
+
 @dataclass
 class TextTable:
     """Descriptions of the cue windows of the pre-training clips, and their embeddings."""
@@ -100,8 +106,8 @@ def clip_cues(records: Sequence[ClipRecord], config: PreprocessConfig,
     return out
 
 
-def build_text_table(records: Sequence[ClipRecord], cues: Sequence[Tuple[np.ndarray, np.ndarray]],
-                     use: Sequence[int], threshold: float = 1.0) -> TextTable:
+def build_text_table(records: Sequence[ClipRecord], cues: CueWindows, use: Sequence[int],
+                     threshold: float = 1.0) -> TextTable:
     """Describe the cue windows of records `use` against their own neutral statistics."""
     use = [int(i) for i in use]
     stats = neutral_stats([cues[i][1] for i in use], [records[i].info.content for i in use],
@@ -220,19 +226,21 @@ def finetune(model: SkeletonTokenizer, sampler: BalancedSampler, records: Sequen
     the all-style head). Optional auxiliary terms: the text loss, all 15 styles, and a
     gradient-reversed critic that tries to tell the action.
     """
-    use_align = head is not None and table is not None and cfg.finetune_align_weight > 0
-    use_align = use_align and all(i in table.ids for i in targets)
-    text_emb = torch.from_numpy(table.embeddings) if use_align else None
+    aligned: Optional[Tuple[AlignHead, TextTable]] = None  # the text loss stays on
+    if head is not None and table is not None and cfg.finetune_align_weight > 0 and \
+            all(i in table.ids for i in targets):
+        aligned = (head, table)
+    text_emb = torch.from_numpy(aligned[1].embeddings) if aligned is not None else None
     contents = sorted({records[i].info.content for i in targets})
     aux = AuxHeads(cfg.tokenizer.num_semantic_tokens * cfg.tokenizer.token_dim, len(contents))
     params = list(model.parameters()) + list(aux.parameters()) + (
-        list(head.parameters()) if use_align else [])
+        list(aligned[0].parameters()) if aligned is not None else [])
     ce_log: List[float] = []
 
     def loss_fn(batch) -> torch.Tensor:
         clips = [int(i) for i in batch[2]]
-        if use_align:
-            logits, align, semantic = _align_step(model, head, table, batch, text_emb)
+        if aligned is not None and text_emb is not None:
+            logits, align, semantic = _align_step(model, *aligned, batch, text_emb)
         else:
             logits, _, _, semantic = model(torch.from_numpy(batch[0]), torch.from_numpy(batch[1]))
             align = torch.zeros(())
@@ -259,7 +267,7 @@ def finetune(model: SkeletonTokenizer, sampler: BalancedSampler, records: Sequen
 
 def train_tokenizer(records: Sequence[ClipRecord], finetune_ids: Sequence[int],
                     pretrain_ids: Sequence[int], cfg: TrainConfig,
-                    cues: Optional[Sequence] = None, pool: Optional[WindowPool] = None,
+                    cues: Optional[CueWindows] = None, pool: Optional[WindowPool] = None,
                     progress: bool = True) -> Tuple[SkeletonTokenizer, dict]:
     """Train one tokenizer on `records[finetune_ids]` (emotion labels) after text-aligned
     pre-training on `records[pretrain_ids]` (any style).

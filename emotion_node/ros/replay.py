@@ -5,12 +5,15 @@ was recorded; only the publisher's type support comes from the rclpy message cla
 """
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Dict, Optional
 
+import rclpy
 from rclpy.duration import Duration
+from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.publisher import Publisher
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
@@ -175,3 +178,25 @@ class BagPlayer:
                 return True
             time.sleep(min(remaining, _MAX_SLEEP_S))
 
+
+def play(bag: str, options: ReplayOptions, topics: Dict[str, str]) -> int:
+    """Publish a bag (`topics`: its topic -> type) from a node of its own until it ends, or until
+    Ctrl-C with --loop; print what it publishes; return the exit code."""
+    rclpy.init(args=[])
+    node = Node('emotion_node_replay')
+    player = None
+    try:
+        player = BagPlayer(node, bag, options)
+        for topic, msgtype in topics.items():
+            print(f'playing {topic} [{msgtype}] -> {options.remap.get(topic, topic)}', flush=True)
+        player.play()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ValueError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 1
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    print(f'published {player.published if player else 0} messages', flush=True)
+    return 0

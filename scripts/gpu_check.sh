@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The tokenizer's GPU paths in one short run (a few minutes): the runtime tests, which include
-# the CUDA-graph and TensorRT cases that skip without a GPU, then the tokenizer benchmark with
+# The tokenizer's GPU paths in one short run (a few minutes): the backend, export, loading and
+# TensorRT tests, which include the CUDA-graph and TensorRT cases that skip without a GPU (the
+# rest of tests/runtime needs the LLM stack), then the tokenizer benchmark with
 # the CUDA backends beside the CPU ones. Needs only a Python with torch (CUDA build), numpy,
 # safetensors, onnx, onnxscript, onnxruntime, pyyaml, tqdm and pytest: no ROS.
 #
@@ -30,7 +31,9 @@ for name in ("onnxruntime", "tensorrt"):
 EOF
 # -c /dev/null: the repository's pytest.ini imports the package from the colcon install,
 # which a bare GPU machine does not have; the source tree is on PYTHONPATH instead.
-"$python" -m pytest -q -c /dev/null --rootdir . -p no:cacheprovider -ra tests/runtime \
+"$python" -m pytest -q -c /dev/null --rootdir . -p no:cacheprovider -ra \
+    tests/runtime/test_backends.py tests/runtime/test_export.py tests/runtime/test_loading.py \
+    tests/runtime/test_tensorrt_cache.py \
     2>&1 | tee "$out/tests_runtime.log"
 tests_status=${PIPESTATUS[0]}
 "$python" -m emotion_node bench tokenizer --device auto --persons 1 8 32 \

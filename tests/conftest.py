@@ -183,3 +183,37 @@ def tiny_llm(tmp_path_factory) -> TinyLLM:
     _tiny_llm(tokenizer).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return TinyLLM(folder)
+
+
+# A small subset of both datasets: every emotion style of two Dataset 1 actions (plus one
+# expressive style), and two takes of three styles of two Dataset 2 actions.
+_D1_SUBSET = [(content, style) for content in ("bow", "dash") for style in (
+    "normal", "happy", "sad", "angry", "proud", "not-confident", "tired", "old")]
+_D2_SUBSET = [(content, style) for content in ("wave-left-hand", "walk")
+              for style in ("normal", "exhausted", "youthful")]
+
+
+@pytest.fixture(scope="session")
+def two_dataset_roots(tmp_path_factory) -> list:
+    """Roots of a small two-dataset subset (links to the shared copies; skipped without them)."""
+    from emotion_node.skeleton.dataset import default_data_root
+
+    try:
+        sources = {key: default_data_root(key) for key in ("dataset-1", "dataset-2")}
+    except FileNotFoundError as err:
+        pytest.skip(f"both datasets are needed: {err}")
+    base = tmp_path_factory.mktemp("two_datasets")
+    names = {"dataset-1": [f"dataset-1_{c}_{s}_001" for c, s in _D1_SUBSET],
+             "dataset-2": [p.stem for c, s in _D2_SUBSET  # its first two takes
+                           for p in sorted((sources["dataset-2"] / "data").glob(
+                               f"dataset-2_{c}_{s}_*.bvh"))[:2]]}
+    roots = []
+    for key, source in sources.items():
+        root = base / key
+        (root / "data").mkdir(parents=True)
+        (root / "cfg").symlink_to(source / "cfg")
+        for name in names[key]:
+            for suffix in (".bvh", ".json"):
+                (root / "data" / (name + suffix)).symlink_to(source / "data" / (name + suffix))
+        roots.append(root)
+    return roots

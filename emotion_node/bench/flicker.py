@@ -21,7 +21,7 @@ from emotion_node.ros.people import OK
 from emotion_node.ros.pipeline import EmotionPipeline, PipelineSettings, load_model
 from emotion_node.ros.smoothing import label_changes
 from emotion_node.runtime.loading import LoadedModel
-from emotion_node.skeleton.dataset import index_clips, shared_contents
+from emotion_node.skeleton.dataset import DATASET_1, index_clips, shared_contents
 
 FLICKER_STYLES = EMOTION_STYLES  # every emotion the default model names
 FLICKER_GROUP = 8  # people side by side in one replayed bag
@@ -33,7 +33,8 @@ def flicker_sets(model_dir: Path) -> Dict[str, List[tuple]]:
     The committed model was fine-tuned on the emotion styles of some actions; the same styles on
     other actions, and the non-emotion styles, show how labels behave on motion it has not fit.
     """
-    clips = index_clips()
+    # Dataset 1: every emotion on the same actions, so the rows compare like with like.
+    clips = [c for c in index_clips() if c.dataset == DATASET_1.key]
     config = read_config(model_dir)
     trained = set(config.get('training', {}).get('contents', [])) or \
         set(shared_contents(clips, FLICKER_STYLES))

@@ -29,9 +29,10 @@ SETTLE_S = 1.5  # after the last message: stragglers and one more /diagnostics
 
 def _clip_paths(count: int) -> List[Path]:
     """`count` real clips of the shared dataset, cycling through the emotion styles."""
-    from emotion_node.skeleton.dataset import index_clips
-    clips = [c for c in index_clips()
-             if c.style in EMOTION_STYLES and c.content.startswith('walk')]
+    from emotion_node.skeleton.dataset import DATASET_1, index_clips
+    # Dataset 1's walks: every emotion style, so the people differ (rows stay comparable).
+    clips = [c for c in index_clips() if c.dataset == DATASET_1.key
+             and c.style in EMOTION_STYLES and c.content.startswith('walk')]
     clips.sort(key=lambda c: (EMOTION_STYLES.index(c.style), c.content))  # style by style
     return [clips[(i * 5) % len(clips)].path for i in range(count)]
 

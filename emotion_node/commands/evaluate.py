@@ -1,7 +1,8 @@
 """Score a trained tokenizer on every clip of a dataset-like folder (no training).
 
 Clips are cut into the same sliding windows the node sees; a clip's prediction is the mean of its
-windows' probabilities. Clips whose style is not among the model's labels are skipped and counted.
+windows' probabilities. A clip counts when its dataset's label table gives it an emotion among the
+model's labels; expressive styles and files of no known dataset are skipped and counted.
 For the leave-one-content-out study (which trains), use `emotion-node train --loco DIR`.
 """
 from __future__ import annotations
@@ -14,8 +15,10 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `emotion-node evaluate`."""
-    parser.add_argument("--data", type=Path, required=True,
-                        help="folder laid out like the dataset (BVH clips, optional cfg/)")
+    parser.add_argument("--data", type=Path, nargs="+", action="extend", required=True,
+                        metavar="DIR",
+                        help="folders laid out like either dataset (dataset-N_* BVH clips, "
+                             "optional cfg/); several are scored together")
     parser.add_argument("--model", type=Path, default=None,
                         help="model directory (default: the committed models/default)")
     parser.add_argument("--json", type=Path, default=None, metavar="FILE",
@@ -36,9 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Evaluate and print the headline figures."""
-    if not args.data.is_dir():
-        print(f"emotion-node evaluate: --data {args.data} is not a directory", file=sys.stderr)
-        return 2
+    for folder in args.data:
+        if not folder.is_dir():
+            print(f"emotion-node evaluate: --data {folder} is not a directory", file=sys.stderr)
+            return 2
     if args.stride <= 0:
         print(f"emotion-node evaluate: --stride must be > 0, got {args.stride}", file=sys.stderr)
         return 2
@@ -52,9 +56,16 @@ def main(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError, KeyError) as err:
         print(f"emotion-node evaluate: {err}", file=sys.stderr)
         return 2
-    print(f"clips {result['num_clips']} (skipped {result['skipped']}), windows "
+    print(f"clips {result['num_clips']} (skipped {result['skipped']}: "
+          f"{result['skipped_other_styles']} of styles without an emotion label, "
+          f"{len(result['skipped_unknown_names'])} with unknown file names), windows "
           f"{result['num_windows']}: clip accuracy {result['clip_accuracy']:.3f}, window "
           f"accuracy {result['window_accuracy']:.3f}, macro-F1 {result['macro_f1']:.3f}")
+    for key, part in result["per_dataset"].items():
+        rate = part["false_emotion_rate"]
+        print(f"  {key}: {part['num_clips']} clips, clip accuracy {part['clip_accuracy']:.3f}, "
+              f"window accuracy {part['window_accuracy']:.3f}, false-emotion rate "
+              f"{'n/a' if rate is None else f'{rate:.3f}'}")
     if args.llm:
         try:
             result.update(_score_llm(args))

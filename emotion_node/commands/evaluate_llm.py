@@ -19,8 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="explainer folder (default: <model>/explainer)")
     parser.add_argument("--model", type=Path, default=None,
                         help="tokenizer folder (default: models/default)")
-    parser.add_argument("--data", type=Path, default=None,
-                        help="dataset root (default: $EMOTION_NODE_DATA or the shared dataset)")
+    parser.add_argument("--data", type=Path, nargs="+", action="extend", default=None,
+                        metavar="ROOT",
+                        help="dataset roots (default: $EMOTION_NODE_DATA, ':'-separated, or "
+                             "every shared copy)")
     parser.add_argument("--contents", nargs="*", default=None,
                         help="actions to score (default: those the explainer held out)")
     parser.add_argument("--max-windows", type=int, default=0,

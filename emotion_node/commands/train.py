@@ -16,9 +16,10 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `emotion-node train`."""
-    parser.add_argument("--data", type=Path, default=None,
-                        help="dataset root (default: $EMOTION_NODE_DATA or ../shared/data/"
-                             "bandai-motion-1)")
+    parser.add_argument("--data", type=Path, nargs="+", action="extend", default=None,
+                        metavar="ROOT",
+                        help="dataset roots, one or several (default: $EMOTION_NODE_DATA, "
+                             "':'-separated, else every copy found in ../shared/data)")
     parser.add_argument("--out", type=Path, default=None,
                         help="model directory to write (default: models/default)")
     parser.add_argument("--loco", type=Path, default=None, metavar="DIR",

@@ -24,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tokenizer", type=Path, default=None,
                         help="frozen skeleton tokenizer folder (default: models/default); with "
                              "--fold-tokenizer, the tokenizer whose recipe to follow")
-    parser.add_argument("--data", type=Path, default=None, help="dataset root")
+    parser.add_argument("--data", type=Path, nargs="+", action="extend", default=None,
+                        metavar="ROOT", help="dataset roots (default: every shared copy)")
     parser.add_argument("--llm", default=None,
                         help=f"LLM: {DEFAULT_LLM!r}, a .gguf or a HF folder")
     parser.add_argument("--run-dir", type=Path, default=Path("runs/explainer"),

@@ -1,6 +1,7 @@
 """Scoring a trained tokenizer: window and clip predictions, metrics, calibration, plots."""
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -9,7 +10,8 @@ import torch
 
 from emotion_node.training.data import ClipRecord, eval_windows, load_records
 from emotion_node.model.tokenizer import SkeletonTokenizer, load_tokenizer
-from emotion_node.skeleton.dataset import index_clips
+from emotion_node.skeleton.damage import TrackerDamage
+from emotion_node.skeleton.dataset import DataRoots, resolve_roots, scan_clips
 from emotion_node.skeleton.preprocess import PreprocessConfig
 
 
@@ -26,9 +28,13 @@ def window_logits(model: SkeletonTokenizer, x: np.ndarray, mask: np.ndarray,
 
 def clip_logits(model: SkeletonTokenizer, records: Sequence[ClipRecord],
                 config: PreprocessConfig, stride_s: float = 0.5,
-                presence: Optional[np.ndarray] = None) -> List[np.ndarray]:
-    """Per clip, the logits (W, C) of its sliding windows (optionally on a joint subset)."""
-    return [window_logits(model, *eval_windows(r, config, stride_s, presence)) for r in records]
+                presence: Optional[np.ndarray] = None,
+                damage: Optional[TrackerDamage] = None) -> List[np.ndarray]:
+    """Per clip, the logits (W, C) of its sliding windows (optionally on a joint subset, or
+    through tracker damage drawn from the clip's name, the same for every model)."""
+    return [window_logits(model, *eval_windows(r, config, stride_s, presence, damage,
+                                               zlib.crc32(r.info.path.name.encode())))
+            for r in records]
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -149,32 +155,77 @@ def summarize(logits: Sequence[np.ndarray], labels: Sequence[int], num_classes: 
     }
 
 
-def evaluate_folder(data_dir: Path, model_dir: Optional[Path] = None,
+def false_emotion_rate(y: np.ndarray, pred: np.ndarray, labels: Sequence[str],
+                       neutral: str = "normal") -> Optional[float]:
+    """Share of neutral clips (or windows) given another label; None without neutral ones."""
+    if neutral not in labels:
+        return None
+    k = list(labels).index(neutral)
+    y, pred = np.asarray(y), np.asarray(pred)
+    return float((pred[y == k] != k).mean()) if (y == k).any() else None
+
+
+def class_recall(y: np.ndarray, pred: np.ndarray, labels: Sequence[str]
+                 ) -> Dict[str, Optional[float]]:
+    """Recall of every label (None for labels without clips)."""
+    y, pred = np.asarray(y), np.asarray(pred)
+    return {name: (float((pred[y == c] == c).mean()) if (y == c).any() else None)
+            for c, name in enumerate(labels)}
+
+
+def _folder_scores(logits: List[np.ndarray], y: List[int], labels: Sequence[str]
+                   ) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """The headline figures of some clips."""
+    result = summarize(logits, y, len(labels))
+    window_y = np.concatenate([np.full(len(w), t) for w, t in zip(logits, y)])
+    window_p = np.concatenate([w.argmax(axis=1) for w in logits])
+    return {"clip_accuracy": result["clip_accuracy"],
+            "window_accuracy": result["window_accuracy"], "macro_f1": result["macro_f1"],
+            "num_clips": result["num_clips"], "num_windows": result["num_windows"],
+            "per_class_recall": class_recall(np.array(y), result["clip_pred"], labels),
+            "false_emotion_rate": false_emotion_rate(np.array(y), result["clip_pred"], labels),
+            "false_emotion_window_rate": false_emotion_rate(window_y, window_p, labels),
+            "confusion": result["confusion"].tolist()}, result
+
+
+def evaluate_folder(data_dir: DataRoots, model_dir: Optional[Path] = None,
                     stride_s: float = 0.5, cache_dir: Optional[Path] = None) -> dict:
-    """Score a trained model on every clip of a dataset-like folder; no training."""
+    """Score a trained model on every clip of one or several dataset-like folders; no training.
+
+    A clip counts when its dataset's label table gives it an emotion among the model's labels
+    (Dataset 2's `exhausted` counts as tired); expressive styles and files whose names follow
+    no known dataset are skipped and counted, never guessed.
+    """
     model, config = load_tokenizer(model_dir)
-    clips = index_clips(data_dir)
-    kept = [c for c in clips if c.style in config.labels]
+    roots = [str(d) for d in resolve_roots(data_dir)]
+    found = scan_clips(data_dir)
+    kept = [c for c in found.clips if c.emotion in config.labels]
     if not kept:
-        raise ValueError(f"no clip in {data_dir} has a style among the model labels "
-                         f"{list(config.labels)}")
+        raise ValueError(f"no clip in {data_dir} has an emotion among the model labels "
+                         f"{list(config.labels)} ({len(found.clips)} clips of other styles, "
+                         f"{len(found.skipped)} files with unknown names)")
     records = load_records(kept, cache_dir=cache_dir)
     logits = clip_logits(model, records, config.preprocess, stride_s)
-    y = [config.labels.index(c.style) for c in kept]
-    result = summarize(logits, y, len(config.labels))
+    y = [config.labels.index(c.emotion) for c in kept]
+    scores, result = _folder_scores(logits, y, config.labels)
+    per_dataset = {}
+    for key in sorted({c.dataset for c in kept}):
+        rows = [i for i, c in enumerate(kept) if c.dataset == key]
+        per_dataset[key] = _folder_scores([logits[i] for i in rows], [y[i] for i in rows],
+                                          config.labels)[0]
     return {
         "model": str(Path(model_dir) if model_dir is not None else "models/default"),
-        "data": str(data_dir),
+        "data": roots[0] if len(roots) == 1 else roots,
         "labels": list(config.labels),
-        "clip_accuracy": result["clip_accuracy"],
-        "window_accuracy": result["window_accuracy"],
-        "macro_f1": result["macro_f1"],
-        "num_clips": result["num_clips"],
-        "num_windows": result["num_windows"],
-        "skipped": len(clips) - len(kept),
+        **{k: v for k, v in scores.items() if k != "confusion"},
+        "skipped": len(found.clips) - len(kept) + len(found.skipped),
+        "skipped_other_styles": len(found.clips) - len(kept),
+        "skipped_unknown_names": [str(p) for p in found.skipped],
         "window_stride_s": stride_s,
-        "confusion": result["confusion"].tolist(),
-        "clips": [{"file": c.path.name, "label": c.style,
-                   "predicted": config.labels[int(p)], "confidence": round(float(q), 4)}
+        "confusion": scores["confusion"],
+        "per_dataset": per_dataset,
+        "clips": [{"file": c.path.name, "dataset": c.dataset, "style": c.style,
+                   "label": c.emotion, "predicted": config.labels[int(p)],
+                   "confidence": round(float(q), 4)}
                   for c, p, q in zip(kept, result["clip_pred"], result["clip_confidence"])],
     }

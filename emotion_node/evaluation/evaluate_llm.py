@@ -20,6 +20,7 @@ from tqdm import tqdm
 from emotion_node.model.explanations import (
     check_explanation, parse_explanation, summarise_checks, template_explanation)
 from emotion_node.model.labels import EMOTION_STYLES
+from emotion_node.skeleton.dataset import DataRoots
 
 MODES = ("explain_label", "recognise", "tokens_only")
 
@@ -68,7 +69,7 @@ def _score(texts: list[str], judged: Optional[list[str]], zs: np.ndarray, truth:
 
 
 def evaluate_llm(explainer_dir: Optional[Path] = None, tokenizer_dir: Optional[Path] = None,
-                 data_root: Optional[Path] = None, contents: Optional[Sequence[str]] = None,
+                 data_root: DataRoots = None, contents: Optional[Sequence[str]] = None,
                  llm: Optional[str] = None, max_windows: int = 0, batch_size: int = 8,
                  threads: int = 2, examples: int = 10, progress: bool = True,
                  whole_folder: bool = False, modes: Sequence[str] = MODES,

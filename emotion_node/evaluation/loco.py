@@ -1,15 +1,17 @@
 """The leave-one-content-out study: tokenizer (with and without text alignment) vs a baseline.
 
-Every fold holds out one action that all emotion styles share; nothing of that action (no clip,
-no cue statistic, no text) is seen in training. Calibration temperatures of a fold are fitted on
-the held-out predictions of the other folds only.
+Every fold holds out one action (by name, in every dataset: Dataset 1's walk and Dataset 2's walk
+are one fold) among those where a dataset has all its emotion styles; nothing of that action (no
+clip of any style, no cue statistic, no text) is seen in training. Results are pooled per
+dataset. Calibration temperatures of a fold are fitted on the held-out predictions of the other
+folds only.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -18,7 +20,8 @@ from emotion_node.evaluation.baseline import LogisticRegression, baseline_featur
 from emotion_node.training.data import (
     ClipRecord, WindowPool, build_pool, load_records, raw_eval_windows)
 from emotion_node.training.train_tokenizer import TrainConfig, clip_cues, train_tokenizer
-from emotion_node.skeleton.dataset import index_clips, shared_contents
+from emotion_node.skeleton.damage import DAMAGE_KINDS, damage_kind
+from emotion_node.skeleton.dataset import DataRoots, emotion_contents, index_clips
 from emotion_node.skeleton.layouts import layout_presence
 from emotion_node.skeleton.preprocess import PreprocessConfig, preprocess_batch
 
@@ -31,28 +34,43 @@ class StudyData:
 
     records: List[ClipRecord]
     cues: List[tuple]
-    contents: List[str]    # the actions every emotion style has
+    contents: List[str]    # fold actions: where some dataset has all its emotion styles
     labels: tuple
     pool: WindowPool       # pre-cut training windows of every clip, shared by all folds
+    emotion_contents: Dict[str, List[str]] = field(default_factory=dict)  # per dataset
     features: Dict[int, np.ndarray] = field(default_factory=dict)  # baseline, per record
 
+    def label(self, i: int) -> int:
+        """Emotion class of an emotion-labelled record."""
+        return self.labels.index(self.records[i].info.emotion)
 
-def load_study(data_root: Optional[Path], cfg: TrainConfig) -> StudyData:
-    """Load all clips of the dataset and compute their cue windows once."""
+    def datasets(self) -> List[str]:
+        """Datasets with emotion folds, sorted."""
+        return sorted(self.emotion_contents)
+
+
+def load_study(data_root: DataRoots, cfg: TrainConfig) -> StudyData:
+    """Load all clips of the datasets and compute their cue windows once."""
     clips = index_clips(data_root)
     labels = cfg.tokenizer.labels
-    shared = shared_contents(clips, labels)
+    per_dataset = emotion_contents(clips)
+    folds = sorted({c for contents in per_dataset.values() for c in contents})
     records = load_records(clips)
     cues = clip_cues(records, cfg.tokenizer.preprocess, cfg.cue_stride_s)
     pool = build_pool(records, cfg.tokenizer.preprocess, cfg.augment, cfg.pool_per_clip,
                       cfg.seed)
-    return StudyData(records, cues, shared, labels, pool)
+    return StudyData(records, cues, folds, labels, pool, per_dataset)
 
 
 def _emotion(study: StudyData, records: Sequence[int]) -> List[int]:
-    """Indices of emotion-labelled clips of the shared actions."""
-    return [i for i in records if study.records[i].info.style in study.labels
-            and study.records[i].info.content in study.contents]
+    """Indices of emotion-labelled clips of their dataset's emotion actions."""
+    out = []
+    for i in records:
+        info = study.records[i].info
+        if info.emotion in study.labels and \
+                info.content in study.emotion_contents.get(info.dataset, ()):
+            out.append(i)
+    return out
 
 
 def fold_indices(study: StudyData, held: str) -> Dict[str, List[int]]:
@@ -73,8 +91,7 @@ def _baseline_logits(study: StudyData, train: List[int], test: List[int],
         return study.features[i]
 
     train_feats = [feats(i) for i in train]
-    y = np.concatenate([np.full(len(f), study.labels.index(study.records[i].info.style))
-                        for f, i in zip(train_feats, train)])
+    y = np.concatenate([np.full(len(f), study.label(i)) for f, i in zip(train_feats, train)])
     counts = np.bincount(y, minlength=len(study.labels))
     clf = LogisticRegression().fit(np.concatenate(train_feats), y, len(study.labels),
                                    sample_weight=1.0 / counts[y])  # balanced classes
@@ -82,7 +99,8 @@ def _baseline_logits(study: StudyData, train: List[int], test: List[int],
 
 
 def run_fold(study: StudyData, held: str, cfg: TrainConfig, ablation: bool, baseline: bool,
-             layouts: Sequence[str], progress: bool) -> Dict[str, List[np.ndarray]]:
+             layouts: Sequence[str], progress: bool,
+             damages: Sequence[str] = ()) -> Dict[str, List[np.ndarray]]:
     """Train and score one fold; return per-variant lists of per-test-clip window logits."""
     idx = fold_indices(study, held)
     test = [study.records[i] for i in idx["test"]]
@@ -98,6 +116,9 @@ def run_fold(study: StudyData, held: str, cfg: TrainConfig, ablation: bool, base
             for layout in layouts:
                 out[f"layout:{layout}"] = ev.clip_logits(model, test, config,
                                                          presence=layout_presence(layout))
+            for kind in damages:
+                out[f"damage:{kind}"] = ev.clip_logits(model, test, config,
+                                                       damage=damage_kind(kind))
     if baseline:
         out["baseline"] = _baseline_logits(study, idx["finetune"], idx["test"], config)
     return out
@@ -129,68 +150,104 @@ def _calibration(fold_logits: List[List[np.ndarray]], fold_labels: List[List[int
             "temperatures": [round(t, 3) for t in temps]}
 
 
+NEUTRAL = "normal"
+
+
+def _scores(logits: List[np.ndarray], labels: List[int], names: Sequence[str]
+            ) -> Tuple[Dict[str, Any], np.ndarray]:
+    """Accuracy, macro-F1, per-class recall and the false-emotion rate of some clips."""
+    total = ev.summarize(logits, labels, len(names))
+    y = np.array(labels)
+    recall = {name: (float((total["clip_pred"][y == c] == c).mean()) if (y == c).any() else None)
+              for c, name in enumerate(names)}
+    out = {"clip_accuracy": total["clip_accuracy"], "window_accuracy": total["window_accuracy"],
+           "macro_f1": total["macro_f1"], "window_macro_f1": total["window_macro_f1"],
+           "clip_ci95": ev.bootstrap_ci(total["clip_pred"] == y),
+           "num_clips": total["num_clips"], "num_windows": total["num_windows"],
+           "per_class_recall": recall, "confusion": total["confusion"].tolist()}
+    if NEUTRAL in names:  # neutral people called emotional: the error a robot shows most
+        k = list(names).index(NEUTRAL)
+        neutral = y == k
+        windows = [w.argmax(axis=1) for w, t in zip(logits, labels) if t == k]
+        out["false_emotion_rate"] = (float((total["clip_pred"][neutral] != k).mean())
+                                     if neutral.any() else None)
+        out["false_emotion_window_rate"] = (float((np.concatenate(windows) != k).mean())
+                                            if windows else None)
+    return out, total["clip_pred"]
+
+
 def aggregate(study: StudyData, folds: List[str], tests: List[List[int]],
               outputs: List[Dict[str, List[np.ndarray]]], variant: str) -> dict:
-    """Metrics of one variant over all folds (`tests`: each fold's test records), per action,
-    with uncertainty and calibration."""
+    """Metrics of one variant over all folds (`tests`: each fold's test records), pooled, per
+    dataset and per action, with uncertainty and calibration."""
     fold_logits = [o[variant] for o in outputs]
-    fold_labels = [[study.labels.index(study.records[i].info.style) for i in test]
-                   for test in tests]
+    fold_labels = [[study.label(i) for i in test] for test in tests]
     logits = [w for f in fold_logits for w in f]
     labels = [y for f in fold_labels for y in f]
-    total = ev.summarize(logits, labels, len(study.labels))
+    flat = [(held, i) for held, test in zip(folds, tests) for i in test]
+    pooled, clip_pred = _scores(logits, labels, study.labels)
+    per_dataset = {}
+    for key in study.datasets():
+        rows = [n for n, (_, i) in enumerate(flat) if study.records[i].info.dataset == key]
+        if rows:
+            per_dataset[key], _ = _scores([logits[n] for n in rows], [labels[n] for n in rows],
+                                          study.labels)
+            per_dataset[key]["folds"] = sorted({flat[n][0] for n in rows})
     per_content = {}
-    for held, f_logits, f_labels in zip(folds, fold_logits, fold_labels):
-        s = ev.summarize(f_logits, f_labels, len(study.labels))
-        correct = s["clip_pred"] == np.array(f_labels)
-        per_content[held] = {"clip_accuracy": s["clip_accuracy"],
-                             "clip_ci95": ev.bootstrap_ci(correct),
-                             "window_accuracy": s["window_accuracy"],
-                             "clips": s["num_clips"], "windows": s["num_windows"]}
-    clip_correct = total["clip_pred"] == np.array(labels)
+    for held, f_logits, f_labels, test in zip(folds, fold_logits, fold_labels, tests):
+        for key in study.datasets():
+            rows = [n for n, i in enumerate(test) if study.records[i].info.dataset == key]
+            if not rows:
+                continue
+            s = ev.summarize([f_logits[n] for n in rows], [f_labels[n] for n in rows],
+                             len(study.labels))
+            correct = s["clip_pred"] == np.array([f_labels[n] for n in rows])
+            per_content[f"{key}:{held}"] = {
+                "dataset": key, "content": held, "clip_accuracy": s["clip_accuracy"],
+                "clip_ci95": ev.bootstrap_ci(correct), "window_accuracy": s["window_accuracy"],
+                "clips": s["num_clips"], "windows": s["num_windows"]}
     fold_acc = [v["clip_accuracy"] for v in per_content.values()]
     return {
-        "clip_accuracy": total["clip_accuracy"], "window_accuracy": total["window_accuracy"],
-        "macro_f1": total["macro_f1"], "window_macro_f1": total["window_macro_f1"],
-        "clip_ci95": ev.bootstrap_ci(clip_correct),
-        "fold_clip_accuracy_std": float(np.std(fold_acc)),
-        "num_clips": total["num_clips"], "num_windows": total["num_windows"],
-        "confusion": total["confusion"].tolist(), "per_content": per_content,
+        **pooled, "fold_clip_accuracy_std": float(np.std(fold_acc)),
+        "per_dataset": per_dataset, "per_content": per_content,
         "calibration": _calibration(fold_logits, fold_labels),
         "predictions": [
-            {"file": study.records[i].info.path.name, "content": held,
-             "label": study.records[i].info.style,
-             "predicted": study.labels[int(p)]}
-            for (held, i), p in zip([(h, i) for h, test in zip(folds, tests) for i in test],
-                                    total["clip_pred"])],
+            {"file": study.records[i].info.path.name, "dataset": study.records[i].info.dataset,
+             "content": held, "style": study.records[i].info.style,
+             "label": study.records[i].info.emotion, "predicted": study.labels[int(p)]}
+            for (held, i), p in zip(flat, clip_pred)],
     }
 
 
-def run_loco(data_root: Optional[Path], cfg: TrainConfig, out_dir: Path, ablation: bool = True,
+def run_loco(data_root: DataRoots, cfg: TrainConfig, out_dir: Path, ablation: bool = True,
              baseline: bool = True, layouts: Sequence[str] = CROSS_LAYOUTS,
-             held_out: Optional[Sequence[str]] = None, progress: bool = True) -> dict:
+             held_out: Optional[Sequence[str]] = None, progress: bool = True,
+             damages: Sequence[str] = tuple(DAMAGE_KINDS)) -> dict:
     """Run every fold (or only `held_out` ones), write results.json and confusion PNGs."""
     study = load_study(data_root, cfg)
     bad = sorted(set(held_out or ()) - set(study.contents))
     if bad:
-        raise ValueError(f"contents {bad} are not shared by every style; shared: "
-                         f"{study.contents}")
+        raise ValueError(f"contents {bad} are not fold actions (actions where a dataset has "
+                         f"every emotion style): {study.contents}")
     # The split itself is fold_indices'; here only which actions to hold out, in order.
     folds = [held for held in study.contents if not held_out or held in held_out]
     outputs = []
     for n, held in enumerate(folds, 1):
         print(f"fold {n}/{len(folds)}: holding out {held!r}", flush=True)
-        outputs.append(run_fold(study, held, cfg, ablation, baseline, layouts, progress))
+        outputs.append(run_fold(study, held, cfg, ablation, baseline, layouts, progress,
+                                damages))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results: Dict[str, Any] = {"folds": folds, "labels": list(study.labels),
+                               "datasets": study.datasets(),
+                               "emotion_contents": study.emotion_contents,
                                "train_config": cfg.to_dict(),
                "tokenizer_config": cfg.tokenizer.to_dict(), "variants": {}}
     tests = [fold_indices(study, held)["test"] for held in folds]
     for variant in outputs[0]:
         res = aggregate(study, folds, tests, outputs, variant)
         results["variants"][variant] = res
-        if not variant.startswith("layout:"):
+        if ":" not in variant:
             ev.save_confusion_png(np.array(res["confusion"]), study.labels,
                                   out_dir / f"confusion_{variant}.png",
                                   f"{variant}: leave-one-content-out, clip level")

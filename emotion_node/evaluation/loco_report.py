@@ -1,7 +1,8 @@
 """Markdown tables of a leave-one-content-out study (the figures EVALUATION.md quotes)."""
 from __future__ import annotations
 
-from typing import Dict, List
+import math
+from typing import Dict, List, Optional, Tuple
 
 VARIANT_NAMES: Dict[str, str] = {
     "tokenizer": "skeleton tokenizer (text-aligned pre-training)",
@@ -10,9 +11,9 @@ VARIANT_NAMES: Dict[str, str] = {
 }
 
 
-def _pct(value: float) -> str:
-    """Percent with one decimal."""
-    return f"{100 * value:.1f}"
+def _pct(value: Optional[float]) -> str:
+    """Percent with one decimal ('-' when undefined)."""
+    return "-" if value is None else f"{100 * value:.1f}"
 
 
 def _ci(pair) -> str:
@@ -20,53 +21,105 @@ def _ci(pair) -> str:
     return f"[{_pct(pair[0])}, {_pct(pair[1])}]"
 
 
-def overall_table(results: dict) -> List[str]:
-    """One row per model variant."""
-    rows = ["| model | clip acc % [95% CI] | window acc % | clip macro-F1 | fold std (clip) "
-            "| window ECE raw -> scaled |",
-            "| --- | --- | --- | --- | --- | --- |"]
+def mcnemar(a: List[bool], b: List[bool]) -> Tuple[int, int, float]:
+    """Exact two-sided McNemar test on paired outcomes: (a right b wrong, a wrong b right, p)."""
+    only_a = sum(1 for x, y in zip(a, b) if x and not y)
+    only_b = sum(1 for x, y in zip(a, b) if y and not x)
+    n = only_a + only_b
+    if n == 0:
+        return 0, 0, 1.0
+    k = min(only_a, only_b)
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n
+    return only_a, only_b, min(1.0, 2 * tail)
+
+
+def _correct(results: dict, variant: str, dataset: Optional[str]) -> Dict[str, bool]:
+    """file -> whether the variant's clip prediction is right (one dataset, or all)."""
+    return {p["file"]: p["label"] == p["predicted"]
+            for p in results["variants"][variant]["predictions"]
+            if dataset is None or p["dataset"] == dataset}
+
+
+def _scope(results: dict, key: str, dataset: Optional[str]) -> Optional[dict]:
+    """A variant's metrics pooled over all folds, or over one dataset's clips."""
+    r = results["variants"].get(key)
+    if r is None or dataset is None:
+        return r
+    return r.get("per_dataset", {}).get(dataset)
+
+
+def overall_table(results: dict, dataset: Optional[str] = None) -> List[str]:
+    """One row per model variant: accuracy, macro-F1, false-emotion rate, paired test."""
+    rows = ["| model | clips | clip acc % [95% CI] | window acc % | clip macro-F1 | "
+            "false-emotion % (clip / window) | vs baseline (McNemar) |",
+            "| --- | --- | --- | --- | --- | --- | --- |"]
+    base = _correct(results, "baseline", dataset) if "baseline" in results["variants"] else None
     for key, name in VARIANT_NAMES.items():
-        r = results["variants"].get(key)
+        r = _scope(results, key, dataset)
         if r is None:
             continue
-        cal = r["calibration"]
-        rows.append(f"| {name} | {_pct(r['clip_accuracy'])} {_ci(r['clip_ci95'])} | "
-                    f"{_pct(r['window_accuracy'])} | {r['macro_f1']:.3f} | "
-                    f"{_pct(r['fold_clip_accuracy_std'])} | "
-                    f"{cal['window_ece']:.3f} -> {cal['window_ece_scaled']:.3f} |")
+        paired = "-"
+        if base is not None and key != "baseline":
+            mine = _correct(results, key, dataset)
+            files = sorted(mine)
+            a, b, p = mcnemar([mine[f] for f in files], [base[f] for f in files])
+            paired = f"{a} vs {b} clips, p = {p:.3f}"
+        rows.append(f"| {name} | {r['num_clips']} | {_pct(r['clip_accuracy'])} "
+                    f"{_ci(r['clip_ci95'])} | {_pct(r['window_accuracy'])} | "
+                    f"{r['macro_f1']:.3f} | {_pct(r.get('false_emotion_rate'))} / "
+                    f"{_pct(r.get('false_emotion_window_rate'))} | {paired} |")
     return rows
 
 
-def per_content_table(results: dict) -> List[str]:
+def recall_table(results: dict, dataset: Optional[str] = None) -> List[str]:
+    """Per-class clip recall of every variant."""
+    labels = results["labels"]
+    scopes = {k: s for k in VARIANT_NAMES if (s := _scope(results, k, dataset)) is not None}
+    used = [name for name in labels
+            if any(s["per_class_recall"].get(name) is not None for s in scopes.values())]
+    rows = ["| model | " + " | ".join(used) + " |", "| --- |" + " --- |" * len(used)]
+    for key, scope in scopes.items():
+        recall = scope["per_class_recall"]
+        rows.append(f"| {key} | " + " | ".join(_pct(recall[name]) for name in used) + " |")
+    return rows
+
+
+def per_content_table(results: dict, dataset: Optional[str] = None) -> List[str]:
     """Clip (and window) accuracy of each held-out action for every variant."""
     present = [k for k in VARIANT_NAMES if k in results["variants"]]
     head = "| held-out action | clips | " + " | ".join(
         f"{k} clip % [95% CI] / window %" for k in present) + " |"
     rows = [head, "| --- | --- |" + " --- |" * len(present)]
-    for content in results["folds"]:
+    first = results["variants"][present[0]]["per_content"]
+    for fold_key, entry in first.items():
+        if dataset is not None and entry["dataset"] != dataset:
+            continue
         cells = []
         for key in present:
-            c = results["variants"][key]["per_content"][content]
+            c = results["variants"][key]["per_content"][fold_key]
             cells.append(f"{_pct(c['clip_accuracy'])} {_ci(c['clip_ci95'])} / "
                          f"{_pct(c['window_accuracy'])}")
-        clips = results["variants"][present[0]]["per_content"][content]["clips"]
-        rows.append(f"| {content} | {clips} | " + " | ".join(cells) + " |")
+        name = entry["content"] if dataset is not None else fold_key
+        rows.append(f"| {name} | {entry['clips']} | " + " | ".join(cells) + " |")
     return rows
 
 
-def layout_table(results: dict) -> List[str]:
-    """Accuracy of the tokenizer when the test data only has another tracker's joints."""
-    base = results["variants"].get("tokenizer")
-    layouts = [k for k in results["variants"] if k.startswith("layout:")]
-    if base is None or not layouts:
+def layout_table(results: dict, prefix: str = "layout:",
+                 dataset: Optional[str] = None) -> List[str]:
+    """Accuracy of the tokenizer when the test data is damaged or has another tracker's joints."""
+    base = _scope(results, "tokenizer", dataset)
+    keys = [k for k in results["variants"] if k.startswith(prefix)]
+    if base is None or not keys:
         return []
-    rows = ["| test joints | clip acc % | window acc % | clip drop (points) | window drop |",
+    rows = ["| test input | clip acc % | window acc % | clip drop (points) | window drop |",
             "| --- | --- | --- | --- | --- |",
-            f"| all 21 (mocap) | {_pct(base['clip_accuracy'])} | "
+            f"| clean, all 21 joints | {_pct(base['clip_accuracy'])} | "
             f"{_pct(base['window_accuracy'])} | - | - |"]
-    for key in layouts:
-        r = results["variants"][key]
-        rows.append(f"| {key.split(':', 1)[1]} subset | {_pct(r['clip_accuracy'])} | "
+    for key in keys:
+        r = _scope(results, key, dataset)
+        if r is None:
+            continue
+        rows.append(f"| {key.split(':', 1)[1]} | {_pct(r['clip_accuracy'])} | "
                     f"{_pct(r['window_accuracy'])} | "
                     f"{_pct(base['clip_accuracy'] - r['clip_accuracy'])} | "
                     f"{_pct(base['window_accuracy'] - r['window_accuracy'])} |")
@@ -88,15 +141,21 @@ def calibration_lines(results: dict) -> List[str]:
 
 
 def summary_markdown(results: dict) -> str:
-    """All tables of a study as one markdown fragment."""
-    parts = ["### Overall (leave-one-content-out, all folds pooled)", "",
-             *overall_table(results), "", "### Per held-out action", "",
-             *per_content_table(results), ""]
-    layouts = layout_table(results)
-    if layouts:
-        parts += ["### Cross-layout robustness (tokenizer, test joints masked)", "", *layouts,
-                  ""]
+    """All tables of a study as one markdown fragment, pooled and per dataset."""
+    datasets = results.get("datasets") or [None]
+    parts: List[str] = []
+    for dataset in datasets:
+        title = dataset or "all folds"
+        parts += [f"### {title}: leave-one-content-out, all folds pooled", "",
+                  *overall_table(results, dataset), "", f"Per-class clip recall ({title}):", "",
+                  *recall_table(results, dataset), "", f"### {title}: per held-out action", "",
+                  *per_content_table(results, dataset), ""]
+        for prefix, what in (("layout:", "other trackers' joints"),
+                             ("damage:", "tracker damage")):
+            rows = layout_table(results, prefix, dataset)
+            if rows:
+                parts += [f"### {title}: {what} (tokenizer, same weights)", "", *rows, ""]
     cal = calibration_lines(results)
     if cal:
-        parts += ["### Calibration (tokenizer)", "", *cal, ""]
+        parts += ["### Calibration (tokenizer, all folds)", "", *cal, ""]
     return "\n".join(parts)

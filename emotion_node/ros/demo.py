@@ -23,7 +23,10 @@ BAG_S = 60.0  # each clip is repeated to this length; the replay loops after it
 def demo_clips(content: str, people: int) -> List[Tuple[str, Path]]:
     """(style, BVH path) of the first `people` demo styles that have this content."""
     from emotion_node.skeleton.dataset import index_clips
-    found = {c.style: c.path for c in index_clips() if c.content == content and c.take == 1}
+    from emotion_node.skeleton.dataset import DATASET_1
+    # Dataset 1 alone has every emotion on the same actions (and one take per style).
+    found = {c.style: c.path for c in index_clips()
+             if c.dataset == DATASET_1.key and c.content == content and c.take == 1}
     chosen = [(s, found[s]) for s in DEMO_STYLES if s in found][:people]
     if len(chosen) < people:
         raise ValueError(f'content {content!r} has clips of only {len(chosen)} demo styles')

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from emotion_node.skeleton.layouts import CANONICAL_INDEX, NUM_JOINTS
+from emotion_node.skeleton.layouts import (
+    ARM_BONE_RATIOS, CANONICAL_INDEX, LEG_BONE_RATIOS, NUM_JOINTS)
 
 CUE_NAMES: tuple[str, ...] = (
     "speed", "arm_swing", "head_pitch", "expansion", "jerkiness", "bounce", "tempo")
@@ -33,10 +34,8 @@ CUE_DESCRIPTIONS: dict[str, str] = {
 }
 
 _I = CANONICAL_INDEX
-# Segment length / stature (Winter's anthropometric table): thigh 0.245, shank 0.246,
-# upper arm 0.186, forearm 0.146. Legs first: tracker arm joints are less reliable.
-_LEG_RATIOS = (("hip", "knee", 0.245), ("knee", "ankle", 0.246))
-_ARM_RATIOS = (("shoulder", "elbow", 0.186), ("elbow", "wrist", 0.146))
+# Legs first: tracker arm joints are less reliable.
+_LEG_RATIOS, _ARM_RATIOS = LEG_BONE_RATIOS, ARM_BONE_RATIOS
 _TEMPO_BAND_HZ = (0.5, 4.0)
 _TEMPO_MIN_STD = 0.002  # body heights; below this the pelvis is not oscillating
 _SPEED_LAG_S = 0.2      # finite-difference lag for speed, to damp tracker jitter

@@ -23,6 +23,13 @@ CANONICAL_PARENTS: tuple[int, ...] = (
 NUM_JOINTS = len(CANONICAL_JOINTS)
 CANONICAL_INDEX: dict[str, int] = {name: i for i, name in enumerate(CANONICAL_JOINTS)}
 
+# Segment length / stature (Winter's anthropometric table): thigh 0.245, shank 0.246,
+# upper arm 0.186, forearm 0.146; (proximal, distal) joint name stems, sides _l and _r.
+LEG_BONE_RATIOS: tuple[tuple[str, str, float], ...] = (
+    ("hip", "knee", 0.245), ("knee", "ankle", 0.246))
+ARM_BONE_RATIOS: tuple[tuple[str, str, float], ...] = (
+    ("shoulder", "elbow", 0.186), ("elbow", "wrist", 0.146))
+
 # Each canonical joint belongs to exactly one part (for body-part pooling).
 BODY_PARTS: dict[str, tuple[int, ...]] = {
     "torso": (0, 1, 2),

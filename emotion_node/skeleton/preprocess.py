@@ -10,7 +10,8 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from emotion_node.skeleton.layouts import CANONICAL_INDEX, NUM_JOINTS
+from emotion_node.skeleton.layouts import (
+    ARM_BONE_RATIOS, CANONICAL_INDEX, LEG_BONE_RATIOS, NUM_JOINTS)
 
 _I = CANONICAL_INDEX
 # Posture-invariant limbs for the body scale: upper arms, forearms, thighs, shins. Torso height
@@ -18,6 +19,13 @@ _I = CANONICAL_INDEX
 SCALE_BONES: tuple[tuple[int, int], ...] = tuple(
     (_I[a + s], _I[b + s]) for s in ("_l", "_r")
     for a, b in (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle")))
+# With body_scale "stature", each bone length is first divided by its share of stature, so the
+# scale does not change when the legs (or arms) are out of view; 0.2 keeps magnitudes near the
+# limb median's.
+_STATURE_SHARE = {(_I[a + s], _I[b + s]): r for s in ("_l", "_r")
+                  for a, b, r in ARM_BONE_RATIOS + LEG_BONE_RATIOS}
+STATURE_BONE_WEIGHTS = np.array([0.2 / _STATURE_SHARE[bone] for bone in SCALE_BONES])
+BODY_SCALES = ("limbs", "stature")
 # Left-right pairs whose horizontal direction gives the facing (person's left = +Y).
 _LR_PAIRS = ((_I["hip_l"], _I["hip_r"]), (_I["shoulder_l"], _I["shoulder_r"]))
 _TIME_TOL = 1e-9
@@ -30,6 +38,7 @@ class PreprocessConfig:
     fps: float = 15.0
     window_frames: int = 30
     min_valid_joints: int = 6  # frames with fewer valid joints are masked out entirely
+    body_scale: str = "limbs"  # "limbs": median limb bone; "stature": median stature estimate
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.fps) and self.fps > 0):
@@ -40,6 +49,9 @@ class PreprocessConfig:
         if not 0 <= self.min_valid_joints <= NUM_JOINTS:
             raise ValueError(f"PreprocessConfig.min_valid_joints must be in [0, {NUM_JOINTS}], "
                              f"got {self.min_valid_joints}")
+        if self.body_scale not in BODY_SCALES:
+            raise ValueError(f"PreprocessConfig.body_scale must be one of {BODY_SCALES}, "
+                             f"got {self.body_scale!r}")
 
     def to_dict(self) -> dict:
         """Plain dict for JSON configs."""
@@ -54,7 +66,8 @@ class PreprocessConfig:
             raise ValueError(f"unknown PreprocessConfig keys {unknown}; known: {sorted(known)}")
         return cls(fps=float(data.get("fps", cls.fps)),
                    window_frames=int(data.get("window_frames", cls.window_frames)),
-                   min_valid_joints=int(data.get("min_valid_joints", cls.min_valid_joints)))
+                   min_valid_joints=int(data.get("min_valid_joints", cls.min_valid_joints)),
+                   body_scale=str(data.get("body_scale", cls.body_scale)))
 
 
 def _check_positions(positions: np.ndarray, mask: np.ndarray, what: str) -> None:
@@ -141,11 +154,14 @@ def _roots(pos: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return root, found | take
 
 
-def _body_scales(pos: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """(B,) median limb bone length over each window's valid bone samples; nan if none."""
+def _body_scales(pos: np.ndarray, mask: np.ndarray, how: str = "limbs") -> np.ndarray:
+    """(B,) median limb bone length (or 0.2 x median stature estimate) over each window's valid
+    bone samples; nan if none."""
+    weights = STATURE_BONE_WEIGHTS if how == "stature" else np.ones(len(SCALE_BONES))
     lengths = np.concatenate([np.where(mask[:, :, a] & mask[:, :, b],
-                                       np.linalg.norm(pos[:, :, a] - pos[:, :, b], axis=-1),
-                                       np.nan) for a, b in SCALE_BONES], axis=1)  # (B, 8T)
+                                       w * np.linalg.norm(pos[:, :, a] - pos[:, :, b], axis=-1),
+                                       np.nan) for (a, b), w in zip(SCALE_BONES, weights)],
+                             axis=1)  # (B, 8T)
     count = np.isfinite(lengths).sum(axis=1)
     ordered = np.sort(lengths, axis=1)  # nan sorts last
     lo = np.take_along_axis(ordered, np.maximum(count - 1, 0)[:, None] // 2, axis=1)[:, 0]
@@ -153,10 +169,11 @@ def _body_scales(pos: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(count > 0, (lo + hi) / 2.0, np.nan)
 
 
-def body_scale(positions: np.ndarray, mask: np.ndarray) -> float:
-    """Median limb bone length (upper arm, forearm, thigh, shin) over the window; nan if none."""
+def body_scale(positions: np.ndarray, mask: np.ndarray, how: str = "limbs") -> float:
+    """Median limb bone length (upper arm, forearm, thigh, shin) over the window, or 0.2 x the
+    median stature estimate from them (`how="stature"`); nan if none."""
     pos = np.asarray(positions, dtype=np.float64)[None]
-    return float(_body_scales(pos, np.asarray(mask, dtype=bool)[None])[0])
+    return float(_body_scales(pos, np.asarray(mask, dtype=bool)[None], how)[0])
 
 
 def _headings(pos: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -173,7 +190,8 @@ def _headings(pos: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return np.arctan2(total[:, 1], total[:, 0]) - np.pi / 2, known
 
 
-def _normalize_batch(positions: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def _normalize_batch(positions: np.ndarray, mask: np.ndarray,
+                     scale_by: str = "limbs") -> np.ndarray:
     """`normalize_window` over a batch: (B, T, 21, 3) float64 and (B, T, 21) valid mask."""
     pos = np.where(mask[..., None], positions, 0.0)
     root, centred = _roots(pos, mask)
@@ -185,7 +203,7 @@ def _normalize_batch(positions: np.ndarray, mask: np.ndarray) -> np.ndarray:
                     np.stack([zero, zero, one], -1)], -2)  # (B, 3, 3)
     rot[~known] = np.eye(3)
     pos = pos @ rot.transpose(0, 2, 1)[:, None]  # (B, T, J, 3) @ (B, 1, 3, 3): x' = R x
-    scale = _body_scales(pos, mask)
+    scale = _body_scales(pos, mask, scale_by)
     usable = np.isfinite(scale) & (scale > 1e-6)
     pos = pos / np.where(usable, scale, 1.0)[:, None, None, None]
     return np.where(mask[..., None], pos, 0.0).astype(np.float32)
@@ -232,7 +250,7 @@ def preprocess_batch(positions: np.ndarray, mask: np.ndarray,
     mask = mask & np.isfinite(positions).all(axis=-1)
     # Frames with too few joints (spurious or half-lost detections) carry no usable pose.
     mask = mask & (mask.sum(axis=2, keepdims=True) >= config.min_valid_joints)
-    return _normalize_batch(positions.astype(np.float64), mask), mask
+    return _normalize_batch(positions.astype(np.float64), mask, config.body_scale), mask
 
 
 def clip_windows(positions: np.ndarray, mask: np.ndarray, src_fps: float,
@@ -252,7 +270,23 @@ def clip_windows(positions: np.ndarray, mask: np.ndarray, src_fps: float,
     if not src_fps > 0 or not stride_s > 0:
         raise ValueError(f"clip_windows: need src_fps > 0 and stride_s > 0, "
                          f"got {src_fps}, {stride_s}")
-    stamps = np.arange(positions.shape[0]) / src_fps
+    return stream_windows(np.arange(positions.shape[0]) / src_fps, positions, mask, config,
+                          stride_s)
+
+
+def stream_windows(stamps: np.ndarray, positions: np.ndarray, mask: np.ndarray,
+                   config: PreprocessConfig, stride_s: float = 0.5
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`clip_windows` for frames at any stamps (a tracker's uneven timing): the stream is
+    resampled onto the model rate ending at its last stamp, then cut; end times are seconds
+    from the first stamp."""
+    positions = np.asarray(positions, dtype=np.float32)
+    mask = np.asarray(mask, dtype=bool)
+    _check_positions(positions, mask, "stream_windows")
+    if not stride_s > 0:
+        raise ValueError(f"stream_windows: need stride_s > 0, got {stride_s}")
+    stamps = np.asarray(stamps, dtype=np.float64)
+    stamps = stamps - stamps[0] if stamps.size else stamps
     n = int(np.floor(stamps[-1] * config.fps + 1e-6)) + 1
     pos, msk, out_stamps = resample(stamps, positions, mask, config.fps, n)
     t = config.window_frames

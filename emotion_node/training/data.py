@@ -12,10 +12,13 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from emotion_node.skeleton.damage import (
+    DamageAugment, TrackerDamage, damage_stream, random_damage)
 from emotion_node.skeleton.dataset import ClipInfo, load_clip
 from emotion_node.skeleton.layouts import CANONICAL_INDEX, CANONICAL_JOINTS, layout_presence
 from emotion_node.skeleton.preprocess import (
-    PreprocessConfig, clip_windows, preprocess_batch, preprocess_window, resample)
+    PreprocessConfig, clip_windows, preprocess_batch, preprocess_window, resample,
+    stream_windows)
 
 # Person's left <-> right: the joint permutation of a mirrored body.
 MIRROR_INDEX = np.array([
@@ -39,6 +42,13 @@ class AugmentConfig:
     joint_dropout_rate: float = 0.1
     frame_dropout_rate: float = 0.05  # lost frames, on samples with joint dropout
     lead_crop_p: float = 0.2        # mask a warm-up prefix, so padding never tells the class
+    tracker_p: float = 0.0          # damage the raw stream like a tracker (skeleton.damage)
+    tracker_lower_body_p: float = 0.25  # of damaged windows: legs out of view
+
+    @property
+    def tracker(self) -> DamageAugment:
+        """The tracker-damage strengths."""
+        return DamageAugment(p=self.tracker_p, lower_body_p=self.tracker_lower_body_p)
 
     def to_dict(self) -> dict:
         """Plain dict for JSON."""
@@ -86,17 +96,27 @@ def raw_eval_windows(record: ClipRecord, config: PreprocessConfig,
 
 
 def eval_windows(record: ClipRecord, config: PreprocessConfig, stride_s: float = 0.5,
-                 presence: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
-    """Preprocessed windows (W, T, 21, 3) and masks of a clip, optionally on a joint subset."""
-    windows, masks, _ = raw_eval_windows(record, config, stride_s)
+                 presence: Optional[np.ndarray] = None, damage: Optional[TrackerDamage] = None,
+                 seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
+    """Preprocessed windows (W, T, 21, 3) and masks of a clip, optionally on a joint subset or
+    through a tracker's damage (drawn from `seed`, so every model sees the same damage)."""
+    if damage is None:
+        windows, masks, _ = raw_eval_windows(record, config, stride_s)
+    else:
+        stamps, positions, mask = damage_stream(
+            np.arange(len(record.positions)) / record.fps, record.positions, record.mask,
+            damage, np.random.default_rng(seed))
+        windows, masks, _ = stream_windows(stamps, positions, mask, config, stride_s)
     if presence is not None:
         masks = masks & presence[None, None, :]
     return preprocess_batch(windows, masks, config)
 
 
 def cut_window(record: ClipRecord, config: PreprocessConfig, speed: float,
-               rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray, float]:
-    """Cut a raw window ending at a random time of the clip played at `speed`; and its end (s)."""
+               rng: np.random.Generator, damage: Optional[TrackerDamage] = None
+               ) -> Tuple[np.ndarray, np.ndarray, float]:
+    """Cut a raw window ending at a random time of the clip played at `speed` (seen through
+    `damage`, if given); and its end (s)."""
     span = (config.window_frames - 1) / config.fps  # window length in played seconds
     played = record.duration / speed
     # A clip shorter than the window ends at its last frame: the start is masked padding,
@@ -105,8 +125,11 @@ def cut_window(record: ClipRecord, config: PreprocessConfig, speed: float,
     first = max(0, int(np.floor((t_end - span) * speed * record.fps)) - 1)
     last = min(record.positions.shape[0], int(np.ceil(t_end * speed * record.fps)) + 2)
     stamps = np.arange(first, last) / (record.fps * speed)
-    pos, mask, _ = resample(stamps, record.positions[first:last], record.mask[first:last],
-                            config.fps, config.window_frames, t_end=t_end)
+    positions, mask = record.positions[first:last], record.mask[first:last]
+    if damage is not None:
+        stamps, positions, mask = damage_stream(stamps, positions, mask, damage, rng)
+    pos, mask, _ = resample(stamps, positions, mask, config.fps, config.window_frames,
+                            t_end=t_end)
     return pos, mask, t_end * speed  # end time in the clip's own seconds
 
 
@@ -145,7 +168,8 @@ def training_sample(record: ClipRecord, config: PreprocessConfig, aug: AugmentCo
     Rotation, scale and mirroring come later (`BalancedSampler`), so cut windows can be reused.
     """
     speed = float(rng.uniform(1.0 - aug.time_warp, 1.0 + aug.time_warp))
-    raw, mask, t_end = cut_window(record, config, speed, rng)
+    damage = random_damage(rng, aug.tracker) if aug.tracker_p > 0 else None
+    raw, mask, t_end = cut_window(record, config, speed, rng, damage)
     x, mask = preprocess_window(raw, _drop_joints(mask, aug, rng), config)
     return x, mask, t_end
 
@@ -184,8 +208,10 @@ class BalancedSampler:
     """Draw training windows: a class uniformly, then one of its clips, then one of its windows."""
 
     def __init__(self, pool: WindowPool, clips: Sequence[int], classes: Sequence[int],
-                 aug: AugmentConfig, seed: int, groups: Optional[Sequence[str]] = None) -> None:
-        """`groups` (one per clip, e.g. the action): draw a group uniformly before a clip."""
+                 aug: AugmentConfig, seed: int, groups: Optional[Sequence[str]] = None,
+                 class_weights: Optional[Dict[int, float]] = None) -> None:
+        """`groups` (one per clip, e.g. the action): draw a group uniformly before a clip.
+        `class_weights` (class -> weight): draw classes in these proportions, not uniformly."""
         if len(clips) != len(classes) or not clips:
             raise ValueError(f"need one class per clip, got {len(clips)} clips and "
                              f"{len(classes)} classes")
@@ -207,12 +233,22 @@ class BalancedSampler:
         self._groups: Optional[Dict[int, List[np.ndarray]]] = None if groups is None else {
             c: [np.array(v) for _, v in sorted(g.items())] for c, g in by_group.items()}
         self._class_ids = sorted(self._by_class)
+        self._class_p: Optional[np.ndarray] = None
+        if class_weights is not None:
+            missing = sorted(set(self._class_ids) - set(class_weights))
+            if missing:
+                raise ValueError(f"classes {missing} have no weight")
+            w = np.array([float(class_weights[c]) for c in self._class_ids])
+            if not (np.isfinite(w).all() and (w >= 0).all() and w.sum() > 0):
+                raise ValueError(f"class weights must be >= 0 with a positive sum, got {w}")
+            self._class_p = w / w.sum()
 
     def batch(self, size: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Return x (B, T, 21, 3), mask (B, T, 21), record index (B,), end time (B,)."""
         rows, partners = np.zeros(size, np.int64), np.full(size, -1)
         for b in range(size):
-            cls = self._class_ids[self.rng.integers(len(self._class_ids))]
+            cls = self._class_ids[self.rng.integers(len(self._class_ids)) if self._class_p is None
+                                  else self.rng.choice(len(self._class_ids), p=self._class_p)]
             clips = self._by_class[cls]
             pick: int
             if self._groups is None:

@@ -36,6 +36,11 @@ STYLE_PHRASES: Dict[str, str] = {
     "masculinity": "A person moving in a strong, masculine way.",
     "musical": "A theatrical person moving like in a musical.",
     "old": "An elderly, frail person.",
+    # Dataset 2's own style names (its normal, active and feminine read as above).
+    "exhausted": "A tired, exhausted person.",
+    "elderly": "An elderly, frail person.",
+    "masculine": "A person moving in a strong, masculine way.",
+    "youthful": "A youthful, lively person.",
 }
 
 # (phrase when the cue is low, phrase when high), relative to neutral.

@@ -30,7 +30,7 @@ from emotion_node.model.labels import EMOTION_STYLES
 from emotion_node.model.llm import DEFAULT_LLM
 from emotion_node.model.model_files import default_model_dir, read_config, tokenizer_fingerprint
 from emotion_node.skeleton.cues import CUE_NAMES
-from emotion_node.skeleton.dataset import index_clips, shared_contents
+from emotion_node.skeleton.dataset import DataRoots, emotion_clips, index_clips
 from emotion_node.training.window_table import WindowTable, build_window_table
 
 @dataclass
@@ -276,7 +276,7 @@ def train_explainer(table: WindowTable, cfg: ExplainerTrainConfig, run_dir: Path
     return explainer, history
 
 
-def train_fold_tokenizer(data_root: Optional[Path], holdout: Sequence[str], out_dir: Path,
+def train_fold_tokenizer(data_root: DataRoots, holdout: Sequence[str], out_dir: Path,
                          recipe_dir: Optional[Path] = None, threads: int = 2,
                          progress: bool = True) -> Path:
     """Train a tokenizer that never sees the held-out contents (for a clean LLM evaluation).
@@ -295,13 +295,13 @@ def train_fold_tokenizer(data_root: Optional[Path], holdout: Sequence[str], out_
     cfg = TrainConfig.from_dict(training["train_config"], TokenizerConfig.from_dict(recorded))
     cfg.threads = threads
     clips = index_clips(data_root)
-    shared = shared_contents(clips, cfg.tokenizer.labels)
+    shared = sorted({clips[i].content for i in emotion_clips(clips, cfg.tokenizer.labels)})
     unknown = sorted(set(holdout) - set(shared))
     if unknown:
         raise ValueError(f"held-out contents {unknown} are not among {shared}")
-    records = load_records([c for c in clips if c.content not in holdout])
-    emotion = [i for i, r in enumerate(records) if r.info.style in cfg.tokenizer.labels
-               and r.info.content in shared]
+    kept = [c for c in clips if c.content not in holdout]  # in every dataset
+    records = load_records(kept)
+    emotion = emotion_clips(kept, cfg.tokenizer.labels)
     model, _ = train_tokenizer(records, emotion, range(len(records)), cfg, progress=progress)
     meta = {"train_config": cfg.to_dict(), "holdout": list(holdout),
             "contents": [c for c in shared if c not in holdout]}
@@ -310,7 +310,7 @@ def train_fold_tokenizer(data_root: Optional[Path], holdout: Sequence[str], out_
 
 
 def train_and_save(out: Path, cfg: ExplainerTrainConfig, tokenizer_dir: Optional[Path] = None,
-                   data_root: Optional[Path] = None, run_dir: Path = Path("runs/explainer"),
+                   data_root: DataRoots = None, run_dir: Path = Path("runs/explainer"),
                    llm: Optional[str] = None, resume: bool = True,
                    progress: bool = True) -> tuple[dict, str]:
     """Train an explainer on the tokens of `tokenizer_dir` (default: the package's tokenizer)

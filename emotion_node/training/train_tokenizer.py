@@ -24,11 +24,10 @@ from emotion_node.training.data import (
     AugmentConfig, BalancedSampler, ClipRecord, WindowPool, build_pool, load_records,
     raw_eval_windows)
 from emotion_node.training.descriptions import cue_levels, describe, neutral_stats
-from emotion_node.model.labels import ALL_STYLES
 from emotion_node.training.text_encoder import TEXT_DIM, embed_texts
 from emotion_node.model.tokenizer import SkeletonTokenizer, TokenizerConfig, save_tokenizer
 from emotion_node.skeleton.cues import cues_batch
-from emotion_node.skeleton.dataset import index_clips, shared_contents
+from emotion_node.skeleton.dataset import DATASETS, DataRoots, emotion_clips, index_clips
 from emotion_node.skeleton.preprocess import PreprocessConfig
 
 
@@ -49,6 +48,12 @@ class TrainConfig:
     style_weight: float = 1.0           # fine-tune also on all 15 styles (auxiliary head)
     adversary_weight: float = 1.0       # gradient-reversed action critic (action invariance)
     balance_actions: bool = False       # fine-tuning draws an action family, then a clip
+    # Fine-tuning draws a (dataset, style) stratum, then a clip. None: every stratum alike.
+    # A share: emotion strata get this much of the draws, each emotion label the same, split
+    # evenly over the datasets that have it (so Dataset 2's many normal and tired clips count
+    # as much as Dataset 1's few); expressive strata share the rest.
+    emotion_share: Optional[float] = None
+    weight_average: float = 0.0         # > 0: the saved model is this EMA of fine-tuning's weights
     align_temperature: float = 0.07     # initial CLIP temperature (learned afterwards)
     cue_threshold: float = 1.0          # |z| vs neutral above which a cue is put into words
     cue_stride_s: float = 0.5
@@ -106,19 +111,36 @@ def clip_cues(records: Sequence[ClipRecord], config: PreprocessConfig,
     return out
 
 
+def style_strata() -> List[Tuple[str, str]]:
+    """Every (dataset, style) pair, Dataset 1's first in its table order: sampling strata."""
+    return [(key, style) for key, spec in DATASETS.items() for style in spec.styles]
+
+
+def stratum(info) -> int:
+    """The sampling stratum of a clip: its (dataset, style) pair's index."""
+    return style_strata().index((info.dataset, info.style))
+
+
+def neutral_key(info) -> str:
+    """Cue statistics are per dataset and action: one studio's neutral walk is calmer than the
+    other's, so 'moves slowly' is said against the same recording's neutral."""
+    return f"{info.dataset}:{info.content}"
+
+
 def build_text_table(records: Sequence[ClipRecord], cues: CueWindows, use: Sequence[int],
                      threshold: float = 1.0) -> TextTable:
     """Describe the cue windows of records `use` against their own neutral statistics."""
     use = [int(i) for i in use]
-    stats = neutral_stats([cues[i][1] for i in use], [records[i].info.content for i in use],
-                          [records[i].info.style for i in use])
+    stats = neutral_stats([cues[i][1] for i in use], [neutral_key(records[i].info) for i in use],
+                          ["normal" if records[i].info.emotion == "normal" else
+                           records[i].info.style for i in use])
     index: Dict[str, int] = {}
     ids = {}
     for i in use:
         info = records[i].info
         ids[i] = np.array([index.setdefault(
-            describe(info.style, cue_levels(c, info.content, stats, threshold)), len(index))
-            for c in cues[i][1]], np.int64)
+            describe(info.style, cue_levels(c, neutral_key(info), stats, threshold)),
+            len(index)) for c in cues[i][1]], np.int64)
     texts = list(index)
     return TextTable(texts, embed_texts(texts), {i: cues[i][0] for i in use}, ids)
 
@@ -167,8 +189,33 @@ def _align_step(model: SkeletonTokenizer, head: AlignHead, table: TextTable, bat
     return logits, loss, semantic
 
 
+class WeightAverage:
+    """Exponential moving average of a model's weights and buffers over training steps: the
+    averaged model sits in a flatter spot than the last step's, and varies less between seeds."""
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"weight-average decay must be in (0, 1), got {decay}")
+        self.decay = decay
+        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        """Fold in the model's current weights."""
+        for key, value in model.state_dict().items():
+            if value.dtype.is_floating_point:
+                self.state[key].mul_(self.decay).add_(value.detach(), alpha=1.0 - self.decay)
+            else:
+                self.state[key].copy_(value)
+
+    def copy_to(self, model: nn.Module) -> None:
+        """Load the averaged weights into the model."""
+        model.load_state_dict(self.state)
+
+
 def _run(model: SkeletonTokenizer, params: list, sampler: BalancedSampler, steps: int, lr: float,
-         cfg: TrainConfig, loss_fn, desc: str, progress: bool) -> List[float]:
+         cfg: TrainConfig, loss_fn, desc: str, progress: bool,
+         average: Optional[WeightAverage] = None) -> List[float]:
     """The optimisation loop shared by both stages; return the per-step losses."""
     opt, sched = _optimizer(params, lr, steps, cfg.weight_decay)
     model.train()
@@ -180,8 +227,12 @@ def _run(model: SkeletonTokenizer, params: list, sampler: BalancedSampler, steps
         loss.backward()
         opt.step()
         sched.step()
+        if average is not None:
+            average.update(model)
         losses.append(loss.item())
         bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+    if average is not None:
+        average.copy_to(model)
     return losses
 
 
@@ -208,13 +259,34 @@ class _Reverse(torch.autograd.Function):
 
 
 class AuxHeads(nn.Module):
-    """Training-only heads of stage 2: every style, and an action critic."""
+    """Training-only heads of stage 2: every style of each dataset (one head per dataset, its
+    own vocabulary), and an action critic over the union of the datasets' actions."""
 
-    def __init__(self, width: int, num_contents: int) -> None:
+    def __init__(self, width: int, num_contents: int, datasets: Sequence[str]) -> None:
         super().__init__()
-        self.style = nn.Linear(width, len(ALL_STYLES))
+        self.style = nn.ModuleDict({key: nn.Linear(width, len(DATASETS[key].styles))
+                                    for key in datasets})
         self.content = nn.Sequential(nn.Linear(width, 64), nn.ReLU(),
                                      nn.Linear(64, max(1, num_contents)))
+
+    def style_loss(self, flat: torch.Tensor, infos: Sequence) -> torch.Tensor:
+        """Mean cross-entropy of every window on its own dataset's style head."""
+        keys = [info.dataset for info in infos]
+        if len(set(keys)) == 1:
+            head = self.style[keys[0]]
+            target = torch.tensor([head_index(info) for info in infos])
+            return F.cross_entropy(head(flat), target)
+        total = flat.new_zeros(())
+        for key in sorted(set(keys)):
+            rows = [b for b, k in enumerate(keys) if k == key]
+            target = torch.tensor([head_index(infos[b]) for b in rows])
+            total = total + F.cross_entropy(self.style[key](flat[rows]), target, reduction="sum")
+        return total / len(infos)
+
+
+def head_index(info) -> int:
+    """A clip's class on its dataset's style head."""
+    return DATASETS[info.dataset].styles.index(info.style)
 
 
 def finetune(model: SkeletonTokenizer, sampler: BalancedSampler, records: Sequence[ClipRecord],
@@ -232,7 +304,9 @@ def finetune(model: SkeletonTokenizer, sampler: BalancedSampler, records: Sequen
         aligned = (head, table)
     text_emb = torch.from_numpy(aligned[1].embeddings) if aligned is not None else None
     contents = sorted({records[i].info.content for i in targets})
-    aux = AuxHeads(cfg.tokenizer.num_semantic_tokens * cfg.tokenizer.token_dim, len(contents))
+    datasets = [key for key in DATASETS if any(records[i].info.dataset == key for i in targets)]
+    aux = AuxHeads(cfg.tokenizer.num_semantic_tokens * cfg.tokenizer.token_dim, len(contents),
+                   datasets)
     params = list(model.parameters()) + list(aux.parameters()) + (
         list(aligned[0].parameters()) if aligned is not None else [])
     ce_log: List[float] = []
@@ -252,16 +326,16 @@ def finetune(model: SkeletonTokenizer, sampler: BalancedSampler, records: Sequen
         loss = ce + cfg.finetune_align_weight * align
         flat = semantic.flatten(1)
         if cfg.style_weight > 0:
-            style = torch.tensor([ALL_STYLES.index(records[i].info.style) for i in clips])
-            loss = loss + cfg.style_weight * F.cross_entropy(aux.style(flat), style)
+            loss = loss + cfg.style_weight * aux.style_loss(flat, [records[i].info for i in clips])
         if cfg.adversary_weight > 0 and len(contents) > 1:
             action = torch.tensor([contents.index(records[i].info.content) for i in clips])
             critic = aux.content(_Reverse.apply(flat))
             loss = loss + cfg.adversary_weight * F.cross_entropy(critic, action)
         return loss
 
+    average = WeightAverage(model, cfg.weight_average) if cfg.weight_average > 0 else None
     _run(model, params, sampler, cfg.finetune_steps, cfg.finetune_lr, cfg, loss_fn, "classify",
-         progress)
+         progress, average)
     return ce_log
 
 
@@ -276,9 +350,9 @@ def train_tokenizer(records: Sequence[ClipRecord], finetune_ids: Sequence[int],
     may be passed to share them between runs. Returns the model in eval mode and its losses.
     """
     labels = cfg.tokenizer.labels
-    unknown = sorted({records[i].info.style for i in finetune_ids} - set(labels))
+    unknown = sorted({str(records[i].info.emotion) for i in finetune_ids} - set(labels))
     if unknown:
-        raise ValueError(f"fine-tuning clips have styles {unknown} outside the labels")
+        raise ValueError(f"fine-tuning clips have emotions {unknown} outside the labels")
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     if pool is None:
@@ -296,22 +370,43 @@ def train_tokenizer(records: Sequence[ClipRecord], finetune_ids: Sequence[int],
                 [records[i] for i in pretrain_ids], cfg.tokenizer.preprocess, cfg.cue_stride_s))}
         table = build_text_table(records, cues, pretrain_ids, cfg.cue_threshold)
         history["texts"] = len(table.texts)
-        classes = [ALL_STYLES.index(records[i].info.style) for i in pretrain_ids]
+        classes = [stratum(records[i].info) for i in pretrain_ids]
         sampler = BalancedSampler(pool, pretrain_ids, classes, cfg.augment, cfg.seed)
         history["align"] = pretrain(model, head, sampler, table, cfg, progress)
-    targets = {int(i): labels.index(records[i].info.style) for i in finetune_ids}
+    targets = {int(i): labels.index(records[i].info.emotion) for i in finetune_ids}
     classes = list(targets.values())
     if cfg.style_weight > 0:  # every style of the fine-tuning actions, balanced over styles
-        actions = {records[i].info.content for i in finetune_ids}
+        actions = {(records[i].info.dataset, records[i].info.content) for i in finetune_ids}
         for i in pretrain_ids:
-            if records[i].info.content in actions and int(i) not in targets:
+            info = records[i].info
+            if (info.dataset, info.content) in actions and int(i) not in targets:
                 targets[int(i)] = -1
-        classes = [ALL_STYLES.index(records[i].info.style) for i in targets]
+        classes = [stratum(records[i].info) for i in targets]
     groups = [action_family(records[i].info.content) for i in targets] \
         if cfg.balance_actions else None
-    sampler = BalancedSampler(pool, list(targets), classes, cfg.augment, cfg.seed + 1, groups)
+    weights = None
+    if cfg.emotion_share is not None and cfg.style_weight > 0:
+        weights = stratum_weights([records[i].info for i in targets], cfg.emotion_share)
+    sampler = BalancedSampler(pool, list(targets), classes, cfg.augment, cfg.seed + 1, groups,
+                              weights)
     history["classify"] = finetune(model, sampler, records, targets, cfg, head, table, progress)
     return model.eval(), history
+
+
+def stratum_weights(infos: Sequence, emotion_share: float) -> Dict[int, float]:
+    """Draw weights of the fine-tuning strata (see TrainConfig.emotion_share)."""
+    if not 0.0 < emotion_share <= 1.0:
+        raise ValueError(f"emotion_share must be in (0, 1], got {emotion_share}")
+    strata = {stratum(info): info for info in infos}
+    emotional = {s: i.emotion for s, i in strata.items() if i.emotion is not None}
+    expressive = [s for s in strata if s not in emotional]
+    per_label: Dict[str, int] = {}
+    for label in emotional.values():
+        per_label[label] = per_label.get(label, 0) + 1
+    share = emotion_share if expressive else 1.0
+    weights = {s: share / (len(per_label) * per_label[label]) for s, label in emotional.items()}
+    weights.update({s: (1.0 - share) / len(expressive) for s in expressive})
+    return weights
 
 
 def action_family(content: str) -> str:
@@ -329,16 +424,15 @@ def fold_temperature(model: SkeletonTokenizer, temperature: float) -> SkeletonTo
     return model
 
 
-def train_default(data_root: Optional[Path], cfg: TrainConfig, out_dir: Path,
+def train_default(data_root: DataRoots, cfg: TrainConfig, out_dir: Path,
                   temperature: float = 1.0, extra: Optional[dict] = None,
                   progress: bool = True) -> Path:
     """Train on every action all emotion styles share (pre-training: every clip); save it."""
     clips = index_clips(data_root)
     labels = cfg.tokenizer.labels
-    shared = shared_contents(clips, labels)
+    emotion = emotion_clips(clips, labels)
+    shared = sorted({clips[i].content for i in emotion})
     records = load_records(clips)
-    emotion = [i for i, r in enumerate(records)
-               if r.info.style in labels and r.info.content in shared]
     model, history = train_tokenizer(records, emotion, range(len(records)), cfg,
                                      progress=progress)
     fold_temperature(model, temperature)
@@ -347,7 +441,7 @@ def train_default(data_root: Optional[Path], cfg: TrainConfig, out_dir: Path,
             "temperature": temperature, "temperature_folded_into_classifier": True,
             "final_losses": {k: float(np.mean(v[-50:])) for k, v in history.items()
                              if isinstance(v, list) and v},
-            "dataset": "Bandai Namco Research Motion Dataset 1 (CC BY-NC 4.0)"}
+            "datasets": [DATASETS[k].citation for k in sorted({c.dataset for c in clips})]}
     tok_cfg = TokenizerConfig.from_dict({**cfg.tokenizer.to_dict(),
                                          "training": {**meta, **(extra or {})}})
     return save_tokenizer(model, tok_cfg, out_dir)

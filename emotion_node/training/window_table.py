@@ -22,7 +22,8 @@ from emotion_node.model.labels import ALL_STYLES
 from emotion_node.model.model_files import default_model_dir, model_hashes
 from emotion_node.model.tokenizer import load_tokenizer
 from emotion_node.skeleton.cues import cues_batch
-from emotion_node.skeleton.dataset import index_clips, load_clip, shared_contents
+from emotion_node.skeleton.dataset import (
+    DATASET_1, DataRoots, index_clips, load_clip, shared_contents)
 from emotion_node.skeleton.preprocess import clip_windows, preprocess_batch
 
 _TABLE_VERSION = 1
@@ -62,7 +63,7 @@ def _table_key(tokenizer_dir: Path, clips: Sequence, stride_s: float) -> str:
     return digest.hexdigest()[:16]
 
 
-def build_window_table(tokenizer_dir: Optional[Path] = None, data_root: Optional[Path] = None,
+def build_window_table(tokenizer_dir: Optional[Path] = None, data_root: DataRoots = None,
                        stride_s: float = 0.5, styles: Sequence[str] = ALL_STYLES,
                        progress: bool = True, shared_only: bool = True) -> WindowTable:
     """Tokenize every window of `styles` (cached per tokenizer).
@@ -71,7 +72,8 @@ def build_window_table(tokenizer_dir: Optional[Path] = None, data_root: Optional
     scoring a user's folder does not).
     """
     tokenizer_dir = Path(tokenizer_dir) if tokenizer_dir is not None else default_model_dir()
-    clips = index_clips(data_root)
+    # Dataset 1's style vocabulary: `styles` name its styles (Dataset 2 has its own).
+    clips = [c for c in index_clips(data_root) if c.dataset == DATASET_1.key]
     contents = set(shared_contents(clips, list(styles)) if shared_only
                    else (c.content for c in clips))
     clips = sorted((c for c in clips if c.style in styles and c.content in contents),

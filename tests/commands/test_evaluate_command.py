@@ -59,7 +59,7 @@ def test_evaluate_command_writes_the_documented_json(small_folder, small_model, 
         "dataset-1_bow_happy_001.bvh", "dataset-1_bow_sad_001.bvh",
         "dataset-1_walk-left_angry_001.bvh"]
     for clip in result["clips"]:
-        assert set(clip) == {"file", "label", "predicted", "confidence"}
+        assert set(clip) == {"file", "dataset", "style", "label", "predicted", "confidence"}
         assert clip["predicted"] in result["labels"] and 0.0 < clip["confidence"] <= 1.0
     hits = np.mean([c["label"] == c["predicted"] for c in result["clips"]])
     assert result["clip_accuracy"] == pytest.approx(hits)

@@ -7,7 +7,7 @@ from emotion_node.skeleton.bvh import read_bvh_canonical
 from emotion_node.skeleton.layouts import CANONICAL_JOINTS, layout_presence
 from emotion_node.skeleton.preprocess import (
     PreprocessConfig, body_scale, clip_windows, normalize_window, preprocess_batch,
-    preprocess_window, resample)
+    preprocess_window, resample, stream_windows)
 
 C = {n: i for i, n in enumerate(CANONICAL_JOINTS)}
 
@@ -31,6 +31,9 @@ def test_config_round_trip_and_validation():
         PreprocessConfig.from_dict({"bogus": 1})
     with pytest.raises(ValueError, match="fps"):
         PreprocessConfig(fps=0.0)
+    with pytest.raises(ValueError, match="body_scale"):
+        PreprocessConfig(body_scale="height")
+    assert PreprocessConfig.from_dict({"fps": 15.0}).body_scale == "limbs"  # older configs
 
 
 def test_resample_exact_on_linear_motion_with_jitter():
@@ -130,6 +133,43 @@ def test_batch_equals_single(walk_window):
     np.testing.assert_array_equal(x[0], x0)
     np.testing.assert_allclose(x[1], x0, atol=1e-4)
     assert m.shape == (2, 30, 21)
+
+
+def test_stature_scale_does_not_depend_on_which_limbs_are_seen(walk_window):
+    pos, mask = walk_window
+    legs_hidden = mask.copy()
+    legs_hidden[:, [C[f"{j}_{s}"] for j in ("knee", "ankle", "toe") for s in "lr"]] = False
+    limbs = body_scale(pos, legs_hidden) / body_scale(pos, mask)
+    stature = body_scale(pos, legs_hidden, "stature") / body_scale(pos, mask, "stature")
+    # The limb median shrinks by a quarter with the legs out of view (arms are shorter); the
+    # stature estimate moves by under a tenth (this skeleton's arms are a little shorter than
+    # the anthropometric table's).
+    assert limbs < 0.8 and abs(stature - 1.0) < 0.1
+    assert body_scale(pos * 2.0, mask, "stature") == pytest.approx(
+        2 * body_scale(pos, mask, "stature"))
+    x_all = preprocess_window(pos, mask, PreprocessConfig(body_scale="stature"))[0]
+    x_up = preprocess_window(pos, legs_hidden, PreprocessConfig(body_scale="stature"))[0]
+    upper = legs_hidden[0]
+    gap = np.abs(x_up[:, upper] - x_all[:, upper]).max()
+    x_limbs = preprocess_window(pos, legs_hidden, PreprocessConfig())[0]
+    assert gap < 0.5 * np.abs(x_limbs[:, upper] - preprocess_window(
+        pos, mask, PreprocessConfig())[0][:, upper]).max()
+
+
+def test_stream_windows_are_clip_windows_for_even_stamps():
+    cfg = PreprocessConfig()
+    n = 200
+    t = np.arange(n) / 30.0
+    pos = np.zeros((n, 21, 3), np.float32) + t[:, None, None].astype(np.float32)
+    mask = np.ones((n, 21), bool)
+    a = clip_windows(pos, mask, 30.0, cfg)
+    b = stream_windows(t + 100.0, pos, mask, cfg)  # stamps need not start at zero
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x, y, atol=1e-6)
+    uneven = t + np.random.default_rng(0).uniform(-0.005, 0.005, n)  # a tracker's timing
+    uneven[0] = 0.0
+    w, m, ends = stream_windows(uneven, pos + (uneven - t)[:, None, None], mask, cfg)
+    np.testing.assert_allclose(w[:, -1, 0, 0], ends, atol=1e-4)  # value = its stamp
 
 
 def test_clip_windows_long_and_short():

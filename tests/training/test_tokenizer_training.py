@@ -9,7 +9,7 @@ from emotion_node.training.descriptions import cue_levels, describe, neutral_sta
 from emotion_node.training.train_tokenizer import (
     TrainConfig, clip_cues, clip_loss, fold_temperature, train_tokenizer)
 from emotion_node.model.tokenizer import SkeletonTokenizer, TokenizerConfig
-from emotion_node.skeleton.dataset import default_data_root, index_clips
+from emotion_node.skeleton.dataset import DATASETS, default_data_root, index_clips
 from emotion_node.skeleton.preprocess import PreprocessConfig
 
 _CLIPS = (("bow", "happy"), ("bow", "sad"), ("bye", "happy"), ("bye", "sad"),
@@ -116,3 +116,86 @@ def test_fold_temperature_divides_the_logits():
         before = model(x, mask)[0]
         after = fold_temperature(model, 2.0)(x, mask)[0]
     torch.testing.assert_close(after, before / 2.0)
+
+
+def test_joint_training_over_two_datasets(two_dataset_roots):
+    """Dataset 2's exhausted trains as tired; each dataset's styles get their own head."""
+    from emotion_node.skeleton.dataset import emotion_clips
+    from emotion_node.training.train_tokenizer import AuxHeads, head_index, stratum
+
+    clips = index_clips(two_dataset_roots)
+    recs = load_records(clips)
+    labels = ("normal", "happy", "sad", "angry", "proud", "not-confident", "tired")
+    tok = TokenizerConfig(stem_channels=16, channels=24, token_dim=32, labels=labels)
+    cfg = TrainConfig(tokenizer=tok, batch_size=16, pool_per_clip=4, threads=1, align=False,
+                      finetune_steps=3, emotion_share=0.5, weight_average=0.9,
+                      augment=AugmentConfig(tracker_p=0.5))
+    chosen = emotion_clips(clips, labels)
+    assert {clips[i].style for i in chosen if clips[i].emotion == "tired"} == {
+        "tired", "exhausted"}
+    model, history = train_tokenizer(recs, chosen, range(len(recs)), cfg, progress=False)
+    assert len(history["classify"]) == 3 and all(np.isfinite(history["classify"]))
+    heads = AuxHeads(8, 2, ["dataset-1", "dataset-2"])
+    assert heads.style["dataset-1"].out_features == 15
+    assert heads.style["dataset-2"].out_features == 7
+    d2 = next(c for c in clips if c.dataset == "dataset-2" and c.style == "youthful")
+    assert head_index(d2) == 6 and stratum(d2) == 15 + 6  # after Dataset 1's fifteen
+    with torch.no_grad():  # uniform heads: each window's loss is log(its head's classes)
+        for head in heads.style.values():
+            head.weight.zero_()
+            head.bias.zero_()
+    loss = heads.style_loss(torch.zeros(2, 8), [clips[0], d2])
+    assert float(loss) == pytest.approx(0.5 * (np.log(15) + np.log(7)), rel=1e-5)
+
+
+def test_stratum_weights_keep_every_emotion_equal(two_dataset_roots):
+    """Dataset 2's many normal and tired clips count as much as Dataset 1's few."""
+    from emotion_node.training.train_tokenizer import stratum, stratum_weights
+
+    clips = index_clips(two_dataset_roots)
+    weights = stratum_weights(clips, emotion_share=0.6)
+    assert sum(weights.values()) == pytest.approx(1.0)
+    by = {(c.dataset, c.style): weights[stratum(c)] for c in clips}
+    per_label = {}
+    for (key, style), w in by.items():
+        label = DATASETS[key].emotion_of(style)
+        if label is not None:
+            per_label[label] = per_label.get(label, 0.0) + w
+    assert set(per_label) == {"normal", "happy", "sad", "angry", "proud", "not-confident",
+                              "tired"}
+    assert all(w == pytest.approx(0.6 / 7) for w in per_label.values())
+    assert by[("dataset-2", "exhausted")] == pytest.approx(by[("dataset-1", "tired")])
+    assert by[("dataset-2", "youthful")] == pytest.approx(0.4 / 2)  # old, youthful
+    with pytest.raises(ValueError, match="emotion_share"):
+        stratum_weights(clips, 0.0)
+
+
+def test_weight_average_follows_the_weights():
+    from emotion_node.training.train_tokenizer import WeightAverage
+
+    net = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        net.weight.fill_(0.0)
+    average = WeightAverage(net, decay=0.5)
+    with torch.no_grad():
+        net.weight.fill_(1.0)
+    average.update(net)
+    average.update(net)
+    average.copy_to(net)
+    np.testing.assert_allclose(net.weight.detach().numpy(), 0.75)
+    with pytest.raises(ValueError, match="decay"):
+        WeightAverage(net, 1.0)
+
+
+def test_tracker_damage_off_leaves_training_windows_unchanged(records):
+    from emotion_node.training.data import training_sample
+
+    config = PreprocessConfig()
+    plain = training_sample(records[0], config, AugmentConfig(), np.random.default_rng(3))
+    off = training_sample(records[0], config, AugmentConfig(tracker_p=0.0),
+                          np.random.default_rng(3))
+    for a, b in zip(plain, off):
+        np.testing.assert_array_equal(a, b)
+    damaged = [training_sample(records[0], config, AugmentConfig(tracker_p=1.0),
+                               np.random.default_rng(seed))[1].mean() for seed in range(20)]
+    assert min(damaged) < 0.95  # some windows lose joints, as a tracker's would

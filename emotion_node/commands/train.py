@@ -35,6 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --loco: skip the model without alignment pre-training")
     parser.add_argument("--no-baseline", action="store_true",
                         help="with --loco: skip the feature baseline")
+    parser.add_argument("--compare", type=Path, nargs=2, default=None,
+                        metavar=("A_JSON", "B_JSON"),
+                        help="compare two studies' results.json on the clips both held out "
+                             "(exact McNemar per dataset) and exit")
     parser.add_argument("--loco-results", type=Path, default=None, metavar="JSON",
                         help="results.json of a study: its calibration temperature and scores "
                              "are stored with the trained model")
@@ -127,6 +131,16 @@ def _run_loco(args: argparse.Namespace, cfg) -> int:
     return 0
 
 
+def _compare(paths) -> int:
+    """Two studies side by side on the clips both held out."""
+    from emotion_node.evaluation.loco_report import compare_studies
+
+    studies = [json.loads(Path(p).read_text()) for p in paths]
+    names = tuple(Path(p).parent.name or str(p) for p in paths)
+    print("\n".join(compare_studies(studies[0], studies[1], names=(names[0], names[1]))))
+    return 0
+
+
 def _run_visibility(args: argparse.Namespace, cfg) -> int:
     """Accuracy against the number of visible joints (the node's visibility gate)."""
     from emotion_node.evaluation.visibility import (
@@ -144,6 +158,8 @@ def _run_visibility(args: argparse.Namespace, cfg) -> int:
 def main(args: argparse.Namespace) -> int:
     """Train a model or run the study."""
     try:
+        if args.compare is not None:
+            return _compare(args.compare)
         cfg = _train_config(args)
         if args.loco is not None:
             return _run_loco(args, cfg)

@@ -40,6 +40,26 @@ def _correct(results: dict, variant: str, dataset: Optional[str]) -> Dict[str, b
             if dataset is None or p["dataset"] == dataset}
 
 
+def compare_studies(a: dict, b: dict, names: Tuple[str, str] = ("A", "B"),
+                    variant: str = "tokenizer") -> List[str]:
+    """Two studies' tokenizers on the clips both held out, per dataset: accuracy of each and
+    the exact McNemar test of the paired clip outcomes (for "recipe A beats recipe B")."""
+    rows = [f"| dataset | clips both held out | {names[0]} clip % | {names[1]} clip % | "
+            f"{names[0]} right, {names[1]} wrong | {names[1]} right, {names[0]} wrong | "
+            "McNemar p |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    datasets = sorted({p["dataset"] for p in a["variants"][variant]["predictions"]})
+    for dataset in datasets:
+        right_a, right_b = _correct(a, variant, dataset), _correct(b, variant, dataset)
+        files = sorted(set(right_a) & set(right_b))
+        if not files:
+            continue
+        x, y = [right_a[f] for f in files], [right_b[f] for f in files]
+        only_a, only_b, p = mcnemar(x, y)
+        rows.append(f"| {dataset} | {len(files)} | {100 * sum(x) / len(files):.1f} | "
+                    f"{100 * sum(y) / len(files):.1f} | {only_a} | {only_b} | {p:.3f} |")
+    return rows
+
+
 def _scope(results: dict, key: str, dataset: Optional[str]) -> Optional[dict]:
     """A variant's metrics pooled over all folds, or over one dataset's clips."""
     r = results["variants"].get(key)

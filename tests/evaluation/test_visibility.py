@@ -27,3 +27,4 @@ def test_visibility_study_scores_held_out_clips_at_each_joint_count(two_dataset_
     json.dumps(result)
     table = visibility_markdown(result)
     assert "| 6 | 0.29 |" in table and "dataset-2 window acc." in table
+

@@ -61,7 +61,7 @@ class PipelineSettings:
     min_frames: int = 15
     lost_timeout_s: float = 1.0
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
-    min_joint_fraction: float = 0.5  # of the canonical joints, over the observed frames
+    min_joint_fraction: float = 0.55  # of the canonical joints, over the observed frames
 
     @classmethod
     def from_params(cls, p: NodeParams) -> 'PipelineSettings':

@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar=("A_JSON", "B_JSON"),
                         help="compare two studies' results.json on the clips both held out "
                              "(exact McNemar per dataset) and exit")
+    parser.add_argument("--neutral-rules", type=Path, default=None, metavar="STUDY_DIR",
+                        help="score a prior on normal and an abstain rule on a study's saved "
+                             "held-out logits (per dataset) and exit")
     parser.add_argument("--loco-results", type=Path, default=None, metavar="JSON",
                         help="results.json of a study: its calibration temperature and scores "
                              "are stored with the trained model")
@@ -160,6 +163,11 @@ def main(args: argparse.Namespace) -> int:
     try:
         if args.compare is not None:
             return _compare(args.compare)
+        if args.neutral_rules is not None:
+            from emotion_node.evaluation.neutral_rules import neutral_rules_table
+
+            print("\n".join(neutral_rules_table(args.neutral_rules)))
+            return 0
         cfg = _train_config(args)
         if args.loco is not None:
             return _run_loco(args, cfg)

@@ -1,0 +1,93 @@
+"""Rules that make `normal` the default, tried on a study's saved held-out logits.
+
+Two rules a node could apply after the model: a prior on neutral (add `bias` to the normal
+logit) and an abstain rule (a non-neutral label only when its probability reaches `tau`, else
+normal). Each is scored like the study, per dataset: clip accuracy (mean of window
+probabilities), window accuracy and the false-emotion rate (normal clips given another label).
+The study's own folds keep it honest: no rule is fitted on the clips it is scored on.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+
+BIASES = (0.0, 0.5, 1.0, 1.5, 2.0)
+TAUS = (0.0, 0.4, 0.5, 0.6, 0.7)
+
+
+def load_study_logits(study_dir: Path, variant: str = "tokenizer"
+                      ) -> Tuple[List[str], List[Tuple[str, int, np.ndarray]]]:
+    """The study's labels and, per held-out clip, (dataset, true class, window logits)."""
+    results = json.loads((Path(study_dir) / "results.json").read_text())
+    labels = list(results["labels"])
+    truth = {Path(p["file"]).stem: (p["dataset"], labels.index(p["label"]))
+             for p in results["variants"][variant]["predictions"]}
+    clips = []
+    with np.load(Path(study_dir) / "window_logits.npz") as saved:
+        for key in saved.files:
+            name, _held_out, stem = key.split("|")
+            if name == variant:
+                dataset, label = truth[Path(stem).stem]
+                clips.append((dataset, label, saved[key]))
+    if not clips:
+        raise ValueError(f"{study_dir}: no saved logits of variant {variant!r}")
+    return labels, clips
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def _decide(probs: np.ndarray, neutral: int, tau: float) -> np.ndarray:
+    """Argmax, except a non-neutral winner below `tau` becomes neutral."""
+    best = probs.argmax(-1)
+    return np.where((best != neutral) & (probs.max(-1) < tau), neutral, best)
+
+
+def score_rule(clips: Sequence[Tuple[str, int, np.ndarray]], neutral: int, bias: float = 0.0,
+               tau: float = 0.0) -> Dict[str, Dict[str, float]]:
+    """Per dataset: clip and window accuracy and false-emotion rates under one rule."""
+    out: Dict[str, Dict[str, float]] = {}
+    for dataset in sorted({c[0] for c in clips}):
+        clip_right, window_right, clip_false, window_false = [], [], [], []
+        for _, label, logits in (c for c in clips if c[0] == dataset):
+            shifted = logits.astype(np.float64).copy()
+            shifted[:, neutral] += bias
+            probs = _softmax(shifted)
+            clip_pred = int(_decide(probs.mean(0), neutral, tau))
+            window_pred = _decide(probs, neutral, tau)
+            clip_right.append(clip_pred == label)
+            window_right.extend((window_pred == label).tolist())
+            if label == neutral:
+                clip_false.append(clip_pred != neutral)
+                window_false.extend((window_pred != neutral).tolist())
+        out[dataset] = {
+            "clip_accuracy": float(np.mean(clip_right)),
+            "window_accuracy": float(np.mean(window_right)),
+            "false_emotion_rate": float(np.mean(clip_false)) if clip_false else float("nan"),
+            "false_emotion_window_rate": (float(np.mean(window_false)) if window_false
+                                          else float("nan")),
+        }
+    return out
+
+
+def neutral_rules_table(study_dir: Path, biases: Sequence[float] = BIASES,
+                        taus: Sequence[float] = TAUS) -> List[str]:
+    """Markdown rows: every prior and every abstain threshold, per dataset."""
+    labels, clips = load_study_logits(study_dir)
+    neutral = labels.index("normal")
+    datasets = sorted({c[0] for c in clips})
+    head = " | ".join(f"{d} clip / window / false-emotion %" for d in datasets)
+    rows = [f"| rule | {head} |", "| --- |" + " --- |" * len(datasets)]
+    rules = [(f"prior on normal, b = {b:g}", b, 0.0) for b in biases]
+    rules += [(f"abstain below tau = {t:g}", 0.0, t) for t in taus if t > 0]
+    for name, bias, tau in rules:
+        scores = score_rule(clips, neutral, bias, tau)
+        cells = [f"{100 * s['clip_accuracy']:.1f} / {100 * s['window_accuracy']:.1f} / "
+                 f"{100 * s['false_emotion_rate']:.1f}" for s in (scores[d] for d in datasets)]
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    return rows

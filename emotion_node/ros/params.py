@@ -87,6 +87,11 @@ class NodeParams:
                                  'smoothed probability', low=0.0, high=1.0, runtime=True)
     smoothing_min_hold_s: float = _p(1.0, 'a label is kept at least this long before it may '
                                      'change (s)', low=0.0, high=60.0, runtime=True)
+    smoothing_neutral_below: float = _p(0.0, 'a label other than neutral is published only '
+                                        'while its smoothed probability reaches this, else '
+                                        'neutral (0 = off; fewer false emotions on unfamiliar '
+                                        'actions for fewer true ones, EVALUATION.md)',
+                                        low=0.0, high=1.0, runtime=True)
     output_topic: str = _p('emotion_state', 'EmotionState topic (reliable, transient local, '
                            'depth 1); relative names follow the node namespace')
     output_marker_topic: str = _p('emotion_markers', 'visualization_msgs/MarkerArray topic with '

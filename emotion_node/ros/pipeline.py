@@ -67,7 +67,8 @@ class PipelineSettings:
     def from_params(cls, p: NodeParams) -> 'PipelineSettings':
         """The run-time tunable settings held in the node parameters."""
         return cls(p.window_min_frames, p.people_lost_timeout_s, SmoothingConfig(
-            p.smoothing_enabled, p.smoothing_tau_s, p.smoothing_margin, p.smoothing_min_hold_s),
+            p.smoothing_enabled, p.smoothing_tau_s, p.smoothing_margin, p.smoothing_min_hold_s,
+            p.smoothing_neutral_below),
             p.window_min_joint_fraction)
 
 
@@ -93,6 +94,8 @@ class EmotionPipeline:
         self.preprocess = preprocess
         self.styles: Tuple[str, ...] = tuple(backend.labels)
         self.labels: Tuple[str, ...] = tuple(hri_label(s) for s in self.styles)
+        # The class smoothing.neutral_below falls back to (a model without one: no fallback).
+        self._neutral = self.styles.index('normal') if 'normal' in self.styles else None
         self.people = People(max_persons, length_s, settings.lost_timeout_s)
         self.apply(settings)  # checks and keeps the settings
         self.results: Dict[str, PersonResult] = {}
@@ -194,7 +197,10 @@ class EmotionPipeline:
         x, m = preprocess_batch(positions, masks, self.preprocess)
         out = self.backend.infer(x, m)
         for i, (track, window) in enumerate(batch):
-            smoother = self._smoothers.setdefault(track.body_id, LabelSmoother(len(self.styles)))
+            smoother = self._smoothers.get(track.body_id)
+            if smoother is None:
+                smoother = self._smoothers[track.body_id] = LabelSmoother(
+                    len(self.styles), self._neutral)
             index, confidence = smoother.update(out.probs[i], window.stamps[-1],
                                                 self.settings.smoothing)
             assert smoother.scores is not None, 'set by the update'

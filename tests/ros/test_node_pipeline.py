@@ -267,3 +267,19 @@ def test_node_parameters_reach_the_tensorrt_engine(model_dir, recording_logger, 
     assert asked == [(12, True)]
     assert loaded.backend.name in ("onnxruntime", "torch")
     assert len(recording_logger.lines) == 1
+
+
+def test_neutral_below_reaches_the_pipeline_and_labels_unsure_people_neutral():
+    settings = PipelineSettings.from_params(NodeParams(smoothing_neutral_below=0.7))
+    assert settings.smoothing.neutral_below == 0.7
+    backend, pipeline = make()
+    pipeline.apply(PipelineSettings(15, 1.0, SmoothingConfig(enabled=False, neutral_below=0.7)))
+    backend.order = [1]  # the fake gives its style 0.88: sure enough at 0.7 ...
+    for i in range(20):
+        pipeline.add(frames(['a'], i / 15), now=i / 15)
+        (result,) = pipeline.step(now=i / 15)
+    assert result.status == OK and result.style == EMOTION_STYLES[1]
+    pipeline.apply(PipelineSettings(15, 1.0, SmoothingConfig(enabled=False, neutral_below=0.9)))
+    pipeline.add(frames(['a'], 20 / 15), now=20 / 15)  # ... and not at 0.9: neutral
+    (result,) = pipeline.step(now=20 / 15)
+    assert result.style == 'normal' and result.label == 'neutral'

@@ -73,3 +73,26 @@ def test_bad_inputs_are_refused():
 
 def test_label_changes_skips_empty():
     assert label_changes(['', 'happy', 'happy', '', 'sad', 'happy']) == 2
+
+
+def test_neutral_below_publishes_neutral_for_unsure_emotions():
+    """Class 0 is neutral. An emotion leading at 0.5 is published without the rule and replaced
+    by neutral with it; a sure one (0.8) is published either way; a label that becomes unsure
+    falls back to neutral after the hold time even though it still leads."""
+    unsure = [np.array([0.3, 0.5, 0.2])] * 20
+    sure = [np.array([0.1, 0.8, 0.1])] * 20
+    rule = SmoothingConfig(tau_s=0.0, margin=0.1, min_hold_s=0.5, neutral_below=0.6)
+    smoother = LabelSmoother(3, neutral=0)
+    assert [smoother.update(p, i / 10, rule)[0] for i, p in enumerate(unsure)] == [0] * 20
+    assert set(run(ON, unsure)) == {1}  # off by default
+    smoother = LabelSmoother(3, neutral=0)
+    labels = [smoother.update(p, i / 10, rule)[0] for i, p in enumerate(sure + unsure)]
+    assert labels[:20] == [1] * 20
+    assert labels[-1] == 0 and labels[20:].index(0) == 0  # held since t=0, so at once
+    smoother = LabelSmoother(3, neutral=0)  # without smoothing the rule applies the same way
+    assert smoother.update(unsure[0], 0.0, SmoothingConfig(enabled=False, neutral_below=0.6)) \
+        == (0, pytest.approx(0.3))
+    with pytest.raises(ValueError, match='neutral_below must be <= 1'):
+        SmoothingConfig(neutral_below=1.5)
+    with pytest.raises(ValueError, match='neutral class 3'):
+        LabelSmoother(3, neutral=3)

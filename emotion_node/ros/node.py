@@ -213,8 +213,8 @@ class EmotionNode(LifecycleNode):
         now = self._now()
         frames, rejected = self._convert(msg, now)
         self._queue.append((frames, rejected, now, arrived))
-        if p.inference_on_input and self._wake is not None:
-            self._wake.trigger()
+        if self._wake is not None:
+            self._wake.trigger()  # a tick buffers it at once; several queued, one tick
 
     def _convert(self, msg: Any, now: float
                  ) -> Tuple[List[convert.BodyFrame], List[convert.Rejection]]:
@@ -241,22 +241,25 @@ class EmotionNode(LifecycleNode):
     # --- inference tick ---------------------------------------------------------------------
 
     def _on_timer(self) -> None:
-        """Tick at the configured rate; with on-input ticks, only fill gaps in the input."""
+        """Tick when no input has ticked for a period: people still go lost, the state still
+        goes out."""
         p = self._params
         assert p is not None, 'the timer runs only while active'
-        period = 1.0 / p.inference_rate_hz
-        if p.inference_on_input and time.monotonic() - self._last_tick < period:
+        if time.monotonic() - self._last_tick < 1.0 / p.inference_rate_hz:
             return
-        self._tick()
+        self._tick(from_input=False)
 
-    def _tick(self) -> None:
-        """Drain the queue, infer everyone in one batch, publish the state and the markers."""
+    def _tick(self, from_input: bool = True) -> None:
+        """Drain the queue into the buffers, infer when due, publish the state and markers."""
         with self._tick_lock:
             if self._pipeline is not None:
-                self._tick_locked(self._pipeline, self._stats)
+                self._tick_locked(self._pipeline, self._stats, from_input)
 
-    def _tick_locked(self, pipeline: EmotionPipeline, stats: outputs.NodeStats) -> None:
+    def _tick_locked(self, pipeline: EmotionPipeline, stats: outputs.NodeStats,
+                     from_input: bool) -> None:
         """The tick's work, with the model held."""
+        p = self._params
+        assert p is not None, 'ticks run only while configured'
         self._last_tick = time.monotonic()
         now = self._now()
         self._drain(pipeline, now)
@@ -270,7 +273,9 @@ class EmotionNode(LifecycleNode):
         if pipeline.last_batch:
             stats.latencies_ms.append((time.perf_counter() - start) * 1e3)
         stats.ticks += 1
-        self._publish(pipeline, results)
+        stats.inferences += pipeline.inferred
+        if pipeline.changed or p.output_state_on_input or not from_input:
+            self._publish(pipeline, results)
         if self._explainer is not None:  # after publishing: never delays the state
             self._explainer.update(pipeline, results, now)
 
@@ -289,7 +294,7 @@ class EmotionNode(LifecycleNode):
                 stats.newest_stamp = max(stats.newest_stamp, max(f.stamp for f in frames))
 
     def _publish(self, pipeline: EmotionPipeline, results: List[Any]) -> None:
-        """Publish EmotionState (every tick) and the text markers."""
+        """Publish EmotionState and the text markers (at most 10 Hz)."""
         p, model = self._params, self._model
         assert p is not None and model is not None, 'ticks run only while configured'
         assert self._state_pub is not None and self._marker_pub is not None

@@ -53,11 +53,13 @@ class NodeParams:
     window_min_frames: int = _p(15, 'model-rate frames a person needs before the first label '
                                 '(warming up until then; the rest of the window is masked)',
                                 low=2, high=1000, runtime=True)
-    inference_rate_hz: float = _p(15.0, 'inference and /emotion_state rate (Hz); with '
-                                  'inference.on_input the timer only fills gaps in the input',
+    inference_rate_hz: float = _p(15.0, 'labels are inferred this often per second of '
+                                  'skeleton time (everyone with new frames in one batch); '
+                                  'without input, the state is published at this rate',
                                   low=0.1, high=200.0, runtime=True)
-    inference_on_input: bool = _p(True, 'also infer as soon as a new input message arrives '
-                                  '(lowest latency); otherwise only on the timer', runtime=True)
+    inference_on_input: bool = _p(False, 'infer on every input message instead (labels one '
+                                  'message fresher; the cost grows with the input rate)',
+                                  runtime=True)
     people_max_persons: int = _p(32, 'most people tracked at once; bodies beyond it are '
                                  'rejected (bounds memory whatever ids arrive)', low=1, high=1000)
     people_lost_timeout_s: float = _p(1.0, 'a person not seen for this long is reported lost, '
@@ -81,6 +83,10 @@ class NodeParams:
                            'depth 1); relative names follow the node namespace')
     output_marker_topic: str = _p('emotion_markers', 'visualization_msgs/MarkerArray topic with '
                                   'a text label above each head')
+    output_state_on_input: bool = _p(True, 'publish /emotion_state after every input message '
+                                     '(newest stamps and statuses, labels of the latest '
+                                     'inference); false: only when labels are inferred or '
+                                     'someone goes lost', runtime=True)
     output_markers: bool = _p(True, 'publish the RViz / Foxglove text markers', runtime=True)
     output_frame_id: str = _p('', 'frame_id of the outputs; empty: the tracker frame',
                               runtime=True)

@@ -93,14 +93,18 @@ class NodeParams:
     output_marker_height: float = _p(0.35, 'height of the text label above the head (m)',
                                      low=0.0, high=5.0, runtime=True)
     diagnostics_period_s: float = _p(1.0, '/diagnostics period (s)', low=0.1, high=60.0)
-    llm_enabled: bool = _p(False, 'explain each person\'s label in words with the LLM on its '
-                           'own thread')
+    llm_enabled: bool = _p(False, 'explain each person\'s label in words with the LLM, in a '
+                           'process of its own')
     llm_period_s: float = _p(10.0, 'explain a person again after this long even when the label '
                              'did not change (s)', low=1.0, high=3600.0, runtime=True)
     llm_timeout_s: float = _p(10.0, 'give up on one explanation after this long (s)', low=0.5,
                               high=600.0)
     llm_model_dir: str = _p('', 'explainer directory (projector + LoRA adapter); empty: '
                             '<model.path>/explainer')
+    llm_threads: int = _p(1, 'CPU threads of the explainer process (generation)', low=1,
+                          high=64)
+    llm_nice: int = _p(10, 'nice level of the explainer process: above 0 it yields the CPU to '
+                       'the node (and to everything else) when cores are short', low=0, high=19)
     autostart: bool = _p(False, 'configure and activate at start-up without a lifecycle '
                          'manager (the launch file does this with lifecycle events instead)')
 

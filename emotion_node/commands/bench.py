@@ -74,8 +74,11 @@ def _node_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--warmup', type=float, default=3.0, help='unmeasured seconds first')
     parser.add_argument('--llm', choices=('off', 'on', 'both'), default='off',
                         help='LLM explanations off, on, or a row each (default: off)')
-    parser.add_argument('--llm-persons', type=int, default=10,
-                        help='people in the LLM-on rows (default 10)')
+    parser.add_argument('--llm-persons', type=int, nargs='+', default=[10],
+                        help='people in the LLM-on rows, one row each (default 10)')
+    parser.add_argument('--param', action='append', default=[], metavar='NAME:=VALUE',
+                        help='a node parameter for every row and the stages, as after -p '
+                             '(repeatable; default: the package defaults)')
     parser.add_argument('--model', default='', help='tokenizer directory (default: package)')
     parser.add_argument('--backend', default='auto', help='tokenizer backend (default: auto)')
     parser.add_argument('--domain-id', type=int, default=None,
@@ -92,24 +95,32 @@ def _node(args: argparse.Namespace) -> int:
     """Run the latency rows (and stages, and flicker), print them, write the JSON."""
     from emotion_node.bench import flicker, node
 
-    if args.rate <= 0 or args.duration <= 0 or args.warmup < 0 or min(args.persons) < 1:
+    from emotion_node.ros.params import parse_assignment
+
+    if args.rate <= 0 or args.duration <= 0 or args.warmup < 0 or \
+            min(args.persons + args.llm_persons) < 1:
         print('error: --rate, --duration and --persons must be positive', file=sys.stderr)
+        return 2
+    try:
+        params = dict(parse_assignment(text) for text in args.param)
+    except ValueError as err:
+        print(f'error: --param: {err}', file=sys.stderr)
         return 2
     domain = args.domain_id if args.domain_id is not None else \
         int(os.environ.get('ROS_DOMAIN_ID', '0'))
     timing = {'duration_s': args.duration, 'warmup_s': args.warmup, 'model': args.model,
-              'backend': args.backend}
+              'backend': args.backend, 'params': params}
     rows: List[Dict[str, Any]] = []
     plan = [] if args.flicker_only or args.stages_only else (
         [(n, False) for n in args.persons] * (args.llm != 'on')
-        + [(args.llm_persons, True)] * (args.llm != 'off'))
+        + [(n, True) for n in args.llm_persons] * (args.llm != 'off'))
     try:
         for persons, llm in plan:
             rows.append(node.measure(persons, args.rate, llm, domain, **timing))
             node.print_rows(rows[-1:])
         stage_rows = [node.stage_times(n, args.rate, **timing) for n in args.persons] \
             if args.stages or args.stages_only else []
-        flicker_rows = flicker.flicker(args.model, args.backend) \
+        flicker_rows = flicker.flicker(args.model, args.backend, params=params) \
             if args.flicker or args.flicker_only else []
     except (RuntimeError, FileNotFoundError, ValueError) as err:
         print(f'error: {err}', file=sys.stderr)
@@ -119,7 +130,8 @@ def _node(args: argparse.Namespace) -> int:
     if args.json:
         report = {'rows': rows, 'flicker': flicker_rows, 'stages': stage_rows, 'settings': {
             'duration_s': args.duration, 'warmup_s': args.warmup, 'cpus': os.cpu_count(),
-            'model': args.model or 'package default', 'backend_requested': args.backend}}
+            'model': args.model or 'package default', 'backend_requested': args.backend,
+            'params': params}}
         Path(args.json).write_text(json.dumps(report, indent=2) + '\n')
     return 0
 

@@ -192,6 +192,26 @@ def declare_all(node: Any) -> None:
                                  for name, info in describe().items()])
 
 
+def parse_assignment(text: str) -> Tuple[str, Any]:
+    """'inference.on_input:=true' (as after `-p`) -> (ROS name, value of the declared type);
+    ValueError names a bad name or value."""
+    name, sep, raw = text.partition(':=')
+    if not sep:
+        raise ValueError(f'expected NAME:=VALUE, got {text!r}')
+    kind: Callable[[str], Any] = type(_FIELDS[field_name(name)].default)
+    try:
+        if kind is bool:
+            if raw.lower() not in ('true', 'false'):
+                raise ValueError(raw)
+            value: Any = raw.lower() == 'true'
+        else:
+            value = kind(raw)
+    except ValueError:
+        raise ValueError(f'parameter {name} is of type {kind.__name__}, got {raw!r}') from None
+    check_value(field_name(name), value)
+    return name, value
+
+
 def read_all(get_value: Callable[[str], Any]) -> NodeParams:
     """Build NodeParams from `get_value(ros_name)`; ValueError names a bad parameter."""
     values: Dict[str, Any] = {}

@@ -128,6 +128,7 @@ class EmotionNode(LifecycleNode):
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Release everything from whatever state the node is in."""
+        self.get_logger().info(f'lifecycle shutdown from {self._lifecycle}')
         self._stop_io()
         self._destroy_publishers()
         self.close()
@@ -161,6 +162,10 @@ class EmotionNode(LifecycleNode):
             if self._model is not None:
                 self._model.backend.close()
             self._explainer = self._model = self._pipeline = None
+
+    def lifecycle_state(self) -> str:
+        """'unconfigured', 'inactive', 'active' or 'finalized'."""
+        return self._lifecycle
 
     def _input_topic(self) -> str:
         """The input topic (the input type's default when the parameter is empty)."""

@@ -142,7 +142,9 @@ class ProcessExplainer:
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         child.close()
-        answer = self._receive(time.monotonic() + LOAD_TIMEOUT_S, cancel)
+        started = time.monotonic()
+        self._log('info', f'explainer process {self._proc.pid}: loading {directory}')
+        answer = self._receive(started + LOAD_TIMEOUT_S, cancel)
         if answer is None and cancel is not None and cancel.is_set():
             self.close(grace_s=0.0)  # still loading: nothing to finish
             raise RuntimeError('explainer process: stopped while loading')
@@ -150,6 +152,8 @@ class ProcessExplainer:
         if kind != 'ready':
             self.close()
             raise RuntimeError(f'explainer process: {detail}')
+        self._log('info', f'explainer process {self._proc.pid}: ready after '
+                          f'{time.monotonic() - started:.1f} s')
 
     @property
     def pid(self) -> Optional[int]:
@@ -208,3 +212,4 @@ class ProcessExplainer:
             self._proc.kill()
             self._proc.join(timeout=CANCEL_GRACE_S)
         self._conn.close()
+        self._log('info', f'explainer process {self._proc.pid}: ended')

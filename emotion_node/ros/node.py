@@ -318,7 +318,10 @@ class EmotionNode(LifecycleNode):
         """Publish /diagnostics (lifecycle state, rates, latency, rejections, LLM)."""
         if self._diag_pub is None or self._pipeline is None or self._model is None:
             return
-        extra = {'buffer_resets': str(self._pipeline.people.resets)}
+        people = self._pipeline.people
+        extra = {'buffer_resets': str(people.restarts_back + people.restarts_forward),
+                 'buffer_resets_back': str(people.restarts_back),
+                 'buffer_resets_forward': str(people.restarts_forward)}
         if self._explainer is not None:
             extra.update(self._explainer.diagnostics())
         self._diag_pub.publish(outputs.diagnostics(

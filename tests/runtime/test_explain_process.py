@@ -96,8 +96,8 @@ def test_closing_while_loading_ends_the_child_at_once():
     time.sleep(0.5)  # the child is importing torch and loading the LLM (seconds)
     cancel.set()
     stopped = time.monotonic()
-    thread.join(30)
-    assert time.monotonic() - stopped < 3.0
+    thread.join(60)
+    assert time.monotonic() - stopped < 5.0  # not the load's 5 s or more to finish
     (err,) = outcome
     assert isinstance(err, RuntimeError) and 'stopped while loading' in str(err)
 

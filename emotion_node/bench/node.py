@@ -18,12 +18,13 @@ deserialize, convert, tick (inferring or not), build + serialize state. (Label f
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -89,6 +90,7 @@ class Probe:
         # (stamp in microseconds of the oldest window an ok person's label comes from, receive
         # time ns); states without an ok person are left out
         self.labels: List[tuple] = []
+        self.present: Optional[set] = None  # ids still published (None: everyone)
         self.states = 0
         self.diagnostics: Dict[str, str] = {}
         self._executor = SingleThreadedExecutor(context=self.context)
@@ -100,23 +102,31 @@ class Probe:
         received = time.monotonic_ns()
         self.states += 1
         self.answers.append((_micros(msg.header.stamp), received))
-        ends = [_micros(p.window_end) for p in msg.persons if p.status == p.STATUS_OK]
+        present = self.present  # a person who has left keeps their last label until lost
+        ends = [_micros(p.window_end) for p in msg.persons if p.status == p.STATUS_OK
+                and (present is None or p.body_id in present)]
         if ends:
             self.labels.append((min(ends), received))
 
     def latencies_ms(self, labels: bool = False) -> np.ndarray:
         """Per measured message: publish -> first state at or after its stamp (ms); with
         `labels`, the first whose every label comes from a window ending at or after it."""
+        return self.answered(labels)[1]
+
+    def answered(self, labels: bool = False) -> Tuple[np.ndarray, np.ndarray]:
+        """(publish time in monotonic ns, latency in ms) of every measured message answered,
+        in publish order (see `latencies_ms`)."""
         import bisect
         answers = self.labels if labels else self.answers
         # The first state at or after a stamp is where the running maximum first reaches it.
         reached: Any = np.maximum.accumulate([s for s, _ in answers]) if answers else []
-        out = []
+        sent_at, latency = [], []
         for stamp, sent in self.sent.items():
             i = bisect.bisect_left(reached, stamp)
             if i < len(reached):
-                out.append((answers[i][1] - sent) / 1e6)
-        return np.array(out)
+                sent_at.append(sent)
+                latency.append((answers[i][1] - sent) / 1e6)
+        return np.array(sent_at, dtype=np.int64), np.array(latency)
 
     def _on_diag(self, msg: Any) -> None:
         for status in msg.status:
@@ -208,6 +218,28 @@ def model_cost(persons: int, model: str = '', backend: str = 'auto', calls: int 
         loaded.backend.close()
 
 
+@contextlib.contextmanager
+def running_node(parameters: Dict[str, Any], domain_id: int, model: str = ''
+                 ) -> Iterator[Tuple[Any, Probe, Path]]:
+    """The node process (`parameters` by ROS name; `model`: a tokenizer directory) and a probe,
+    once the node is up; both are stopped on leaving. Yields (process, probe, log path)."""
+    from emotion_node.ros.node_main import spawn_node, stop_process
+    parameters = dict(parameters, **({'model.path': str(Path(model).resolve())} if model else {}))
+    env = dict(os.environ, ROS_DOMAIN_ID=str(domain_id))
+    with tempfile.TemporaryDirectory(prefix='emotion_bench_') as tmp:
+        log = Path(tmp) / 'node.log'
+        proc = spawn_node(parameters, log, env)
+        probe = Probe(domain_id)
+        try:
+            if not probe.wait_ready(READY_TIMEOUT_S, proc):
+                raise RuntimeError(f'the node did not come up; its log:\n'
+                                   f'{log.read_text(errors="replace")[-3000:]}')
+            yield proc, probe, log
+        finally:
+            probe.close()
+            stop_process(proc)
+
+
 def _percentile(values: np.ndarray, q: float) -> Optional[float]:
     """Percentile in ms, rounded; None when nothing was measured."""
     return round(float(np.percentile(values, q)), 3) if values.size else None
@@ -222,28 +254,14 @@ def measure(persons: int, rate_hz: float, llm: bool, domain_id: int, *, duration
     directory (default: the package's), `backend` the node's `model.backend`; `params` more
     node parameters by ROS name (everything else: the package defaults).
     """
-    from emotion_node.ros.node_main import spawn_node, stop_process
     messages = _messages(persons, rate_hz, warmup_s + duration_s)
     warmup = int(round(warmup_s * rate_hz))
     parameters: Dict[str, Any] = {'input.topic': BENCH_TOPIC,
                                   'people.max_persons': max(32, persons), 'llm.enabled': llm,
                                   'model.backend': backend, **(params or {})}
-    if model:
-        parameters['model.path'] = str(Path(model).resolve())
-    env = dict(os.environ, ROS_DOMAIN_ID=str(domain_id))
     load_start = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory(prefix='emotion_bench_') as tmp:
-        log = Path(tmp) / 'node.log'
-        proc = spawn_node(parameters, log, env)
-        probe = Probe(domain_id)
-        try:
-            if not probe.wait_ready(READY_TIMEOUT_S, proc):
-                raise RuntimeError(f'the node did not come up; its log:\n'
-                                   f'{log.read_text(errors="replace")[-3000:]}')
-            node_cpu, child_cpu, elapsed = _play(probe, messages, rate_hz, warmup, proc.pid)
-        finally:
-            probe.close()
-            stop_process(proc)
+    with running_node(parameters, domain_id, model) as (proc, probe, _):
+        node_cpu, child_cpu, elapsed = _play(probe, messages, rate_hz, warmup, proc.pid)
     load_end = os.getloadavg()[0]
     lat, label_lat, diag = probe.latencies_ms(), probe.latencies_ms(labels=True), \
         probe.diagnostics

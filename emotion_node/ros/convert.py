@@ -1,5 +1,8 @@
 """Input messages <-> numpy: SkeletonArray and Azure-Kinect-style MarkerArray to canonical frames.
 
+The pieces every input shares (BodyFrame, Rejection and its reasons, `_canonical_body`,
+`_screen_ids`) live here too; trackers with their own messages have adapters in ros/adapters/.
+
 Readers duck-type the messages, so rclpy messages and rosbags-deserialised messages both work.
 Builders take a MessageFactory (`rclpy_factory()` here, or `bag_io.rosbags_factory(typestore)`)
 so the same code makes messages for publishers, bag files, tests and benchmarks.
@@ -31,10 +34,18 @@ NAN_COORDINATES = 'nan_coordinates'
 TOO_FEW_JOINTS = 'too_few_joints'
 BAD_MARKER_ID = 'bad_marker_id'
 DUPLICATE_JOINT = 'duplicate_joint'
+# Tracker messages (ros/adapters): ZED bodies and yolo_ros detections.
+UNKNOWN_BODY_FORMAT = 'unknown_body_format'
+CONFIDENCE_OUT_OF_RANGE = 'confidence_out_of_range'
+NOT_TRACKED = 'not_tracked'
+NO_SKELETON = 'no_skeleton'
+NO_KEYPOINTS = 'no_keypoints'
+BAD_KEYPOINT_ID = 'bad_keypoint_id'
 REJECTION_REASONS: tuple[str, ...] = (
     EMPTY_MESSAGE, TOO_MANY_BODIES, MISSING_BODY_ID, DUPLICATE_BODY_ID, UNKNOWN_LAYOUT,
     UNKNOWN_JOINT_NAMES, JOINT_NAMES_MISMATCH, WRONG_JOINT_COUNT, WRONG_CONFIDENCE_COUNT,
-    NAN_COORDINATES, TOO_FEW_JOINTS, BAD_MARKER_ID, DUPLICATE_JOINT)
+    NAN_COORDINATES, TOO_FEW_JOINTS, BAD_MARKER_ID, DUPLICATE_JOINT, UNKNOWN_BODY_FORMAT,
+    CONFIDENCE_OUT_OF_RANGE, NOT_TRACKED, NO_SKELETON, NO_KEYPOINTS, BAD_KEYPOINT_ID)
 
 DEFAULT_MIN_VALID_JOINTS = PreprocessConfig.min_valid_joints
 MARKER_LAYOUT = 'k4abt'  # Azure Kinect / Orbbec body_tracking_data joint order
@@ -135,6 +146,17 @@ def _canonical_bodies(body_ids: Sequence[str], stamp: float, frame_id: str, layo
             out.append(BodyFrame(body_id, stamp, pos[i], mask[i], frame_id,
                                  repaired_joints=int(n_bad[i])))
     return out
+
+
+def _canonical_body(body_id: str, stamp: float, frame_id: str, layout: Layout,
+                    positions: np.ndarray, confidences: Optional[np.ndarray],
+                    min_confidence: float, rotation: np.ndarray,
+                    min_valid_joints: int) -> Union[BodyFrame, Rejection]:
+    """One body's layout positions (J, 3) -> a BodyFrame, or a Rejection when too little
+    remains (trackers that send one body at a time)."""
+    return _canonical_bodies([body_id], stamp, frame_id, layout, positions[None],
+                             None if confidences is None else confidences[None],
+                             min_confidence, rotation, min_valid_joints)[0]
 
 
 def _skeleton_layout(skel: Any) -> Union[Layout, Rejection]:
@@ -284,9 +306,9 @@ def _markers_to_frame(body: int, markers: list[Any], rotation: np.ndarray,
         positions[joint] = (p.x, p.y, p.z)
     stamp = max(stamp_to_sec(m.header.stamp) for m in markers)
     # Absent joints get confidence 0 so they are masked without counting as NaN repairs.
-    return _canonical_bodies([str(body)], stamp, markers[0].header.frame_id, layout,
-                             np.where(seen[:, None], positions, 0.0)[None],
-                             seen.astype(np.float64)[None], 0.5, rotation, min_valid_joints)[0]
+    return _canonical_body(str(body), stamp, markers[0].header.frame_id, layout,
+                           np.where(seen[:, None], positions, 0.0), seen.astype(np.float64),
+                           0.5, rotation, min_valid_joints)
 
 
 def marker_array_to_frames(msg: Any, up_axis: str = 'z', max_bodies: Optional[int] = None,

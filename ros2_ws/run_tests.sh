@@ -6,9 +6,10 @@ WS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 "$WS/bootstrap.sh"
 # shellcheck disable=SC1091
 source "$WS/env.sh"
-# Tests keep DDS on this machine, in a domain of their own.
+# Tests keep DDS on this machine, in a domain of their own; a second suite running at the same
+# time on the same machine moves all its domains with EMOTION_NODE_TEST_DOMAIN_SHIFT=13.
 export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
-export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-37}"
+export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-$((37 + ${EMOTION_NODE_TEST_DOMAIN_SHIFT:-0}))}"
 cd "$WS/.."
 set +e
 pytest "$@"

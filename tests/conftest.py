@@ -1,4 +1,6 @@
-"""Shared fixtures: a small random tokenizer and its ONNX export; a tiny random LLM."""
+"""Shared fixtures: a small random tokenizer and its ONNX export; a tiny random LLM. And the
+ROS domains of the tests, which a second suite on the same machine can move out of the way."""
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +11,21 @@ from emotion_node.model.tokenizer import SkeletonTokenizer, TokenizerConfig, sav
 from emotion_node.bench.tokenizer import synthetic_motion
 from emotion_node.runtime.export import export_onnx
 from emotion_node.skeleton.preprocess import preprocess_batch
+
+
+# Two suites on one machine (two checkouts, parallel CI jobs) share its DDS traffic: every
+# test's ROS_DOMAIN_ID (a module's DOMAIN_ID, a ros_domain marker, run_tests.sh's default) is
+# its own number plus this (default 0; 13 keeps clear of an unmoved run, which uses 37-72).
+DOMAIN_SHIFT_ENV = "EMOTION_NODE_TEST_DOMAIN_SHIFT"
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Move each test module's DOMAIN_ID by the shift, once (read when the tests run)."""
+    shift = int(os.environ.get(DOMAIN_SHIFT_ENV, "0"))
+    for module in {item.module for item in items if getattr(item, "module", None)}:
+        if shift and hasattr(module, "DOMAIN_ID") and not hasattr(module, "DOMAIN_SHIFTED"):
+            module.DOMAIN_ID += shift
+            module.DOMAIN_SHIFTED = shift
 
 
 def make_model(seed: int) -> tuple:

@@ -61,8 +61,9 @@ def test_training_onnx_and_the_node_give_the_same_scores(record, exported):
     assert loaded.backend.name == 'onnxruntime' and loaded.preprocess == cfg
     onnx = loaded.backend.infer(x, mask).probs
     assert np.abs(onnx - trained).max() < PROB_TOL
-    # The node: the clip's frames one by one at their stamps, smoothing off.
-    p = NodeParams(smoothing_enabled=False)
+    # The node: the clip's frames one by one at their stamps, smoothing off, inferring at
+    # every frame (so that every training window end is a tick that infers).
+    p = NodeParams(smoothing_enabled=False, inference_on_input=True)
     pipeline = EmotionPipeline(loaded.backend, loaded.preprocess, 1, p.window_length_s,
                                PipelineSettings.from_params(p))
     stamps = np.arange(len(record.positions)) / record.fps

@@ -97,13 +97,16 @@ def _replay_set(model: LoadedModel, p: NodeParams, settings: Sequence[PipelineSe
 
 
 def flicker(model: str = '', backend: str = 'auto',
-            sets: Optional[Dict[str, List[tuple]]] = None) -> List[Dict[str, Any]]:
+            sets: Optional[Dict[str, List[tuple]]] = None,
+            params: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
     """Label changes per minute (and tick accuracy), smoothing on and off, over real clips.
 
     `model`: tokenizer directory (default: the package's); `backend`: as the node's
-    `model.backend`; `sets`: named clip lists (default: `flicker_sets`).
+    `model.backend`; `sets`: named clip lists (default: `flicker_sets`); `params`: node
+    parameters by ROS name (default: the package's; `inference.*` sets when labels are
+    inferred, as in the node).
     """
-    p = NodeParams(model_path=model, model_backend=backend)
+    p = NodeParams(model_path=model, model_backend=backend).with_values(params or {})
     loaded = load_model(p)
     sets = sets if sets is not None else flicker_sets(loaded.directory)
     rows = []

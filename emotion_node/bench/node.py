@@ -2,21 +2,29 @@
 
 Latency is measured from publishing a SkeletonArray to receiving, in this process, the first
 EmotionState that uses it: the first whose header stamp (the newest skeleton stamp the node
-used) is at or after that skeleton's stamp. When the node falls behind, one state answers
-several messages and the older ones wait longer: that wait is part of their latency. Dropped
-counts messages that never reached a person buffer: lost in transport, dropped from a full
-queue, or rejected. The node runs as its own process, started here and stopped at the end.
+took in) is at or after that skeleton's stamp. Label latency is the same for the labels: the
+first state whose every ok person's label comes from a window ending at or after that stamp
+(with inference at its own rate, labels are up to one inference period older than the state).
+When the node falls behind, one state answers several messages and the older ones wait longer:
+that wait is part of their latency. Dropped counts messages that never reached a person buffer:
+lost in transport, dropped from a full queue, or rejected. The node runs as its own process,
+started here and stopped at the end; its CPU time is counted apart from its children's (the
+explainer process). Person-frames per CPU-second divides the person-frames it took in by its
+CPU time; the model's own figure, measured in this process after the row, is the same batch
+through the backend alone, the limit the node would reach if everything else were free.
 Stages times, in this process and one thread, the node's work per message for the same input:
-deserialize, convert, tick, build + serialize state. (Label flicker: `emotion_node.bench.flicker`.)
+deserialize, convert, tick (inferring or not), build + serialize state. (Label flicker:
+`emotion_node.bench.flicker`.)
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -53,6 +61,11 @@ def _messages(persons: int, rate_hz: float, seconds: float) -> List[Any]:
     return out
 
 
+def _micros(stamp: Any) -> int:
+    """builtin_interfaces/Time -> whole microseconds (the probe stamps its messages so)."""
+    return round((stamp.sec * 10**9 + stamp.nanosec) / 1000)
+
+
 class Probe:
     """Publishes skeletons and receives EmotionState in a private rclpy context."""
 
@@ -74,6 +87,10 @@ class Probe:
         self.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diag, 10)
         self.sent: Dict[int, int] = {}  # stamp in microseconds -> publish time (monotonic ns)
         self.answers: List[tuple] = []  # (state stamp in microseconds, receive time ns)
+        # (stamp in microseconds of the oldest window an ok person's label comes from, receive
+        # time ns); states without an ok person are left out
+        self.labels: List[tuple] = []
+        self.present: Optional[set] = None  # ids still published (None: everyone)
         self.states = 0
         self.diagnostics: Dict[str, str] = {}
         self._executor = SingleThreadedExecutor(context=self.context)
@@ -84,19 +101,32 @@ class Probe:
     def _on_state(self, msg: Any) -> None:
         received = time.monotonic_ns()
         self.states += 1
-        key = round((msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec) / 1000)
-        self.answers.append((key, received))
+        self.answers.append((_micros(msg.header.stamp), received))
+        present = self.present  # a person who has left keeps their last label until lost
+        ends = [_micros(p.window_end) for p in msg.persons if p.status == p.STATUS_OK
+                and (present is None or p.body_id in present)]
+        if ends:
+            self.labels.append((min(ends), received))
 
-    def latencies_ms(self) -> np.ndarray:
-        """Per measured message: publish -> first state at or after its stamp (ms)."""
+    def latencies_ms(self, labels: bool = False) -> np.ndarray:
+        """Per measured message: publish -> first state at or after its stamp (ms); with
+        `labels`, the first whose every label comes from a window ending at or after it."""
+        return self.answered(labels)[1]
+
+    def answered(self, labels: bool = False) -> Tuple[np.ndarray, np.ndarray]:
+        """(publish time in monotonic ns, latency in ms) of every measured message answered,
+        in publish order (see `latencies_ms`)."""
         import bisect
-        stamps = [s for s, _ in self.answers]  # non-decreasing: states go out in order
-        out = []
+        answers = self.labels if labels else self.answers
+        # The first state at or after a stamp is where the running maximum first reaches it.
+        reached: Any = np.maximum.accumulate([s for s, _ in answers]) if answers else []
+        sent_at, latency = [], []
         for stamp, sent in self.sent.items():
-            i = bisect.bisect_left(stamps, stamp)
-            if i < len(stamps):
-                out.append((self.answers[i][1] - sent) / 1e6)
-        return np.array(out)
+            i = bisect.bisect_left(reached, stamp)
+            if i < len(reached):
+                sent_at.append(sent)
+                latency.append((answers[i][1] - sent) / 1e6)
+        return np.array(sent_at, dtype=np.int64), np.array(latency)
 
     def _on_diag(self, msg: Any) -> None:
         for status in msg.status:
@@ -128,24 +158,29 @@ class Probe:
         self._thread.join(timeout=5.0)
 
 
-def _cpu_seconds(pid: int) -> float:
-    """CPU time of a process and its children (the explainer process), in seconds."""
+def _cpu_seconds(pid: int) -> Tuple[float, float]:
+    """CPU seconds of a process and of its children (the explainer process)."""
     import psutil
-    total = 0.0
+    own, children = 0.0, 0.0
     root = psutil.Process(pid)
     for proc in [root] + root.children(recursive=True):
         try:
             times = proc.cpu_times()
-            total += times.user + times.system
         except psutil.NoSuchProcess:
             continue
-    return total
+        if proc.pid == pid:
+            own = times.user + times.system
+        else:
+            children += times.user + times.system
+    return own, children
 
 
-def _play(probe: Probe, messages: Sequence[Any], rate_hz: float, warmup: int, pid: int) -> float:
-    """Publish at rate_hz; return the node's CPU percent (of one core, with its children)."""
+def _play(probe: Probe, messages: Sequence[Any], rate_hz: float, warmup: int, pid: int
+          ) -> Tuple[float, float, float]:
+    """Publish at rate_hz; return (node CPU s, its children's CPU s, seconds) over the
+    measured part."""
     start = time.monotonic()
-    cpu_start, mark = 0.0, start
+    cpu_start, mark = (0.0, 0.0), start
     for i, msg in enumerate(messages):
         delay = start + i / rate_hz - time.monotonic()
         if delay > 0:
@@ -153,26 +188,43 @@ def _play(probe: Probe, messages: Sequence[Any], rate_hz: float, warmup: int, pi
         if i == warmup:  # the measured interval starts here
             cpu_start, mark = _cpu_seconds(pid), time.monotonic()
         probe.publish(msg, measured=i >= warmup)
-    cpu = 100.0 * (_cpu_seconds(pid) - cpu_start) / max(time.monotonic() - mark, 1e-9)
+    cpu_end, elapsed = _cpu_seconds(pid), max(time.monotonic() - mark, 1e-9)
     time.sleep(SETTLE_S)
-    return cpu
+    return cpu_end[0] - cpu_start[0], cpu_end[1] - cpu_start[1], elapsed
 
 
-def measure(persons: int, rate_hz: float, llm: bool, domain_id: int, *, duration_s: float,
-            warmup_s: float, model: str = '', backend: str = 'auto') -> Dict[str, Any]:
-    """One row: start the node, publish, collect latencies and CPU, stop the node.
+def model_cost(persons: int, model: str = '', backend: str = 'auto', calls: int = 100
+               ) -> float:
+    """CPU seconds of one backend call on `persons` real windows (the model alone, after
+    warm-up, in this process): what the node's batch costs at the least."""
+    from emotion_node.ros.bag_io import load_tracks
+    from emotion_node.ros.params import NodeParams
+    from emotion_node.ros.pipeline import load_model
+    from emotion_node.skeleton.preprocess import clip_windows, preprocess_batch
+    loaded = load_model(NodeParams(model_path=model, model_backend=backend,
+                                   people_max_persons=max(32, persons)))
+    try:
+        cut = [clip_windows(t.positions, t.mask, t.fps, loaded.preprocess)
+               for t in load_tracks(_clip_paths(persons))]
+        x, m = preprocess_batch(np.stack([w[0][0] for w in cut]),
+                                np.stack([w[1][0] for w in cut]), loaded.preprocess)
+        for _ in range(10):
+            loaded.backend.infer(x, m)
+        start = time.process_time()
+        for _ in range(calls):
+            loaded.backend.infer(x, m)
+        return (time.process_time() - start) / calls
+    finally:
+        loaded.backend.close()
 
-    `warmup_s` unmeasured seconds, then `duration_s` measured ones; `model` is the tokenizer
-    directory (default: the package's), `backend` the node's `model.backend`.
-    """
+
+@contextlib.contextmanager
+def running_node(parameters: Dict[str, Any], domain_id: int, model: str = ''
+                 ) -> Iterator[Tuple[Any, Probe, Path]]:
+    """The node process (`parameters` by ROS name; `model`: a tokenizer directory) and a probe,
+    once the node is up; both are stopped on leaving. Yields (process, probe, log path)."""
     from emotion_node.ros.node_main import spawn_node, stop_process
-    messages = _messages(persons, rate_hz, warmup_s + duration_s)
-    warmup = int(round(warmup_s * rate_hz))
-    parameters = {'input.topic': BENCH_TOPIC, 'inference.on_input': True,
-                  'people.max_persons': max(32, persons), 'llm.enabled': llm,
-                  'model.backend': backend}
-    if model:
-        parameters['model.path'] = str(Path(model).resolve())
+    parameters = dict(parameters, **({'model.path': str(Path(model).resolve())} if model else {}))
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain_id))
     with tempfile.TemporaryDirectory(prefix='emotion_bench_') as tmp:
         log = Path(tmp) / 'node.log'
@@ -182,34 +234,74 @@ def measure(persons: int, rate_hz: float, llm: bool, domain_id: int, *, duration
             if not probe.wait_ready(READY_TIMEOUT_S, proc):
                 raise RuntimeError(f'the node did not come up; its log:\n'
                                    f'{log.read_text(errors="replace")[-3000:]}')
-            cpu = _play(probe, messages, rate_hz, warmup, proc.pid)
+            yield proc, probe, log
         finally:
             probe.close()
             stop_process(proc)
-    lat, diag = probe.latencies_ms(), probe.diagnostics
+
+
+def _percentile(values: np.ndarray, q: float) -> Optional[float]:
+    """Percentile in ms, rounded; None when nothing was measured."""
+    return round(float(np.percentile(values, q)), 3) if values.size else None
+
+
+def measure(persons: int, rate_hz: float, llm: bool, domain_id: int, *, duration_s: float,
+            warmup_s: float, model: str = '', backend: str = 'auto',
+            params: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """One row: start the node, publish, collect latencies and CPU, stop the node.
+
+    `warmup_s` unmeasured seconds, then `duration_s` measured ones; `model` is the tokenizer
+    directory (default: the package's), `backend` the node's `model.backend`; `params` more
+    node parameters by ROS name (everything else: the package defaults).
+    """
+    messages = _messages(persons, rate_hz, warmup_s + duration_s)
+    warmup = int(round(warmup_s * rate_hz))
+    parameters: Dict[str, Any] = {'input.topic': BENCH_TOPIC,
+                                  'people.max_persons': max(32, persons), 'llm.enabled': llm,
+                                  'model.backend': backend, **(params or {})}
+    load_start = os.getloadavg()[0]
+    with running_node(parameters, domain_id, model) as (proc, probe, _):
+        node_cpu, child_cpu, elapsed = _play(probe, messages, rate_hz, warmup, proc.pid)
+    load_end = os.getloadavg()[0]
+    lat, label_lat, diag = probe.latencies_ms(), probe.latencies_ms(labels=True), \
+        probe.diagnostics
     unused = len(messages) - int(diag.get('messages_received', '0')) + int(
         diag.get('dropped_queue_full', '0')) + int(diag.get('rejected_total', '0'))
+    frames_per_cpu_s = persons * len(probe.sent) / max(node_cpu, 1e-9)
+    model_per_cpu_s = persons / model_cost(persons, model, backend)
     return {'persons': persons, 'rate_hz': rate_hz, 'llm': llm,
-            'p50_ms': round(float(np.percentile(lat, 50)), 3) if lat.size else None,
-            'p99_ms': round(float(np.percentile(lat, 99)), 3) if lat.size else None,
-            'dropped': unused, 'cpu_percent': round(cpu, 1),
+            'params': {k: v for k, v in (params or {}).items()},
+            'p50_ms': _percentile(lat, 50), 'p99_ms': _percentile(lat, 99),
+            'label_p50_ms': _percentile(label_lat, 50),
+            'label_p99_ms': _percentile(label_lat, 99),
+            'dropped': unused,
+            'cpu_percent': round(100.0 * node_cpu / elapsed, 1),  # the node process alone
+            'explainer_cpu_percent': round(100.0 * child_cpu / elapsed, 1),
+            'person_frames_per_cpu_s': round(frames_per_cpu_s),
+            'model_person_frames_per_cpu_s': round(model_per_cpu_s),
+            'model_ratio': round(frames_per_cpu_s / model_per_cpu_s, 3),
             'published': len(messages), 'measured': len(probe.sent),
             'unanswered': len(probe.sent) - len(lat),
             'backend': diag.get('backend', ''),
             # inside the node, receipt of a message -> its state published (last 512 states)
             'node_p50_ms': float(diag.get('input_to_state_p50_ms', 'nan')),
             'node_p95_ms': float(diag.get('input_to_state_p95_ms', 'nan')),
-            'explanations': int(diag.get('llm.completed', '0'))}
+            'inferences': int(diag.get('inferences', '0')),
+            'explanations': int(diag.get('llm.completed', '0')),
+            'load_1min': [round(load_start, 2), round(load_end, 2)]}
 
 
 STAGES = ('deserialize', 'convert', 'tick', 'state')
 
 
 def stage_times(persons: int, rate_hz: float, *, duration_s: float, warmup_s: float,
-                model: str = '', backend: str = 'auto') -> Dict[str, Any]:
+                model: str = '', backend: str = 'auto',
+                params: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """Median ms per message of each stage of the node's work, the node's own code in order:
-    rclpy deserialization, conversion to canonical frames, the tick (buffers, resampling,
-    batched inference, smoothing), and building + serializing the EmotionState."""
+    rclpy deserialization, conversion to canonical frames, the tick (buffers, and when
+    inference is due resampling, batched inference and smoothing), and building + serializing
+    the EmotionState; also the tick's median with and without inference and the mean total
+    per message (what the node's CPU time follows). `params`: node parameters by ROS name."""
     from rclpy.serialization import deserialize_message, serialize_message
 
     from emotion_node.msg import SkeletonArray
@@ -217,12 +309,14 @@ def stage_times(persons: int, rate_hz: float, *, duration_s: float, warmup_s: fl
     from emotion_node.ros.convert import skeleton_array_to_frames
     from emotion_node.ros.params import NodeParams
     from emotion_node.ros.pipeline import EmotionPipeline, load_model
-    p = NodeParams(model_path=model, model_backend=backend, people_max_persons=max(32, persons))
+    p = NodeParams(model_path=model, model_backend=backend,
+                   people_max_persons=max(32, persons)).with_values(params or {})
     loaded = load_model(p)
     pipeline = EmotionPipeline.from_params(loaded, p)
     warmup = int(round(warmup_s * rate_hz))
     messages = _messages(persons, rate_hz, warmup_s + duration_s)
     spent: Dict[str, List[float]] = {name: [] for name in STAGES}
+    inferred: List[bool] = []
     try:
         for i, msg in enumerate(messages):
             t = 1000.0 + i / rate_hz
@@ -237,33 +331,53 @@ def stage_times(persons: int, rate_hz: float, *, duration_s: float, warmup_s: fl
             pipeline.add(frames, t)
             results = pipeline.step(t)
             marks.append(time.perf_counter())
-            serialize_message(outputs.emotion_state(results, pipeline.labels,
-                                                    pipeline.newest_stamp, 'world', loaded.name,
-                                                    loaded.hash))
+            if pipeline.changed or p.output_state_on_input:  # as the node publishes
+                serialize_message(outputs.emotion_state(results, pipeline.labels,
+                                                        pipeline.newest_stamp, 'world',
+                                                        loaded.name, loaded.hash))
             marks.append(time.perf_counter())
             if i >= warmup:
                 for name, a, b in zip(STAGES, marks, marks[1:]):
                     spent[name].append((b - a) * 1e3)
+                inferred.append(pipeline.inferred)
     finally:
         loaded.backend.close()
-    row: Dict[str, Any] = {'persons': persons, 'messages': len(spent['tick'])}
+    ticks = np.array(spent['tick'])
+    infer = np.array(inferred, dtype=bool)
+    row: Dict[str, Any] = {'persons': persons, 'messages': len(spent['tick']),
+                           'inferences': int(infer.sum()),
+                           'params': {k: v for k, v in (params or {}).items()}}
     row.update({f'{name}_ms': round(float(np.median(v)), 3) for name, v in spent.items()})
-    row['total_ms'] = round(float(np.median(np.sum([spent[n] for n in STAGES], axis=0))), 3)
+    totals = np.sum([spent[n] for n in STAGES], axis=0)
+    row['total_ms'] = round(float(np.median(totals)), 3)
+    row['mean_total_ms'] = round(float(np.mean(totals)), 3)
+    row['infer_tick_ms'] = round(float(np.median(ticks[infer])), 3) if infer.any() else None
+    row['track_tick_ms'] = round(float(np.median(ticks[~infer])), 3) if (~infer).any() \
+        else None
     return row
 
 
 def print_rows(rows: Sequence[Dict[str, Any]], stage_rows: Sequence[Dict[str, Any]] = ()
                ) -> None:
     """Readable tables on stdout: stages, then latency rows."""
+    columns = STAGES + ('total', 'mean_total', 'infer_tick', 'track_tick')
     if stage_rows:
-        print(f'{"persons":>7} ' + ' '.join(f'{n + " ms":>14}' for n in STAGES + ('total',)))
+        print(f'{"persons":>7} ' + ' '.join(f'{n + " ms":>14}' for n in columns)
+              + '  inferences/messages')
     for r in stage_rows:
-        print(f'{r["persons"]:>7} ' + ' '.join(f'{r[n + "_ms"]:>14.3f}'
-                                             for n in STAGES + ('total',)))
+        print(f'{r["persons"]:>7} ' + ' '.join(
+            f'{r[n + "_ms"]:>14.3f}' if r[n + '_ms'] is not None else f'{"-":>14}'
+            for n in columns) + f'  {r["inferences"]}/{r["messages"]}')
     if rows:
-        print(f'{"persons":>7} {"rate":>5} {"llm":>4} {"p50 ms":>8} {"p99 ms":>8} '
-              f'{"dropped":>8} {"cpu %":>6} {"in-node p50/p95 ms":>19}  backend')
+        print(f'{"persons":>7} {"rate":>5} {"llm":>5} {"p50 ms":>8} {"p99 ms":>8} '
+              f'{"label p50/p99 ms":>17} {"dropped":>7} {"cpu %":>6} {"llm cpu %":>9} '
+              f'{"frames/cpu-s":>12} {"model":>8} {"in-node p50/p95 ms":>19} {"load":>11}'
+              f'  backend')
     for r in rows:
-        print(f'{r["persons"]:>7} {r["rate_hz"]:>5.0f} {str(r["llm"]):>4} {r["p50_ms"]!s:>8} '
-              f'{r["p99_ms"]!s:>8} {r["dropped"]:>8} {r["cpu_percent"]:>6} '
-              f'{r["node_p50_ms"]:>9.2f}/{r["node_p95_ms"]:<9.2f}  {r["backend"]}')
+        print(f'{r["persons"]:>7} {r["rate_hz"]:>5.0f} {str(r["llm"]):>5} {r["p50_ms"]!s:>8} '
+              f'{r["p99_ms"]!s:>8} {str(r["label_p50_ms"]) + "/" + str(r["label_p99_ms"]):>17} '
+              f'{r["dropped"]:>7} {r["cpu_percent"]:>6} {r["explainer_cpu_percent"]:>9} '
+              f'{r["person_frames_per_cpu_s"]:>12} {r["model_ratio"]:>8} '
+              f'{r["node_p50_ms"]:>9.2f}/{r["node_p95_ms"]:<9.2f} '
+              f'{r["load_1min"][0]:>5}-{r["load_1min"][1]:<5}  {r["backend"]}'
+              + (f'  {r["params"]}' if r['params'] else ''))

@@ -4,6 +4,7 @@ JSON.
     emotion-node bench tokenizer --json FILE [...]
     emotion-node bench node [--flicker | --flicker-only] [--stages | --stages-only] [...]
     emotion-node bench llm [...]
+    emotion-node bench soak [--persons 30 --rate 30 --minutes 30] [--json FILE] [...]
 
 The measurements live in `emotion_node.bench` (one module per job); here are their options.
 """
@@ -15,7 +16,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 
 def _tokenizer_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,8 +75,11 @@ def _node_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--warmup', type=float, default=3.0, help='unmeasured seconds first')
     parser.add_argument('--llm', choices=('off', 'on', 'both'), default='off',
                         help='LLM explanations off, on, or a row each (default: off)')
-    parser.add_argument('--llm-persons', type=int, default=10,
-                        help='people in the LLM-on rows (default 10)')
+    parser.add_argument('--llm-persons', type=int, nargs='+', default=[10],
+                        help='people in the LLM-on rows, one row each (default 10)')
+    parser.add_argument('--param', action='append', default=[], metavar='NAME:=VALUE',
+                        help='a node parameter for every row and the stages, as after -p '
+                             '(repeatable; default: the package defaults)')
     parser.add_argument('--model', default='', help='tokenizer directory (default: package)')
     parser.add_argument('--backend', default='auto', help='tokenizer backend (default: auto)')
     parser.add_argument('--domain-id', type=int, default=None,
@@ -88,28 +92,44 @@ def _node_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--stages-only', action='store_true', help='only the stages part')
 
 
+def _node_params_and_domain(args: argparse.Namespace) -> Optional[Tuple[Dict[str, Any], int]]:
+    """(--param values by ROS name, the ROS domain); None after printing a bad --param."""
+    from emotion_node.ros.params import parse_assignment
+    try:
+        params = dict(parse_assignment(text) for text in args.param)
+    except ValueError as err:
+        print(f'error: --param: {err}', file=sys.stderr)
+        return None
+    domain = args.domain_id if args.domain_id is not None else \
+        int(os.environ.get('ROS_DOMAIN_ID', '0'))
+    return params, domain
+
+
 def _node(args: argparse.Namespace) -> int:
     """Run the latency rows (and stages, and flicker), print them, write the JSON."""
     from emotion_node.bench import flicker, node
 
-    if args.rate <= 0 or args.duration <= 0 or args.warmup < 0 or min(args.persons) < 1:
+    if args.rate <= 0 or args.duration <= 0 or args.warmup < 0 or \
+            min(args.persons + args.llm_persons) < 1:
         print('error: --rate, --duration and --persons must be positive', file=sys.stderr)
         return 2
-    domain = args.domain_id if args.domain_id is not None else \
-        int(os.environ.get('ROS_DOMAIN_ID', '0'))
+    node_args = _node_params_and_domain(args)
+    if node_args is None:
+        return 2
+    params, domain = node_args
     timing = {'duration_s': args.duration, 'warmup_s': args.warmup, 'model': args.model,
-              'backend': args.backend}
+              'backend': args.backend, 'params': params}
     rows: List[Dict[str, Any]] = []
     plan = [] if args.flicker_only or args.stages_only else (
         [(n, False) for n in args.persons] * (args.llm != 'on')
-        + [(args.llm_persons, True)] * (args.llm != 'off'))
+        + [(n, True) for n in args.llm_persons] * (args.llm != 'off'))
     try:
         for persons, llm in plan:
             rows.append(node.measure(persons, args.rate, llm, domain, **timing))
             node.print_rows(rows[-1:])
         stage_rows = [node.stage_times(n, args.rate, **timing) for n in args.persons] \
             if args.stages or args.stages_only else []
-        flicker_rows = flicker.flicker(args.model, args.backend) \
+        flicker_rows = flicker.flicker(args.model, args.backend, params=params) \
             if args.flicker or args.flicker_only else []
     except (RuntimeError, FileNotFoundError, ValueError) as err:
         print(f'error: {err}', file=sys.stderr)
@@ -119,9 +139,60 @@ def _node(args: argparse.Namespace) -> int:
     if args.json:
         report = {'rows': rows, 'flicker': flicker_rows, 'stages': stage_rows, 'settings': {
             'duration_s': args.duration, 'warmup_s': args.warmup, 'cpus': os.cpu_count(),
-            'model': args.model or 'package default', 'backend_requested': args.backend}}
+            'model': args.model or 'package default', 'backend_requested': args.backend,
+            'params': params}}
         Path(args.json).write_text(json.dumps(report, indent=2) + '\n')
     return 0
+
+
+def _soak_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `emotion-node bench soak`."""
+    parser.add_argument('--json', metavar='FILE', help='write the report as JSON here')
+    parser.add_argument('--persons', type=int, default=30, help='people present at once')
+    parser.add_argument('--rate', type=float, default=30.0, help='input rate in Hz')
+    parser.add_argument('--minutes', type=float, default=30.0, help='measured minutes')
+    parser.add_argument('--warmup', type=float, default=30.0,
+                        help='unmeasured seconds first (the LLM loads meanwhile)')
+    parser.add_argument('--llm', choices=('on', 'off'), default='on',
+                        help='LLM explanations (default: on)')
+    parser.add_argument('--churn', type=float, default=15.0, metavar='S',
+                        help='every S seconds some people leave and others (new or returning '
+                             'ids) arrive (default 15)')
+    parser.add_argument('--slice-minutes', type=float, default=5.0,
+                        help='latency and CPU per slice of this many minutes (default 5)')
+    parser.add_argument('--model', default='', help='tokenizer directory (default: package)')
+    parser.add_argument('--backend', default='auto', help='tokenizer backend (default: auto)')
+    parser.add_argument('--domain-id', type=int, default=None,
+                        help='ROS_DOMAIN_ID for the node and this probe (default: $ROS_DOMAIN_ID)')
+    parser.add_argument('--param', action='append', default=[], metavar='NAME:=VALUE',
+                        help='a node parameter, as after -p (repeatable)')
+
+
+def _soak(args: argparse.Namespace) -> int:
+    """Run the soak, print the report, write the JSON; 1 when the node crashed."""
+    from emotion_node.bench import soak
+
+    if args.persons < 1 or args.rate <= 0 or args.minutes <= 0 or args.warmup < 0 or \
+            args.churn <= 0 or args.slice_minutes <= 0:
+        print('error: --persons, --rate, --minutes, --churn and --slice-minutes must be '
+              'positive', file=sys.stderr)
+        return 2
+    node_args = _node_params_and_domain(args)
+    if node_args is None:
+        return 2
+    params, domain = node_args
+    try:
+        report = soak.soak(args.persons, args.rate, args.minutes, domain, llm=args.llm == 'on',
+                           churn_s=args.churn, slice_minutes=args.slice_minutes,
+                           warmup_s=args.warmup, model=args.model, backend=args.backend,
+                           params=params, progress=lambda text: print(text, flush=True))
+    except (RuntimeError, FileNotFoundError, ValueError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 1
+    soak.print_report(report)
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + '\n')
+    return 1 if report['crashed'] else 0
 
 
 def _llm_arguments(parser: argparse.ArgumentParser) -> None:
@@ -168,6 +239,7 @@ TARGETS: Dict[str, tuple[Callable[[argparse.ArgumentParser], None],
     'tokenizer': (_tokenizer_arguments, _tokenizer),
     'node': (_node_arguments, _node),
     'llm': (_llm_arguments, _llm),
+    'soak': (_soak_arguments, _soak),
 }
 
 

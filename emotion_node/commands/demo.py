@@ -18,7 +18,8 @@ from emotion_node.ros import demo
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `emotion-node demo`."""
     parser.add_argument('--duration', type=float, default=30.0,
-                        help='seconds to watch once the node is up (default: %(default)s)')
+                        help='seconds to watch once the node reports people (default: '
+                             '%(default)s)')
     parser.add_argument('--people', type=int, default=4,
                         choices=range(1, len(demo.DEMO_STYLES) + 1), metavar='N',
                         help='people side by side, one emotion each (default 4)')

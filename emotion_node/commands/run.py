@@ -45,6 +45,8 @@ def main_with_ros_args(argv: Sequence[str]) -> int:
         print(f'emotion-node run: unexpected argument {args[0]!r}; ROS arguments start with '
               f'--ros-args\n\n{USAGE}', file=sys.stderr)
         return 2
+    from emotion_node.ros.stop_signals import StopSignals
+    stop = StopSignals()  # before the heavy imports: Ctrl-C while starting ends cleanly too
     try:
         from emotion_node.ros.node_main import main as node_main
     except ImportError as err:
@@ -54,4 +56,4 @@ def main_with_ros_args(argv: Sequence[str]) -> int:
     if not any('autostart' in arg for arg in args):
         # First, so a later --params-file or -p can still override it.
         args = ['--ros-args', '-p', 'autostart:=true', *args]
-    return node_main(['emotion-node-run', *args])
+    return node_main(['emotion-node-run', *args], stop=stop)

@@ -121,29 +121,42 @@ def split_stamp(stamp: Stamp) -> tuple[int, int]:
 
 # --- readers -------------------------------------------------------------------------------------
 
-def _points(points: Sequence[Any]) -> np.ndarray:
-    """geometry_msgs/Point list -> (N, 3) float64."""
-    return np.array([(p.x, p.y, p.z) for p in points], dtype=np.float64).reshape(-1, 3)
+def _canonical_bodies(body_ids: Sequence[str], stamp: float, frame_id: str, layout: Layout,
+                      positions: np.ndarray, confidences: Optional[np.ndarray],
+                      min_confidence: float, rotation: np.ndarray,
+                      min_valid_joints: int) -> list[Union[BodyFrame, Rejection]]:
+    """Bodies of one layout, (B, J, 3) positions -> a BodyFrame each, or a Rejection when too
+    little remains; all of them in one vectorised call."""
+    bad = ~np.isfinite(positions).all(axis=-1)  # (B, J)
+    if confidences is not None:
+        bad |= ~np.isfinite(confidences)
+        # Confidence 0 marks a missing joint (Skeleton.msg), whatever min_confidence is.
+        confidences = np.where(confidences > 0, confidences, -np.inf)
+    pos, mask = map_to_canonical(positions, layout, confidences, min_confidence)  # (B, 21, ...)
+    pos = (pos @ rotation.T).astype(np.float32)
+    n_valid, n_bad = mask.sum(axis=1), bad.sum(axis=1)
+    out: list[Union[BodyFrame, Rejection]] = []
+    for i, body_id in enumerate(body_ids):
+        if n_valid[i] < min_valid_joints:
+            reason = NAN_COORDINATES if n_bad[i] else TOO_FEW_JOINTS
+            out.append(Rejection(reason, f'body {body_id!r}: {int(n_valid[i])} valid canonical '
+                                         f'joints < {min_valid_joints} ({int(n_bad[i])} joints '
+                                         f'NaN/inf)'))
+        else:
+            out.append(BodyFrame(body_id, stamp, pos[i], mask[i], frame_id,
+                                 repaired_joints=int(n_bad[i])))
+    return out
 
 
 def _canonical_body(body_id: str, stamp: float, frame_id: str, layout: Layout,
                     positions: np.ndarray, confidences: Optional[np.ndarray],
                     min_confidence: float, rotation: np.ndarray,
                     min_valid_joints: int) -> Union[BodyFrame, Rejection]:
-    """Layout positions (J, 3) -> a BodyFrame, or a Rejection when too little remains."""
-    bad = ~np.isfinite(positions).all(axis=-1)  # (J,)
-    if confidences is not None:
-        bad |= ~np.isfinite(confidences)
-        # Confidence 0 marks a missing joint (Skeleton.msg), whatever min_confidence is.
-        confidences = np.where(confidences > 0, confidences, -np.inf)
-    pos, mask = map_to_canonical(positions, layout, confidences, min_confidence)  # (21, 3), (21,)
-    pos = (pos @ rotation.T).astype(np.float32)
-    n_valid = int(mask.sum())
-    if n_valid < min_valid_joints:
-        reason = NAN_COORDINATES if bad.any() else TOO_FEW_JOINTS
-        return Rejection(reason, f'body {body_id!r}: {n_valid} valid canonical joints '
-                                 f'< {min_valid_joints} ({int(bad.sum())} joints NaN/inf)')
-    return BodyFrame(body_id, stamp, pos, mask, frame_id, repaired_joints=int(bad.sum()))
+    """One body's layout positions (J, 3) -> a BodyFrame, or a Rejection when too little
+    remains (trackers that send one body at a time)."""
+    return _canonical_bodies([body_id], stamp, frame_id, layout, positions[None],
+                             None if confidences is None else confidences[None],
+                             min_confidence, rotation, min_valid_joints)[0]
 
 
 def _skeleton_layout(skel: Any) -> Union[Layout, Rejection]:
@@ -169,9 +182,8 @@ def _skeleton_layout(skel: Any) -> Union[Layout, Rejection]:
         return Rejection(UNKNOWN_JOINT_NAMES, f'body {skel.body_id!r}: {err}')
 
 
-def _skeleton_to_frame(skel: Any, stamp: float, frame_id: str, min_confidence: float,
-                       rotation: np.ndarray, min_valid_joints: int) -> Union[BodyFrame, Rejection]:
-    """Check and convert one Skeleton message."""
+def _check_skeleton(skel: Any) -> Union[tuple[Layout, bool], Rejection]:
+    """A Skeleton message's layout and whether it has confidences, or why it is rejected."""
     layout = _skeleton_layout(skel)
     if isinstance(layout, Rejection):
         return layout
@@ -179,13 +191,40 @@ def _skeleton_to_frame(skel: Any, stamp: float, frame_id: str, min_confidence: f
     if len(skel.positions) != n:
         return Rejection(WRONG_JOINT_COUNT, f'body {skel.body_id!r}: {len(skel.positions)} '
                                             f'positions, layout {layout.name!r} has {n} joints')
-    conf = np.asarray(skel.confidences, dtype=np.float64)
-    if conf.size not in (0, n):
-        return Rejection(WRONG_CONFIDENCE_COUNT, f'body {skel.body_id!r}: {conf.size} '
+    count = len(skel.confidences)
+    if count not in (0, n):
+        return Rejection(WRONG_CONFIDENCE_COUNT, f'body {skel.body_id!r}: {count} '
                                                  f'confidences for {n} positions')
-    return _canonical_body(skel.body_id, stamp, frame_id, layout, _points(skel.positions),
-                           conf if conf.size else None, min_confidence, rotation,
-                           min_valid_joints)
+    return layout, count > 0
+
+
+def _skeletons_to_frames(skeletons: Sequence[Any], stamp: float, frame_id: str,
+                         min_confidence: float, rotation: np.ndarray, min_valid_joints: int
+                         ) -> list[Union[BodyFrame, Rejection]]:
+    """Check and convert Skeleton messages, in their order: the bodies of one layout (and
+    with or without confidences) are read into one array and mapped in one call."""
+    out: list[Union[BodyFrame, Rejection, None]] = [None] * len(skeletons)
+    groups: dict[tuple, tuple[Layout, bool, list[int]]] = {}
+    for i, skel in enumerate(skeletons):
+        checked = _check_skeleton(skel)
+        if isinstance(checked, Rejection):
+            out[i] = checked
+            continue
+        layout, with_conf = checked
+        key = (layout.name, layout.joints, with_conf)
+        groups.setdefault(key, (layout, with_conf, []))[2].append(i)
+    for layout, with_conf, members in groups.values():
+        bodies = [skeletons[i] for i in members]
+        positions = np.array([(p.x, p.y, p.z) for skel in bodies for p in skel.positions],
+                             dtype=np.float64).reshape(len(bodies), len(layout.joints), 3)
+        confidences = np.array([np.asarray(skel.confidences, dtype=np.float64)
+                                for skel in bodies]) if with_conf else None
+        converted = _canonical_bodies([skel.body_id for skel in bodies], stamp, frame_id,
+                                      layout, positions, confidences, min_confidence, rotation,
+                                      min_valid_joints)
+        for i, frame in zip(members, converted):
+            out[i] = frame
+    return [frame for frame in out if frame is not None]
 
 
 def _screen_ids(ids: Sequence[str],
@@ -224,9 +263,9 @@ def skeleton_array_to_frames(msg: Any, min_confidence: float = 0.0, up_axis: str
     stamp = stamp_to_sec(msg.header.stamp)
     keep, rejections = _screen_ids([s.body_id for s in msg.skeletons], max_bodies)
     frames: list[BodyFrame] = []
-    for i in keep:
-        out = _skeleton_to_frame(msg.skeletons[i], stamp, msg.header.frame_id, min_confidence,
-                                 rotation, min_valid_joints)
+    for out in _skeletons_to_frames([msg.skeletons[i] for i in keep], stamp,
+                                    msg.header.frame_id, min_confidence, rotation,
+                                    min_valid_joints):
         if isinstance(out, Rejection):
             rejections.append(out)
         else:

@@ -63,9 +63,11 @@ class Printer:
         self.explained: Dict[str, str] = {}  # body -> last explanation printed
         self.labels: Dict[str, Counter] = {b: Counter() for b in who}
         self.states = 0
+        self.tracking = False  # a state with someone in it has come
 
     def __call__(self, msg: Any) -> None:
         self.states += 1
+        self.tracking = self.tracking or bool(msg.persons)
         now = time.monotonic() - self.start
         for p in msg.persons:
             if p.status == self.ok:
@@ -96,7 +98,8 @@ class Printer:
 
 
 def watch(printer: Printer, node_proc: subprocess.Popen, duration: float) -> bool:
-    """Spin a subscriber until `duration` s after the first state; False if none came."""
+    """Spin a subscriber until `duration` s after the first state with someone in it (the
+    replay has started: a busy machine shortens nothing); False if none came."""
     import rclpy
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
@@ -112,9 +115,10 @@ def watch(printer: Printer, node_proc: subprocess.Popen, duration: float) -> boo
         depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL))
     try:
         deadline = time.monotonic() + READY_TIMEOUT_S
-        while not printer.states and time.monotonic() < deadline and node_proc.poll() is None:
+        while not printer.tracking and time.monotonic() < deadline and \
+                node_proc.poll() is None:
             executor.spin_once(timeout_sec=0.1)
-        if not printer.states:
+        if not printer.tracking:
             return False
         end = time.monotonic() + duration
         while time.monotonic() < end and node_proc.poll() is None:

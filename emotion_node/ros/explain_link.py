@@ -9,6 +9,7 @@ in a child process (see explain_process); nothing here waits for either.
 """
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -20,7 +21,6 @@ from emotion_node.model.model_files import (
 from emotion_node.ros.people import OK
 from emotion_node.skeleton.cues import kinematic_cues
 
-LLM_THREADS = 1  # generation gets one core; the tokenizer and the executor keep the rest
 
 
 def explainer_dir(p: NodeParams, model_dir: Path) -> Path:
@@ -38,6 +38,8 @@ class ExplainLink:
         from emotion_node.runtime.explain_worker import ExplainWorker
         self.directory = explainer_dir(p, model.directory)
         self.period_s = p.llm_period_s
+        self._threads, self._nice, self._logger = p.llm_threads, p.llm_nice, logger
+        self._closing = threading.Event()  # set first at close: a load in progress stops
         self._fps = model.preprocess.fps
         self._asked: Dict[str, Tuple[str, float]] = {}  # body -> (style asked, monotonic time)
         self._shown: Dict[str, str] = {}  # body -> style of the attached explanation
@@ -63,7 +65,8 @@ class ExplainLink:
     def _start_process(self) -> Any:
         """Start the explainer's child process (on the worker thread)."""
         from emotion_node.runtime.explain_process import ProcessExplainer
-        return ProcessExplainer(self.directory, LLM_THREADS)
+        return ProcessExplainer(self.directory, self._threads, self._nice, self._closing,
+                                self._logger)
 
     def configure(self, period_s: float) -> None:
         """Take a new explanation period."""
@@ -124,7 +127,9 @@ class ExplainLink:
         return out
 
     def close(self) -> None:
-        """Stop the worker thread, which closes the explainer process."""
+        """Stop the worker thread, which closes the explainer process (a generation stops at
+        its next token, a load at once)."""
+        self._closing.set()
         if self.worker is not None:
             # Long enough for a generation to stop and the child to end (explain_process).
             self.worker.close(timeout=3 * CANCEL_GRACE_S)

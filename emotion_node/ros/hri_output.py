@@ -2,8 +2,9 @@
 
 REP-155 defines `expression` for faces only (/humans/faces/<id>/expression); the node reads
 emotion from the body, so it mirrors that topic under the body. A body's publisher exists while
-the body is tracked (warming up or ok) and is destroyed when the body is lost; every tick with a
-label publishes one Expression. hri_msgs is imported by name at configure (`output.hri`), so the
+the body is tracked (warming up or ok) and is destroyed when the body is lost; each label the
+node infers is published once, as one Expression (states between inferences repeat the same
+label and do not repeat it). hri_msgs is imported by name at configure (`output.hri`), so the
 node needs it only when asked to publish it.
 """
 from __future__ import annotations
@@ -60,6 +61,7 @@ class HriExpressions:
         self._node = node
         self._cls = expression_cls
         self._pubs: Dict[str, Publisher] = {}  # body id -> its publisher
+        self._sent: Dict[str, float] = {}  # body id -> window end of its last Expression
 
     @property
     def topics(self) -> Dict[str, str]:
@@ -71,10 +73,15 @@ class HriExpressions:
         tracked = {r.body_id: r for r in results if r.status != LOST}
         for body_id in [b for b in self._pubs if b not in tracked]:
             self._node.destroy_publisher(self._pubs.pop(body_id))
+            self._sent.pop(body_id, None)
         for body_id, result in tracked.items():
             pub = self._pubs.get(body_id) or self._create(body_id)
-            if result.status == OK and result.label:
+            # A label inferred from a window already sent is not news (the state goes out
+            # after every input message, labels at inference.rate_hz).
+            if result.status == OK and result.label and \
+                    self._sent.get(body_id) != result.window_end:
                 pub.publish(self.message(result, frame_id))
+                self._sent[body_id] = result.window_end
 
     def message(self, result: PersonResult, frame_id: str) -> Any:
         """One Expression: stamped with the end of the person's window."""
@@ -88,6 +95,7 @@ class HriExpressions:
         for pub in self._pubs.values():
             self._node.destroy_publisher(pub)
         self._pubs.clear()
+        self._sent.clear()
 
     def _create(self, body_id: str) -> Publisher:
         """A publisher for a newly tracked body (its topic told apart if already taken)."""

@@ -138,6 +138,7 @@ class EmotionNode(LifecycleNode):
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Release everything from whatever state the node is in."""
+        self.get_logger().info(f'lifecycle shutdown from {self._lifecycle}')
         self._stop_io()
         self._destroy_publishers()
         self.close()
@@ -175,6 +176,10 @@ class EmotionNode(LifecycleNode):
             if self._model is not None:
                 self._model.backend.close()
             self._explainer = self._model = self._pipeline = None
+
+    def lifecycle_state(self) -> str:
+        """'unconfigured', 'inactive', 'active' or 'finalized'."""
+        return self._lifecycle
 
     def _input_topic(self) -> str:
         """The input topic (the input type's default when the parameter is empty)."""
@@ -227,8 +232,8 @@ class EmotionNode(LifecycleNode):
         now = self._now()
         frames, rejected = self._convert(msg, now)
         self._queue.append((frames, rejected, now, arrived))
-        if p.inference_on_input and self._wake is not None:
-            self._wake.trigger()
+        if self._wake is not None:
+            self._wake.trigger()  # a tick buffers it at once; several queued, one tick
 
     def _convert(self, msg: Any, now: float
                  ) -> Tuple[List[convert.BodyFrame], List[convert.Rejection]]:
@@ -251,22 +256,25 @@ class EmotionNode(LifecycleNode):
     # --- inference tick ---------------------------------------------------------------------
 
     def _on_timer(self) -> None:
-        """Tick at the configured rate; with on-input ticks, only fill gaps in the input."""
+        """Tick when no input has ticked for a period: people still go lost, the state still
+        goes out."""
         p = self._params
         assert p is not None, 'the timer runs only while active'
-        period = 1.0 / p.inference_rate_hz
-        if p.inference_on_input and time.monotonic() - self._last_tick < period:
+        if time.monotonic() - self._last_tick < 1.0 / p.inference_rate_hz:
             return
-        self._tick()
+        self._tick(from_input=False)
 
-    def _tick(self) -> None:
-        """Drain the queue, infer everyone in one batch, publish the state and the markers."""
+    def _tick(self, from_input: bool = True) -> None:
+        """Drain the queue into the buffers, infer when due, publish the state and markers."""
         with self._tick_lock:
             if self._pipeline is not None:
-                self._tick_locked(self._pipeline, self._stats)
+                self._tick_locked(self._pipeline, self._stats, from_input)
 
-    def _tick_locked(self, pipeline: EmotionPipeline, stats: outputs.NodeStats) -> None:
+    def _tick_locked(self, pipeline: EmotionPipeline, stats: outputs.NodeStats,
+                     from_input: bool) -> None:
         """The tick's work, with the model held."""
+        p = self._params
+        assert p is not None, 'ticks run only while configured'
         self._last_tick = time.monotonic()
         now = self._now()
         self._drain(pipeline, now)
@@ -280,7 +288,9 @@ class EmotionNode(LifecycleNode):
         if pipeline.last_batch:
             stats.latencies_ms.append((time.perf_counter() - start) * 1e3)
         stats.ticks += 1
-        self._publish(pipeline, results)
+        stats.inferences += pipeline.inferred
+        if pipeline.changed or p.output_state_on_input or not from_input:
+            self._publish(pipeline, results)
         if self._explainer is not None:  # after publishing: never delays the state
             self._explainer.update(pipeline, results, now)
 
@@ -299,7 +309,7 @@ class EmotionNode(LifecycleNode):
                 stats.newest_stamp = max(stats.newest_stamp, max(f.stamp for f in frames))
 
     def _publish(self, pipeline: EmotionPipeline, results: List[Any]) -> None:
-        """Publish EmotionState (every tick) and the text markers."""
+        """Publish EmotionState and the text markers (at most 10 Hz)."""
         p, model = self._params, self._model
         assert p is not None and model is not None, 'ticks run only while configured'
         assert self._state_pub is not None and self._marker_pub is not None
@@ -320,7 +330,10 @@ class EmotionNode(LifecycleNode):
         """Publish /diagnostics (lifecycle state, rates, latency, rejections, LLM)."""
         if self._diag_pub is None or self._pipeline is None or self._model is None:
             return
-        extra = {'buffer_resets': str(self._pipeline.people.resets)}
+        people = self._pipeline.people
+        extra = {'buffer_resets': str(people.restarts_back + people.restarts_forward),
+                 'buffer_resets_back': str(people.restarts_back),
+                 'buffer_resets_forward': str(people.restarts_forward)}
         if self._explainer is not None:
             extra.update(self._explainer.diagnostics())
         self._diag_pub.publish(outputs.diagnostics(

@@ -13,14 +13,18 @@ from rclpy.exceptions import (InvalidNamespaceException, InvalidNodeNameExceptio
                                InvalidParameterTypeException, ParameterException)
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import TransitionCallbackReturn
+from rclpy.signals import SignalHandlerOptions
 
 from emotion_node.package_files import SOURCE_ROOT, installed_share_dir
 from emotion_node.ros.node import EmotionNode
+from emotion_node.ros.stop_signals import StopSignals
 
 # One executor thread. Inputs queue in DDS while a tick runs (a few ms), and the LLM has its
 # own process. rclpy's MultiThreadedExecutor cost more than the node's work: with it, 30 people
 # at 30 Hz saturated a core (p50 463 ms, inputs dropped); single-threaded it takes half a core
 # (p50 17 ms, nothing dropped; BENCHMARKS.md).
+
+SPIN_POLL_S = 0.1  # how soon the spin loop sees a stop signal
 
 
 def package_params_file() -> Optional[Path]:
@@ -41,29 +45,47 @@ def autostart(node: EmotionNode) -> bool:
     return True
 
 
-def main(args: Optional[List[str]] = None) -> int:
-    """Create the node, autostart it if asked, spin until shutdown; return the exit code."""
-    rclpy.init(args=sys.argv if args is None else args)
+def shutdown(node: EmotionNode) -> None:
+    """The lifecycle shutdown transition, from whatever state the node is in (none when a
+    lifecycle manager has already finalized it)."""
+    if node.lifecycle_state() != 'finalized':
+        node.trigger_shutdown()
+
+
+def main(args: Optional[List[str]] = None, stop: Optional[StopSignals] = None) -> int:
+    """Create the node, autostart it if asked, spin until a stop signal; shut the node down
+    once; return the exit code (0 after SIGINT or SIGTERM). `stop`: the handlers an entry
+    point installed before importing this module (else installed here)."""
+    stop = stop if stop is not None else StopSignals()
+    rclpy.init(args=sys.argv if args is None else args,
+               signal_handler_options=SignalHandlerOptions.NO)
     node: Optional[EmotionNode] = None
     try:
         node = EmotionNode()
-        if node.get_parameter('autostart').value and not autostart(node):
+        stop.logger = node.get_logger()
+        if stop.requested:
+            stop.logger.info(f'{stop.received[0]} while starting: shutting down')
+        if node.get_parameter('autostart').value and not stop.requested and \
+                not autostart(node):
             return 1
         executor = SingleThreadedExecutor()
         executor.add_node(node)
-        executor.spin()
+        while not stop.requested and rclpy.ok():
+            executor.spin_once(timeout_sec=SPIN_POLL_S)
     except (ParameterException, InvalidNamespaceException, InvalidNodeNameException) as err:
         hint = (' (write floating-point values with a decimal point, e.g. 15.0)'
                 if isinstance(err, InvalidParameterTypeException) else '')
         print(f'emotion_node: {err}{hint}', file=sys.stderr)
         return 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+    except ExternalShutdownException:
+        pass  # rclpy was shut down from elsewhere in the process
     finally:
         if node is not None:
-            node.close()
+            shutdown(node)
+            node.close()  # a no-op after the shutdown transition; a failed one leaves this
             node.destroy_node()
         rclpy.try_shutdown()
+        stop.ignore_from_now()
     return 0
 
 

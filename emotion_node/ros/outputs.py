@@ -55,7 +55,7 @@ def person_message(result: PersonResult, labels: Sequence[str]) -> PersonEmotion
 
 def emotion_state(results: Iterable[PersonResult], labels: Sequence[str], stamp: float,
                   frame_id: str, model_name: str, model_hash: str) -> EmotionState:
-    """Build the whole-state message; stamp is the newest skeleton stamp used."""
+    """Build the whole-state message; stamp is the newest skeleton stamp taken in."""
     return EmotionState(header=Header(stamp=to_time(stamp), frame_id=frame_id),
                         persons=[person_message(r, labels) for r in results],
                         model_name=model_name, model_hash=model_hash)
@@ -95,6 +95,7 @@ class NodeStats:
     frames: int = 0  # bodies accepted into buffers
     dropped: int = 0  # messages dropped because the queue was full
     ticks: int = 0
+    inferences: int = 0  # ticks that inferred labels
     inference_errors: int = 0
     rejected: Counter = field(default_factory=Counter)  # reason -> count
     repaired_joints: int = 0  # NaN/inf joints masked in bodies that were kept
@@ -147,6 +148,7 @@ def diagnostics(name: str, stamp: Time, stats: NodeStats, state: str, persons: i
         ('input_to_state_p50_ms', f'{n50:.2f}'), ('input_to_state_p95_ms', f'{n95:.2f}'),
         ('messages_received', str(stats.received)), ('bodies_accepted', str(stats.frames)),
         ('dropped_queue_full', str(stats.dropped)), ('ticks', str(stats.ticks)),
+        ('inferences', str(stats.inferences)),
         ('repaired_joints', str(stats.repaired_joints)),
         ('inference_errors', str(stats.inference_errors)),
         ('rejected_total', str(sum(stats.rejected.values())))]

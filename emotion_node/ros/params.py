@@ -63,11 +63,13 @@ class NodeParams:
                                           'below it they stay warming up (12 of 21 joints: '
                                           'held-out accuracy falls steeply below, EVALUATION.md)',
                                           low=0.0, high=1.0, runtime=True)
-    inference_rate_hz: float = _p(15.0, 'inference and /emotion_state rate (Hz); with '
-                                  'inference.on_input the timer only fills gaps in the input',
+    inference_rate_hz: float = _p(15.0, 'labels are inferred this often per second of '
+                                  'skeleton time (everyone with new frames in one batch); '
+                                  'without input, the state is published at this rate',
                                   low=0.1, high=200.0, runtime=True)
-    inference_on_input: bool = _p(True, 'also infer as soon as a new input message arrives '
-                                  '(lowest latency); otherwise only on the timer', runtime=True)
+    inference_on_input: bool = _p(False, 'infer on every input message instead (labels one '
+                                  'message fresher; the cost grows with the input rate)',
+                                  runtime=True)
     people_max_persons: int = _p(32, 'most people tracked at once; bodies beyond it are '
                                  'rejected (bounds memory whatever ids arrive)', low=1, high=1000)
     people_lost_timeout_s: float = _p(1.0, 'a person not seen for this long is reported lost, '
@@ -96,6 +98,10 @@ class NodeParams:
                            'depth 1); relative names follow the node namespace')
     output_marker_topic: str = _p('emotion_markers', 'visualization_msgs/MarkerArray topic with '
                                   'a text label above each head')
+    output_state_on_input: bool = _p(True, 'publish /emotion_state after every input message '
+                                     '(newest stamps and statuses, labels of the latest '
+                                     'inference); false: only when labels are inferred or '
+                                     'someone goes lost', runtime=True)
     output_markers: bool = _p(True, 'publish the RViz / Foxglove text markers', runtime=True)
     output_frame_id: str = _p('', 'frame_id of the outputs; empty: the tracker frame',
                               runtime=True)
@@ -104,14 +110,18 @@ class NodeParams:
     output_marker_height: float = _p(0.35, 'height of the text label above the head (m)',
                                      low=0.0, high=5.0, runtime=True)
     diagnostics_period_s: float = _p(1.0, '/diagnostics period (s)', low=0.1, high=60.0)
-    llm_enabled: bool = _p(False, 'explain each person\'s label in words with the LLM on its '
-                           'own thread')
+    llm_enabled: bool = _p(False, 'explain each person\'s label in words with the LLM, in a '
+                           'process of its own')
     llm_period_s: float = _p(10.0, 'explain a person again after this long even when the label '
                              'did not change (s)', low=1.0, high=3600.0, runtime=True)
     llm_timeout_s: float = _p(10.0, 'give up on one explanation after this long (s)', low=0.5,
                               high=600.0)
     llm_model_dir: str = _p('', 'explainer directory (projector + LoRA adapter); empty: '
                             '<model.path>/explainer')
+    llm_threads: int = _p(1, 'CPU threads of the explainer process (generation)', low=1,
+                          high=64)
+    llm_nice: int = _p(10, 'nice level of the explainer process: above 0 it yields the CPU to '
+                       'the node (and to everything else) when cores are short', low=0, high=19)
     autostart: bool = _p(False, 'configure and activate at start-up without a lifecycle '
                          'manager (the launch file does this with lifecycle events instead)')
 
@@ -196,6 +206,26 @@ def declare_all(node: Any) -> None:
     """Declare every parameter on `node` with its descriptor (description, range, choices)."""
     node.declare_parameters('', [(name, info['default'], descriptor(name, info))
                                  for name, info in describe().items()])
+
+
+def parse_assignment(text: str) -> Tuple[str, Any]:
+    """'inference.on_input:=true' (as after `-p`) -> (ROS name, value of the declared type);
+    ValueError names a bad name or value."""
+    name, sep, raw = text.partition(':=')
+    if not sep:
+        raise ValueError(f'expected NAME:=VALUE, got {text!r}')
+    kind: Callable[[str], Any] = type(_FIELDS[field_name(name)].default)
+    try:
+        if kind is bool:
+            if raw.lower() not in ('true', 'false'):
+                raise ValueError(raw)
+            value: Any = raw.lower() == 'true'
+        else:
+            value = kind(raw)
+    except ValueError:
+        raise ValueError(f'parameter {name} is of type {kind.__name__}, got {raw!r}') from None
+    check_value(field_name(name), value)
+    return name, value
 
 
 def read_all(get_value: Callable[[str], Any]) -> NodeParams:

@@ -3,6 +3,18 @@
 A person is warming up until enough of the model window is covered, then ok; when not seen for
 the lost timeout they are reported lost once and then removed. The table never holds more than
 `max_persons` people, whatever ids arrive, so memory stays bounded.
+
+Stamps that do not move forward (one stale frame keeps a person's window, a new recording
+replaces it):
+- a frame at or behind the person's newest stamp is dropped and counted (`stamp_backwards`):
+  an out-of-order or replayed frame, a second camera with a skewed clock;
+- a jump back of more than RESET_JUMP_S restarts the buffer only when it persists: the
+  RESET_AFTER_FRAMES-th frame in a row that far behind, in order among themselves (a bag loop
+  or a clock reset, where every following frame is behind too) starts a new window; the ones
+  before it were dropped and counted;
+- a jump forward by more than the lost timeout starts a fresh window: the motion in between
+  was not seen, and interpolating across the gap would invent it.
+Restarts are counted per direction (`buffer_resets_back`, `buffer_resets_forward`).
 """
 from __future__ import annotations
 
@@ -18,7 +30,8 @@ from emotion_node.skeleton.preprocess import PreprocessConfig, resample
 WARMING_UP, OK, LOST = 0, 1, 2  # the PersonEmotion.STATUS_* values
 STAMP_BACKWARDS = 'stamp_backwards'
 TOO_MANY_PERSONS = 'too_many_persons'
-RESET_JUMP_S = 1.0  # a stamp further back than this restarts the buffer instead of rejecting
+RESET_JUMP_S = 1.0  # frames further back than this may be a new recording ...
+RESET_AFTER_FRAMES = 3  # ... once this many come in a row (see the module docstring)
 MAX_INPUT_HZ = 60.0  # buffers hold window_length_s at up to this input rate
 # Joints tried, in order, for where a person's head is (text labels go above it).
 _HEAD_JOINTS = tuple(CANONICAL_INDEX[n] for n in ('head', 'neck', 'chest'))
@@ -51,7 +64,9 @@ class PersonTrack:
         self.last_seen = -math.inf  # node clock (s) when a frame last arrived
         self.frame_id = ''
         self.updated = False  # new frames since the last window was taken
-        self.resets = 0  # buffer restarts after big jumps back in time
+        self.restarts_back = 0  # buffer restarts after a lasting jump back in time
+        self.restarts_forward = 0  # ... after a jump forward beyond the gap allowed
+        self._behind: List[float] = []  # stamps of the latest frames in a row far behind
 
     @property
     def count(self) -> int:
@@ -64,14 +79,23 @@ class PersonTrack:
         return float(self._stamps[self._next - 1]) if self._count else -math.inf
 
     def add(self, stamp: float, positions: np.ndarray, mask: np.ndarray, frame_id: str,
-            now: float) -> Optional[str]:
-        """Append one frame; return a rejection reason for a stamp going backwards."""
+            now: float, max_gap_s: float = math.inf) -> Optional[str]:
+        """Append one frame; return a rejection reason for a stamp that does not move forward
+        (the policy in the module docstring; `max_gap_s`: a jump forward beyond it starts a
+        fresh window)."""
         newest = self.newest_stamp
         if stamp <= newest:
             if newest - stamp <= RESET_JUMP_S:
+                self._behind.clear()  # near the newest: reordering, not a new recording
                 return STAMP_BACKWARDS
-            self.clear()  # a big jump back (bag loop, clock reset): a new recording
-            self.resets += 1
+            if not self._jump_back_persists(stamp):
+                return STAMP_BACKWARDS
+            self.clear()  # a lasting jump back (bag loop, clock reset): a new recording
+            self.restarts_back += 1
+        elif self._count and stamp - newest > max_gap_s:
+            self.clear()  # nothing seen in between: a fresh window, not an interpolated one
+            self.restarts_forward += 1
+        self._behind.clear()
         self._stamps[self._next] = stamp
         self._positions[self._next] = positions
         self._mask[self._next] = mask
@@ -82,9 +106,18 @@ class PersonTrack:
             self.status = WARMING_UP  # seen again before removal
         return None
 
+    def _jump_back_persists(self, stamp: float) -> bool:
+        """Note one more frame far behind; True when it is the RESET_AFTER_FRAMES-th in a row
+        and they are in order (strays from another time are not)."""
+        if self._behind and stamp <= self._behind[-1]:
+            self._behind.clear()
+        self._behind.append(stamp)
+        return len(self._behind) >= RESET_AFTER_FRAMES
+
     def clear(self) -> None:
         """Forget every frame (the status is recomputed from the next window)."""
         self._count, self._next = 0, 0
+        self._behind.clear()
 
     def samples(self, span_s: Optional[float] = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Frames covering span_s (default length_s) before the newest, oldest first.
@@ -154,7 +187,8 @@ class People:
         self.lost_timeout_s = float(lost_timeout_s)
         self.capacity = max(8, int(math.ceil(self.length_s * MAX_INPUT_HZ)) + 1)
         self.tracks: Dict[str, PersonTrack] = {}
-        self.resets = 0  # buffer restarts (big jumps back in time), over every person
+        self.restarts_back = 0  # buffer restarts (module docstring), over every person
+        self.restarts_forward = 0
 
     def __len__(self) -> int:
         return len(self.tracks)
@@ -167,9 +201,10 @@ class People:
             if len(self.tracks) >= self.max_persons:
                 return TOO_MANY_PERSONS
             track = self.tracks[body_id] = PersonTrack(body_id, self.capacity, self.length_s)
-        before = track.resets
-        reason = track.add(stamp, positions, mask, frame_id, now)
-        self.resets += track.resets - before
+        back, forward = track.restarts_back, track.restarts_forward
+        reason = track.add(stamp, positions, mask, frame_id, now, self.lost_timeout_s)
+        self.restarts_back += track.restarts_back - back
+        self.restarts_forward += track.restarts_forward - forward
         return reason
 
     def sweep(self, now: float) -> List[str]:

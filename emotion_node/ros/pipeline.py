@@ -2,9 +2,16 @@
 
 `EmotionPipeline` is what the node runs every tick; the benchmark feeds recorded frames through
 the same object to measure label flicker with and without smoothing, so both use one code path.
+
+Inference has a rate of its own, in skeleton time: a tick infers everyone with new frames once
+the newest stamp has moved on by `1 / rate_hz` since the last inference (or at every tick with
+`every_input`); the ticks between only sweep lost people and keep the latest labels. Emotion
+changes over seconds, the model sees 15 frames a second, and inferring at the input rate (30 Hz
+trackers) would double the work without a new model frame.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -18,6 +25,10 @@ from emotion_node.ros.smoothing import LabelSmoother, SmoothingConfig
 from emotion_node.runtime import loading
 from emotion_node.runtime.loading import LoadedModel
 from emotion_node.skeleton.preprocess import PreprocessConfig, preprocess_batch
+
+# A frame this share of an inference period early still counts as on time: tracker stamps
+# jitter, and 30 Hz stamps in whole nanoseconds fall a hair short of two per 15 Hz period.
+SCHEDULE_SLACK = 0.1
 
 
 @dataclass
@@ -62,6 +73,8 @@ class PipelineSettings:
     lost_timeout_s: float = 1.0
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
     min_joint_fraction: float = 0.55  # of the canonical joints, over the observed frames
+    rate_hz: float = 15.0  # inferences per second of skeleton time
+    every_input: bool = False  # infer at every tick instead
 
     @classmethod
     def from_params(cls, p: NodeParams) -> 'PipelineSettings':
@@ -69,7 +82,7 @@ class PipelineSettings:
         return cls(p.window_min_frames, p.people_lost_timeout_s, SmoothingConfig(
             p.smoothing_enabled, p.smoothing_tau_s, p.smoothing_margin, p.smoothing_min_hold_s,
             p.smoothing_neutral_below),
-            p.window_min_joint_fraction)
+            p.window_min_joint_fraction, p.inference_rate_hz, p.inference_on_input)
 
 
 def load_model(p: NodeParams, logger: Any = None) -> LoadedModel:
@@ -101,9 +114,13 @@ class EmotionPipeline:
         self.results: Dict[str, PersonResult] = {}
         self.tokens: Dict[str, PersonTokens] = {}
         self._smoothers: Dict[str, LabelSmoother] = {}
-        self.newest_stamp = 0.0
+        self.newest_stamp = 0.0  # newest stamp buffered (of the people tracked now)
         self.frame_id = ''
         self.last_batch = 0  # persons inferred by the latest step
+        self.inferred = False  # whether the latest step inferred
+        self.changed = False  # ... or someone went lost or was removed
+        self._next_inference = -math.inf  # skeleton stamp from which inference is due
+        self._inferred_at = -math.inf  # newest stamp at the latest inference
 
     @classmethod
     def from_params(cls, model: 'LoadedModel', p: NodeParams) -> 'EmotionPipeline':
@@ -120,6 +137,8 @@ class EmotionPipeline:
         if not 0.0 <= settings.min_joint_fraction <= 1.0:
             raise ValueError(f'window.min_joint_fraction = {settings.min_joint_fraction} must '
                              f'be in [0, 1]')
+        if not (math.isfinite(settings.rate_hz) and settings.rate_hz > 0):
+            raise ValueError(f'inference.rate_hz = {settings.rate_hz} must be > 0')
         self.settings = settings
         self.people.lost_timeout_s = settings.lost_timeout_s
 
@@ -134,16 +153,30 @@ class EmotionPipeline:
         return rejected
 
     def step(self, now: float) -> List[PersonResult]:
-        """Sweep lost people, infer everyone with new frames in one batch, return all results."""
-        for body_id in self.people.sweep(now):
+        """Sweep lost people; when inference is due, infer everyone with new frames in one
+        batch; return all results (`inferred` says whether this step inferred, `changed`
+        whether it inferred or someone went lost or was removed)."""
+        removed = self.people.sweep(now)
+        for body_id in removed:
             for table in (self.results, self.tokens, self._smoothers):
                 table.pop(body_id, None)
+        self.changed = bool(removed)
+        stamps = [t.newest_stamp for t in self.people.tracks.values() if t.count]
+        if stamps:
+            self.newest_stamp = max(stamps)
+        self.inferred = bool(stamps) and self._inference_due(self.newest_stamp)
         fresh = []
         for track in self.people.tracks.values():
             if track.status == LOST:
-                self._result(track).status = LOST
+                result = self._result(track)
+                self.changed |= result.status != LOST
+                result.status = LOST
             elif track.updated:
                 fresh.append(track)
+        self.changed |= self.inferred
+        if not self.inferred:
+            self.last_batch = 0
+            return [self.results[b] for b in self.people.tracks if b in self.results]
         batch: List[Tuple[PersonTrack, Window]] = [
             (t, w) for t, w in zip(fresh, windows(fresh, self.preprocess)) if w is not None]
         warm = []
@@ -159,6 +192,22 @@ class EmotionPipeline:
         if warm:
             self._infer(warm)
         return [self.results[b] for b in self.people.tracks if b in self.results]
+
+    def _inference_due(self, newest: float) -> bool:
+        """Whether to infer at this newest stamp; moves the schedule on when it is."""
+        if self.settings.every_input:
+            return True
+        period = 1.0 / self.settings.rate_hz
+        slack = SCHEDULE_SLACK * period
+        if newest < self._inferred_at:  # stamps went back (a new recording): start over
+            self._next_inference = -math.inf
+        if newest < self._next_inference - slack:
+            return False
+        # On the grid while input keeps up (15 Hz from 30 Hz stamps exactly), never bunched
+        # after a gap.
+        self._next_inference = max(self._next_inference + period, newest + period)
+        self._inferred_at = newest
+        return True
 
     def _result(self, track: PersonTrack) -> PersonResult:
         """The person's result entry, created on first use."""
@@ -181,7 +230,6 @@ class EmotionPipeline:
         result.window_frames = int(window.valid_frames)
         result.valid_joint_fraction = self._joint_fraction(mask)
         result.head, result.frame_id = track.head(), track.frame_id
-        self.newest_stamp = max(self.newest_stamp, result.window_end)
         self.frame_id = track.frame_id or self.frame_id
 
     def _joint_fraction(self, mask: np.ndarray) -> float:

@@ -2,33 +2,82 @@
 
 Generation is Python-heavy (one forward pass per token); in the node's own interpreter it would
 compete with the inference tick for the interpreter lock and add milliseconds to every state.
-In a child process it only competes for a core, with its own thread budget. The node side waits
-on a pipe (no lock held), so the worker thread's one-at-a-time, newest-wins and timeout rules
-stay as they are.
+In a child process it only competes for a core, with its own thread budget and nice level. The
+node side waits on a pipe (no lock held), so the worker thread's one-at-a-time, newest-wins and
+timeout rules stay as they are.
+
+The child belongs to the node: it ignores SIGINT (Ctrl-C in a terminal or `ros2 launch` sends it
+to the whole process group; the node ends the child itself, through the pipe, when it shuts
+down), and what it has to say (warnings, library log records) goes to the parent's logger
+instead of its own stderr, so a launch log holds log lines only (no progress bars).
 """
 from __future__ import annotations
 
+import logging
 import multiprocessing
+import os
+import signal
 import time
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 LOAD_TIMEOUT_S = 300.0  # first load may convert the GGUF file into the local cache
 CANCEL_GRACE_S = 5.0  # after a timeout, how long the child may take to stop generating
 POLL_S = 0.05
+LOG_LEVELS = {logging.DEBUG: 'debug', logging.INFO: 'info', logging.WARNING: 'warning',
+              logging.ERROR: 'error', logging.CRITICAL: 'error'}
 
 
-def _serve(directory: str, threads: int, conn: Any, cancel: Any) -> None:
-    """Child process: load the explainer, then answer (tokens, label, cues, deadline) requests."""
-    import torch
-    torch.set_num_threads(threads)
+class _ToParent(logging.Handler):
+    """Sends the child's log records (transformers' and warnings) to the parent."""
+
+    def __init__(self, conn: Any) -> None:
+        super().__init__(logging.WARNING)
+        self._conn = conn
+
+    def emit(self, record: logging.LogRecord) -> None:
+        level = LOG_LEVELS.get(record.levelno, 'warning')
+        try:
+            self._conn.send(('log', level, f'explainer process: {record.getMessage()}'))
+        except (OSError, ValueError):
+            pass  # the parent is gone; nothing to tell
+
+
+def _quiet(conn: Any) -> None:
+    """Route warnings and transformers' logging to the parent; no progress bars."""
+    os.environ.setdefault('HF_HUB_DISABLE_PROGRESS_BARS', '1')
     try:
+        from transformers.utils import logging as hf_logging
+        hf_logging.disable_progress_bar()
+        hf_logging.disable_default_handler()  # its stderr handler; ours follows
+    except ImportError:
+        pass  # loading will say what is missing
+    logging.captureWarnings(True)
+    handler = _ToParent(conn)
+    for name in ('py.warnings', 'transformers', 'peft', 'torch'):
+        log = logging.getLogger(name)
+        log.handlers[:] = [handler]
+        log.propagate = False
+
+
+def _serve(directory: str, threads: int, nice: int, conn: Any, cancel: Any) -> None:
+    """Child process: load the explainer, then answer (tokens, label, cues, deadline) requests."""
+    # SIGINT was blocked by the parent around the start, so none is lost before this line.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    if nice > 0:
+        os.nice(nice)
+    try:
+        _quiet(conn)
+        import torch
+        torch.set_num_threads(threads)
         from emotion_node.model.explainer import Explainer
         explainer = Explainer.load(directory)
     except Exception as err:  # noqa: BLE001 - reported to the parent, which logs it
-        conn.send(('error', f'loading {directory} failed: {type(err).__name__}: {err}'))
+        _send(conn, ('error', f'loading {directory} failed: {type(err).__name__}: {err}'))
         return
-    conn.send(('ready', ''))
+    if not _send(conn, ('ready', '')):
+        return
     while True:
         try:
             request = conn.recv()
@@ -38,40 +87,92 @@ def _serve(directory: str, threads: int, conn: Any, cancel: Any) -> None:
             return
         tokens, label, cues, deadline = request
         try:
-            text = explainer.explain(tokens, label=label, cues=cues, deadline=deadline,
-                                     cancel=cancel)
-            conn.send(('text', text))
+            answer = ('text', explainer.explain(tokens, label=label, cues=cues,
+                                                deadline=deadline, cancel=cancel))
         except TimeoutError as err:
-            conn.send(('timeout', str(err)))
+            answer = ('timeout', str(err))
         except Exception as err:  # noqa: BLE001 - an LLM failure is an answer, not a crash
-            conn.send(('error', f'{type(err).__name__}: {err}'))
+            answer = ('error', f'{type(err).__name__}: {err}')
+        if not _send(conn, answer):
+            return
+
+
+def _send(conn: Any, message: tuple) -> bool:
+    """Send to the parent; False when it is gone (the child then ends quietly)."""
+    try:
+        conn.send(message)
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def _log_to(logger: Any) -> Callable[[str, str], None]:
+    """(level, text) -> the logger's method of that level (an rclpy or a logging logger)."""
+    fallback = logging.getLogger('emotion_node.explainer')
+
+    def log(level: str, text: str) -> None:
+        target = logger if logger is not None else fallback
+        getattr(target, level, target.warning)(text)
+    return log
 
 
 class ProcessExplainer:
-    """`explain(tokens, label, cues, deadline, cancel)` served by a child process."""
+    """`explain(tokens, label, cues, deadline, cancel)` served by a child process.
 
-    def __init__(self, directory: Path, threads: int = 1) -> None:
+    `threads`: the child's torch threads; `nice`: its nice level (above 0 it yields the CPU to
+    the node); `cancel`: an event that, set while the child is still loading, ends it at once
+    (a node shutting down does not wait for the LLM to load); `logger`: where the child's
+    warnings go (default: Python logging).
+    """
+
+    def __init__(self, directory: Path, threads: int = 1, nice: int = 0, cancel: Any = None,
+                 logger: Any = None) -> None:
         ctx = multiprocessing.get_context('spawn')  # never fork a process that runs rclpy
+        self._log = _log_to(logger)
         self._conn, child = ctx.Pipe()
         self._cancel = ctx.Event()
-        self._proc = ctx.Process(target=_serve, args=(str(directory), threads, child,
+        self._proc = ctx.Process(target=_serve, args=(str(directory), threads, nice, child,
                                                       self._cancel),
                                  name='emotion-explainer', daemon=True)
-        self._proc.start()
+        # The child inherits this thread's signal mask: SIGINT stays blocked until it has
+        # chosen to ignore it.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            self._proc.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         child.close()
-        kind, detail = self._receive(time.monotonic() + LOAD_TIMEOUT_S) or ('error', 'no answer')
+        started = time.monotonic()
+        self._log('info', f'explainer process {self._proc.pid}: loading {directory}')
+        answer = self._receive(started + LOAD_TIMEOUT_S, cancel)
+        if answer is None and cancel is not None and cancel.is_set():
+            self.close(grace_s=0.0)  # still loading: nothing to finish
+            raise RuntimeError('explainer process: stopped while loading')
+        kind, detail = answer or ('error', 'no answer')
         if kind != 'ready':
             self.close()
             raise RuntimeError(f'explainer process: {detail}')
+        self._log('info', f'explainer process {self._proc.pid}: ready after '
+                          f'{time.monotonic() - started:.1f} s')
+
+    @property
+    def pid(self) -> Optional[int]:
+        """The child's process id."""
+        return self._proc.pid
 
     def _receive(self, until: float, cancel: Any = None) -> Optional[tuple]:
-        """The child's next message, or None at `until`, on `cancel`, or if it died."""
+        """The child's next answer, or None at `until`, on `cancel`, or if it died; log
+        records it sends on the way are logged."""
         while time.monotonic() < until and not (cancel is not None and cancel.is_set()):
             if self._conn.poll(POLL_S):
                 try:
-                    return self._conn.recv()
+                    message = self._conn.recv()
                 except (EOFError, OSError):
                     return None
+                if message[0] == 'log':
+                    self._log(message[1], message[2])
+                    continue
+                return message
             if not self._proc.is_alive():
                 return None
         return None
@@ -99,15 +200,16 @@ class ProcessExplainer:
             raise TimeoutError(value)
         raise RuntimeError(value)
 
-    def close(self) -> None:
-        """Ask the child to finish, then make sure it has."""
+    def close(self, grace_s: float = CANCEL_GRACE_S) -> None:
+        """Ask the child to finish, give it `grace_s`, then make sure it has."""
         self._cancel.set()
         try:
             self._conn.send(None)
         except (OSError, ValueError):
             pass
-        self._proc.join(timeout=CANCEL_GRACE_S)
+        self._proc.join(timeout=grace_s)
         if self._proc.is_alive():
             self._proc.kill()
             self._proc.join(timeout=CANCEL_GRACE_S)
         self._conn.close()
+        self._log('info', f'explainer process {self._proc.pid}: ended')

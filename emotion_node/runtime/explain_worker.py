@@ -139,7 +139,8 @@ class ExplainWorker:
         try:
             return self._source()
         except Exception as err:  # noqa: BLE001 - any load failure is reported, never raised
-            self._fail("failed", f"loading the explainer failed: {err}")
+            if not self._stop.is_set():  # a load cut short by closing is no failure
+                self._fail("failed", f"loading the explainer failed: {err}")
             return None
 
     def _run(self) -> None:

@@ -32,12 +32,22 @@ def test_latency_row_over_dds(random_model, tmp_path, capsys):
     report = json.loads(out.read_text())
     (row,) = report['rows']
     assert set(row) >= {'persons', 'rate_hz', 'llm', 'p50_ms', 'p99_ms', 'dropped',
-                        'cpu_percent'}
+                        'cpu_percent', 'explainer_cpu_percent', 'label_p50_ms', 'label_p99_ms',
+                        'person_frames_per_cpu_s', 'model_person_frames_per_cpu_s',
+                        'model_ratio', 'load_1min'}
     assert row['persons'] == 3 and row['rate_hz'] == 30.0 and row['llm'] is False
     assert row['published'] == 120 and row['measured'] == 90
     assert row['unanswered'] == 0  # every measured message was answered by a state
-    assert row['dropped'] <= 3  # nothing dropped (a little slack for a loaded machine)
-    assert 0 < row['p50_ms'] <= row['p99_ms'] < 1000
+    # Counted, not judged: how many a busy machine drops is the benchmark's figure.
+    assert 0 <= row['dropped'] <= row['published'] // 10
+    assert 0 < row['p50_ms'] <= row['p99_ms']
+    assert row['p50_ms'] <= row['label_p50_ms'] <= row['label_p99_ms']  # labels: 15 Hz
+    assert row['explainer_cpu_percent'] == 0.0  # no LLM, no child
+    # Person-frames per CPU-second: 3 people x 90 messages over the node's CPU time; the model
+    # alone does more.
+    assert 0 < row['person_frames_per_cpu_s'] < row['model_person_frames_per_cpu_s']
+    assert row['model_ratio'] == pytest.approx(
+        row['person_frames_per_cpu_s'] / row['model_person_frames_per_cpu_s'], rel=0.01)
     assert 0 < row['cpu_percent'] < 200 and row['backend'] == 'onnxruntime'
     assert 0 < row['node_p50_ms'] <= row['p50_ms']  # inside the node is part of end to end
     assert 'persons' in capsys.readouterr().out
@@ -55,5 +65,18 @@ def test_stages_time_the_nodes_work_per_message(random_model, tmp_path, capsys):
         stages = [row[f'{name}_ms'] for name in node.STAGES]
         assert all(v > 0 for v in stages)
         assert row['total_ms'] >= max(stages)
+        assert row['inferences'] == 15  # 30 Hz input, labels at the default 15 Hz
+        assert row['track_tick_ms'] < row['infer_tick_ms']
     assert four['convert_ms'] > one['convert_ms']  # four bodies to convert, not one
     assert 'deserialize ms' in capsys.readouterr().out
+    assert run('--stages-only', '--persons', '2', '--duration', '1', '--warmup', '0.5',
+               '--param', 'inference.on_input:=true', '--model', str(random_model),
+               '--backend', 'onnxruntime', '--json', str(out)) == 0
+    (every,) = json.loads(out.read_text())['stages']
+    assert every['inferences'] == every['messages'] == 30 and every['track_tick_ms'] is None
+    assert every['params'] == {'inference.on_input': True}
+
+
+def test_a_bad_param_is_refused(capsys):
+    assert run('--stages-only', '--param', 'inference.on_input:=maybe') == 2
+    assert 'inference.on_input is of type bool' in capsys.readouterr().err

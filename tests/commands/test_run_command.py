@@ -1,13 +1,17 @@
 """`emotion-node run` autostarts unless the user names autostart (so run + replay work bare)."""
 import emotion_node.ros.node_main as node_main
+import emotion_node.ros.stop_signals as stop_signals
 from emotion_node.commands import run
 
 
 def _argv_seen(monkeypatch, argv):
     seen = []
-    monkeypatch.setattr(node_main, 'main', lambda args: seen.append(args) or 0)
+    # The node's stop handlers are not installed in the test process.
+    monkeypatch.setattr(stop_signals, 'StopSignals', lambda: 'handlers')
+    monkeypatch.setattr(node_main, 'main', lambda args, stop: seen.append((args, stop)) or 0)
     assert run.main_with_ros_args(argv) == 0
-    return seen[0]
+    assert seen[0][1] == 'handlers'  # installed before the node's imports, handed to it
+    return seen[0][0]
 
 
 def test_bare_run_configures_and_activates(monkeypatch):

@@ -43,7 +43,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def make_ros_env(domain_id: int) -> dict[str, str]:
-    """os.environ for a child process in its own DDS domain, discovering on localhost only."""
+    """os.environ for a child process in its own DDS domain (moved by
+    EMOTION_NODE_TEST_DOMAIN_SHIFT, tests/conftest.py), discovering on localhost only."""
+    domain_id += int(os.environ.get('EMOTION_NODE_TEST_DOMAIN_SHIFT', '0'))
     if not 0 <= domain_id <= 101:
         raise ValueError(f'ROS_DOMAIN_ID must be in 0..101, got {domain_id}')
     env = dict(os.environ)

@@ -252,3 +252,31 @@ def test_builders_check_their_input(rclpy_types) -> None:
     assert cv.split_stamp(-0.25) == (-1, 750_000_000)
     with pytest.raises(ValueError, match='pkg/msg/Name'):
         cv.import_message_class('nonsense')
+
+
+def test_a_mixed_message_converts_each_body_as_alone_and_in_order(types) -> None:
+    # Bodies of one layout are converted together: grouping must not reorder or mix them.
+    rng = np.random.default_rng(3)
+    k4 = len(get_layout('k4abt').joints)
+    names = get_layout('coco17').joints
+    conf = rng.uniform(0.0, 1.0, k4)
+    nan = rng.normal(0.0, 0.5, (NUM_JOINTS, 3))
+    nan[:18] = np.nan  # too few joints left: rejected between good bodies
+    skeletons = [
+        _skeleton(types, 'a', pos=rng.normal(0.0, 0.5, (NUM_JOINTS, 3))),
+        _skeleton(types, 'b', 'k4abt', pos=rng.normal(0.0, 0.5, (k4, 3)), conf=conf),
+        _skeleton(types, 'c', pos=nan),
+        _skeleton(types, 'd', '', names=names, pos=rng.normal(0.0, 0.5, (len(names), 3))),
+        _skeleton(types, 'e', 'k4abt', pos=rng.normal(0.0, 0.5, (k4, 3))),
+        _skeleton(types, 'f', pos=rng.normal(0.0, 0.5, (NUM_JOINTS, 3)),
+                  conf=np.linspace(0.0, 1.0, NUM_JOINTS)),
+    ]
+    frames, rejected = cv.skeleton_array_to_frames(_array(types, skeletons), 0.3, '-y')
+    assert [f.body_id for f in frames] == ['a', 'b', 'd', 'e', 'f']
+    assert [r.reason for r in rejected] == [cv.NAN_COORDINATES]
+    for frame, skel in zip(frames, [s for s in skeletons if s.body_id != 'c']):
+        (alone,), _ = cv.skeleton_array_to_frames(_array(types, [skel]), 0.3, '-y')
+        assert alone.body_id == frame.body_id and alone.stamp == frame.stamp == 1.5
+        assert np.array_equal(alone.positions, frame.positions)
+        assert np.array_equal(alone.mask, frame.mask)
+    assert not frames[4].mask.all() and frames[4].mask.any()  # f's low confidences masked

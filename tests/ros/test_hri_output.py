@@ -11,7 +11,10 @@ import pytest
 from rclpy.validate_full_topic_name import validate_full_topic_name
 
 from emotion_node.model.labels import CIRCUMPLEX, EMOTION_STYLES, hri_label
-from emotion_node.ros.hri_output import NO_EXPRESSION, TOPIC, expression_of, hri_body_id
+from emotion_node.ros.hri_output import (
+    NO_EXPRESSION, TOPIC, HriExpressions, expression_of, hri_body_id)
+from emotion_node.ros.people import LOST, OK, WARMING_UP
+from emotion_node.ros.pipeline import PersonResult
 
 EXPRESSION_MSG = Path(__file__).resolve().parent / 'interfaces' / 'hri_msgs' / 'msg' / \
     'Expression.msg'
@@ -52,3 +55,58 @@ def test_the_published_expression_of_every_label():
         else:  # proud, not_confident: no equivalent among the 25
             assert expression == NO_EXPRESSION and style in ('proud', 'not-confident')
         assert style in CIRCUMPLEX  # valence and arousal stay filled either way
+
+
+class FakePublisher:
+    def __init__(self, topic: str) -> None:
+        self.topic_name = topic
+        self.sent: list[Expression] = []
+
+    def publish(self, msg) -> None:
+        self.sent.append(msg)
+
+
+class FakeNode:
+    """The two calls HriExpressions makes of its node; every publisher it ever made."""
+
+    def __init__(self) -> None:
+        self.made: list[FakePublisher] = []
+        self.destroyed: list[FakePublisher] = []
+
+    def create_publisher(self, cls, topic, qos):
+        self.made.append(FakePublisher(topic))
+        return self.made[-1]
+
+    def destroy_publisher(self, pub) -> None:
+        self.destroyed.append(pub)
+
+
+class Expression:
+    def __init__(self, **fields) -> None:
+        self.__dict__.update(fields)
+
+
+def test_each_inferred_label_goes_out_once():
+    """The state goes out after every input message, labels at their own rate: a body's label
+    from a window already published is not published again; a new window, or the body
+    returning after it was lost, is."""
+    node = FakeNode()
+    hri = HriExpressions(node, Expression)
+
+    def person(status, window_end, body='3'):
+        return PersonResult(body, status, 'cam', label='sad' if status == OK else '',
+                            style='sad', confidence=0.9, window_end=window_end)
+
+    hri.publish([person(WARMING_UP, 0.9)], 'cam')
+    (pub,) = node.made
+    assert pub.topic_name == '/humans/bodies/body_3/expression' and pub.sent == []
+    for _ in range(3):  # three states, one inference
+        hri.publish([person(OK, 1.0)], 'cam')
+    hri.publish([person(OK, 1.0), person(OK, 1.0, body='4')], 'cam')
+    hri.publish([person(OK, 1.0667), person(OK, 1.0, body='4')], 'cam')
+    assert [m.header.stamp.nanosec for m in pub.sent] == [0, 66_700_000]
+    assert [m.expression for m in pub.sent] == ['sad', 'sad'] and len(node.made[1].sent) == 1
+    hri.publish([person(LOST, 1.0667)], 'cam')  # lost: both publishers go
+    assert node.destroyed == node.made
+    hri.publish([person(OK, 1.0667)], 'cam')  # back, same window end: a new publisher sends it
+    assert len(node.made) == 3 and len(node.made[2].sent) == 1

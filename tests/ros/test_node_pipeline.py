@@ -50,10 +50,27 @@ def frames(ids, t):
                             frame_id='cam') for b in ids]
 
 
-def make(smoothing=False, min_frames=15):
+def make(smoothing=False, min_frames=15, rate_hz=15.0, every_input=False):
     backend = FakeBackend()
-    settings = PipelineSettings(min_frames, 1.0, SmoothingConfig(enabled=smoothing))
+    settings = PipelineSettings(min_frames, 1.0, SmoothingConfig(enabled=smoothing),
+                                rate_hz=rate_hz, every_input=every_input)
     return backend, EmotionPipeline(backend, CFG, 8, 4.0, settings)
+
+
+def feed(pipeline, stamps, ids=('a',)):
+    """Add a frame per stamp (for every id) and step; per step ([(status, window end)] of the
+    results then, whether it inferred)."""
+    out = []
+    for t in stamps:
+        pipeline.add(frames(list(ids), t), now=t)
+        results = pipeline.step(now=t)
+        out.append(([(r.status, r.window_end) for r in results], pipeline.inferred))
+    return out
+
+
+def whole_ns(t):
+    """Stamps as a tracker sends them: whole nanoseconds."""
+    return round(t * 1e9) / 1e9
 
 
 def test_everyone_is_inferred_in_one_batch_after_warm_up():
@@ -85,8 +102,48 @@ def test_no_new_frames_means_no_inference_and_lost_then_removed():
     n = len(backend.batches)
     assert [r.status for r in pipeline.step(now=t + 0.5)] == [OK]
     assert len(backend.batches) == n  # nothing new: the last result is kept, not recomputed
+    assert not pipeline.changed  # nothing to publish for a node that publishes on change
     assert [r.status for r in pipeline.step(now=t + 1.2)] == [LOST]
+    assert pipeline.changed and not pipeline.inferred  # the lost report goes out
     assert pipeline.step(now=t + 1.3) == [] and 'a' not in pipeline.tokens
+    assert pipeline.changed  # and so does the removal
+
+
+def test_inference_has_a_rate_of_its_own_in_skeleton_time():
+    backend, pipeline = make()
+    backend.order = [1, 2]
+    steps = feed(pipeline, [whole_ns(100.0 + i / 30) for i in range(90)], ids='ab')
+    inferred = [i for i, (_, did) in enumerate(steps) if did]
+    assert inferred == list(range(0, 90, 2))  # 30 Hz input, 15 Hz labels: every other one
+    labelled = [i for i in inferred if steps[i][0][0][0] == OK]
+    assert len(backend.batches) == len(labelled) > 25  # no model call in between
+    for i in range(1, 90, 2):  # in between: the windows of the inference before
+        assert steps[i][0] == steps[i - 1][0]
+        assert [end for _, end in steps[i][0]] == [whole_ns(100.0 + (i - 1) / 30)] * 2
+    assert pipeline.newest_stamp == whole_ns(100.0 + 89 / 30)  # the state's stamp
+
+
+def test_inference_on_every_input_and_at_a_slower_input():
+    backend, pipeline = make(every_input=True)
+    backend.order = [0]
+    assert all(did for _, did in feed(pipeline, [100.0 + i / 30 for i in range(30)]))
+    backend, pipeline = make(rate_hz=15.0)  # 10 Hz input: slower than the rate, every frame
+    backend.order = [0]
+    assert all(did for _, did in feed(pipeline, [100.0 + i / 10 for i in range(30)]))
+    backend, pipeline = make(rate_hz=5.0)  # jittered 30 Hz stamps, 5 Hz labels: 30 in 6 s
+    backend.order = [0]
+    rng = np.random.default_rng(0)
+    stamps = 100.0 + np.arange(180) / 30 + rng.uniform(-0.004, 0.004, 180)
+    assert sum(did for _, did in feed(pipeline, stamps)) == 30
+
+
+def test_stamps_going_back_restart_the_inference_schedule():
+    backend, pipeline = make()
+    backend.order = [0]
+    feed(pipeline, [100.0 + i / 30 for i in range(30)])
+    restarted = feed(pipeline, [50.0 + i / 30 for i in range(6)])  # a bag loop
+    assert any(did for _, did in restarted)
+    assert restarted[-1][0][0][1] < 60.0  # labels follow the new recording
 
 
 def test_min_frames_above_the_model_window_is_refused():
@@ -137,11 +194,12 @@ def test_joint_fraction_counts_observed_frames_only_and_its_threshold_applies():
         (result,) = pipeline.step(now=t)
     assert result.valid_joint_fraction == pytest.approx(10 / 21)
     assert result.status == WARMING_UP
-    pipeline.apply(PipelineSettings(15, 1.0, SmoothingConfig(enabled=False), 0.4))
+    pipeline.apply(PipelineSettings(15, 1.0, SmoothingConfig(enabled=False),
+                                     min_joint_fraction=0.4))
     pipeline.add(partial(['a'], 20 / 15, UPPER_ARMS_AND_HEAD), now=20 / 15)
     assert pipeline.step(now=20 / 15)[0].status == OK
     with pytest.raises(ValueError, match='window.min_joint_fraction = 1.5'):
-        pipeline.apply(PipelineSettings(15, 1.0, SmoothingConfig(), 1.5))
+        pipeline.apply(PipelineSettings(15, 1.0, SmoothingConfig(), min_joint_fraction=1.5))
 
 
 class FakeExplainer:

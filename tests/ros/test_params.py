@@ -71,6 +71,17 @@ def test_bad_values_are_refused_naming_the_parameter(name, value, message):
         params.NodeParams().with_values({name: value})
 
 
+def test_assignments_are_typed_by_the_parameter():
+    assert params.parse_assignment('inference.on_input:=true') == ('inference.on_input', True)
+    assert params.parse_assignment('llm.nice:=19') == ('llm.nice', 19)
+    assert params.parse_assignment('inference.rate_hz:=7.5') == ('inference.rate_hz', 7.5)
+    assert params.parse_assignment('input.topic:=/a') == ('input.topic', '/a')
+    for text, message in (('llm.nice=3', 'NAME:=VALUE'), ('llm.nice:=x', 'of type int'),
+                          ('llm.nice:=25', 'outside'), ('no.such:=1', 'unknown parameter')):
+        with pytest.raises(ValueError, match=message):
+            params.parse_assignment(text)
+
+
 def test_read_all_checks_types():
     defaults = params.NodeParams().ros_dict()
     assert params.read_all(defaults.__getitem__) == params.NodeParams()

@@ -1,4 +1,6 @@
 """Per-person ring buffers: warm-up, resampling by stamps, lost then removed, bounded memory."""
+import math
+
 import numpy as np
 import pytest
 
@@ -85,14 +87,54 @@ def test_window_uses_only_the_frames_it_needs_with_the_same_result():
         np.testing.assert_array_equal(a, b)
 
 
-def test_stamps_going_back_are_rejected_but_a_restart_resets():
+def add(track, stamp, max_gap_s=math.inf):
+    return track.add(stamp, pose(stamp), np.ones(21, bool), 'cam', 0.0, max_gap_s)
+
+
+def test_stamps_going_back_are_rejected_but_a_lasting_jump_back_restarts():
     track = PersonTrack('1', 64, 4.0)
     feed(track, 10.0, 1.0, 30.0)
-    assert track.add(10.5, pose(0), np.ones(21, bool), 'cam', 0.0) == STAMP_BACKWARDS
-    assert track.add(track.newest_stamp, pose(0), np.ones(21, bool), 'cam', 0.0) \
-        == STAMP_BACKWARDS  # a repeated stamp is not new data either
-    assert track.add(1.0, pose(1.0), np.ones(21, bool), 'cam', 0.0) is None  # bag loop
-    assert track.count == 1 and track.newest_stamp == 1.0
+    assert add(track, 10.5) == STAMP_BACKWARDS
+    assert add(track, track.newest_stamp) == STAMP_BACKWARDS  # a repeat is not new data
+    held = track.count
+    # A bag loop: every frame from now on is far behind; the third in a row restarts.
+    assert [add(track, 1.0 + i / 30) for i in range(3)] == [STAMP_BACKWARDS] * 2 + [None]
+    assert track.count == 1 and track.newest_stamp == 1.0 + 2 / 30 and held > 1
+    assert track.restarts_back == 1 and track.restarts_forward == 0
+    feed(track, 1.1, 0.5, 30.0)
+    assert track.count > 10  # the new recording fills the window again
+
+
+def test_stray_old_frames_never_wipe_the_window():
+    track = PersonTrack('1', 256, 4.0)
+    rejected = []
+    for i in range(300):  # 10 s at 30 Hz, a frame from 5 s ago about once a second
+        rejected.append(add(track, 100.0 + i / 30))
+        if i % 31 == 5:
+            rejected.append(add(track, 95.0 + i / 30))
+        if i == 200:  # two strays in a row, out of order among themselves
+            rejected += [add(track, 98.0), add(track, 97.0)]
+    assert rejected.count(STAMP_BACKWARDS) == 12 and track.restarts_back == 0
+    stamps, _, _ = track.samples()
+    assert len(stamps) == 121 and np.all(np.diff(stamps) > 0)  # 4 s of 30 Hz: never restarted
+
+
+def test_a_jump_forward_beyond_the_gap_allowed_starts_a_fresh_window():
+    track = PersonTrack('1', 64, 4.0)
+    for i in range(30):
+        assert add(track, 10.0 + i / 30, max_gap_s=1.0) is None
+    assert add(track, 11.9, max_gap_s=1.0) is None and track.count == 31  # within the gap
+    assert add(track, 13.5, max_gap_s=1.0) is None  # 1.6 s unseen: nothing to interpolate
+    assert track.count == 1 and track.restarts_forward == 1
+
+
+def test_people_count_restarts_with_the_lost_timeout_as_the_gap():
+    people = People(4, 4.0, lost_timeout_s=0.5)
+    for t in (10.0, 10.1, 10.2, 11.0):  # 0.8 s without a frame, beyond the timeout
+        assert people.add('1', t, pose(t), np.ones(21, bool), 'cam', t) is None
+    for t in (1.0, 1.1, 1.2):
+        people.add('1', t, pose(t), np.ones(21, bool), 'cam', 11.1)
+    assert (people.restarts_forward, people.restarts_back) == (1, 1)
 
 
 def test_ring_buffer_keeps_only_its_capacity_and_length():

@@ -58,3 +58,63 @@ def test_a_timeout_stops_generation_and_the_process_stays_usable(explainer, wind
 def test_a_broken_explainer_directory_fails_with_its_name(tmp_path):
     with pytest.raises(RuntimeError, match=str(tmp_path)):
         ProcessExplainer(tmp_path)
+
+
+def test_the_child_runs_niced_and_ignores_ctrl_c(window):
+    import os
+    import signal
+
+    import psutil
+
+    tokens, cues = window
+    process = ProcessExplainer(EXPLAINER, nice=7)
+    try:
+        child = psutil.Process(process.pid)
+        assert child.nice() == min(19, os.nice(0) + 7)  # yields the CPU to the node
+        os.kill(process.pid, signal.SIGINT)  # what Ctrl-C sends to the whole group
+        time.sleep(0.5)
+        assert child.is_running() and child.status() != psutil.STATUS_ZOMBIE
+        text = process.explain(tokens, 'sad', cues, deadline=time.monotonic() + 120)
+        assert text.lower().startswith('emotion: sad'), text
+    finally:
+        process.close()
+
+
+def test_closing_while_loading_ends_the_child_at_once():
+    import threading
+
+    cancel = threading.Event()
+    outcome = []
+
+    def start() -> None:
+        try:
+            outcome.append(ProcessExplainer(EXPLAINER, cancel=cancel))
+        except RuntimeError as err:
+            outcome.append(err)
+    thread = threading.Thread(target=start)
+    thread.start()
+    time.sleep(0.5)  # the child is importing torch and loading the LLM (seconds)
+    cancel.set()
+    stopped = time.monotonic()
+    thread.join(60)
+    assert time.monotonic() - stopped < 5.0  # not the load's 5 s or more to finish
+    (err,) = outcome
+    assert isinstance(err, RuntimeError) and 'stopped while loading' in str(err)
+
+
+def test_loading_prints_no_progress_bar(tmp_path):
+    # The child's stderr is the node's, and so a launch log: log lines only.
+    import subprocess
+    import sys
+
+    script = tmp_path / 'load.py'
+    script.write_text(
+        'from emotion_node.runtime.explain_process import ProcessExplainer\n'
+        'if __name__ == "__main__":\n'
+        f'    ProcessExplainer({str(EXPLAINER)!r}).close()\n'
+        '    print("loaded and closed")\n')
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0 and 'loaded and closed' in done.stdout, done.stderr
+    assert 'Loading weights' not in done.stderr and '%|' not in done.stderr, done.stderr
+    assert 'Traceback' not in done.stderr

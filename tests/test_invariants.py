@@ -63,7 +63,8 @@ def test_training_onnx_and_the_node_give_the_same_scores(record, exported):
     assert np.abs(onnx - trained).max() < PROB_TOL
     # The node: the clip's frames one by one at their stamps, smoothing off, inferring at
     # every frame (so that every training window end is a tick that infers).
-    p = NodeParams(smoothing_enabled=False, inference_on_input=True)
+    # The plain argmax (no neutral fallback): the invariant is the model's label.
+    p = NodeParams(smoothing_enabled=False, inference_on_input=True, smoothing_neutral_below=0.0)
     pipeline = EmotionPipeline(loaded.backend, loaded.preprocess, 1, p.window_length_s,
                                PipelineSettings.from_params(p))
     stamps = np.arange(len(record.positions)) / record.fps

@@ -89,7 +89,7 @@ class NodeParams:
                                  'smoothed probability', low=0.0, high=1.0, runtime=True)
     smoothing_min_hold_s: float = _p(1.0, 'a label is kept at least this long before it may '
                                      'change (s)', low=0.0, high=60.0, runtime=True)
-    smoothing_neutral_below: float = _p(0.0, 'a label other than neutral is published only '
+    smoothing_neutral_below: float = _p(0.7, 'a label other than neutral is published only '
                                         'while its smoothed probability reaches this, else '
                                         'neutral (0 = off; fewer false emotions on unfamiliar '
                                         'actions for fewer true ones, EVALUATION.md)',

@@ -5,9 +5,10 @@ Scores are smoothed with an exponential moving average whose weight follows the 
 new class beats the current one by a margin and the current label has been held long enough:
 a planner then sees one change per real change, not a flicker at every close call.
 
-Optionally neutral is the default: with `neutral_below` > 0 a non-neutral label is published
-only while its smoothed score reaches it, and a person is labelled neutral otherwise (off by
-default: what it costs and saves is measured in EVALUATION.md).
+Neutral is the default: with `neutral_below` > 0 a non-neutral label is published only while
+its smoothed score reaches it, and a person is labelled neutral otherwise (the node's default is
+0.7; what it costs and saves is measured in EVALUATION.md). The dataclass default, 0, is the
+plain argmax with hysteresis.
 """
 from __future__ import annotations
 

@@ -328,7 +328,7 @@ def test_node_parameters_reach_the_tensorrt_engine(model_dir, recording_logger, 
 
 
 def test_neutral_below_reaches_the_pipeline_and_labels_unsure_people_neutral():
-    settings = PipelineSettings.from_params(NodeParams(smoothing_neutral_below=0.7))
+    settings = PipelineSettings.from_params(NodeParams())  # the node's default
     assert settings.smoothing.neutral_below == 0.7
     backend, pipeline = make()
     pipeline.apply(PipelineSettings(15, 1.0, SmoothingConfig(enabled=False, neutral_below=0.7)))

@@ -47,6 +47,7 @@ STYLES = ('sad', 'happy')  # person 1, person 2
 EXPRESSION_TOPICS = ['/humans/bodies/body_1/expression', '/humans/bodies/body_2/expression']
 NODE_PARAMS: Dict[str, Any] = {
     'inference.on_input': True, 'inference.rate_hz': 10.0, 'smoothing.enabled': False,
+    'smoothing.neutral_below': 0.0,
     'input.reliability': 'reliable', 'input.depth': 100, 'input.queue_size': 1000,
     'llm.enabled': False, 'output.hri': True, 'people.lost_timeout_s': 2.0}
 # case -> (ROS domain, input.type, bag options, layout the tracker sees, extra node parameters)

@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from emotion_node.model.answers import Answer
+
 LOAD_TIMEOUT_S = 300.0  # first load may convert the GGUF file into the local cache
 CANCEL_GRACE_S = 5.0  # after a timeout, how long the child may take to stop generating
 POLL_S = 0.05
@@ -38,9 +40,9 @@ def _serve(directory: str, threads: int, conn: Any, cancel: Any) -> None:
             return
         tokens, label, cues, deadline = request
         try:
-            text = explainer.explain(tokens, label=label, cues=cues, deadline=deadline,
-                                     cancel=cancel)
-            conn.send(('text', text))
+            answer = explainer.explain(tokens, label=label, cues=cues, deadline=deadline,
+                                       cancel=cancel)
+            conn.send(('text', (answer.text, answer.reading)))
         except TimeoutError as err:
             conn.send(('timeout', str(err)))
         except Exception as err:  # noqa: BLE001 - an LLM failure is an answer, not a crash
@@ -77,8 +79,9 @@ class ProcessExplainer:
         return None
 
     def explain(self, tokens: Sequence[Any], label: Optional[str] = None, cues: Any = None,
-                deadline: Optional[float] = None, cancel: Any = None) -> str:
-        """Explain in the child; TimeoutError at the deadline, RuntimeError on its failure."""
+                deadline: Optional[float] = None, cancel: Any = None) -> Answer:
+        """Explain in the child (the text and the explainer's own reading); TimeoutError at the
+        deadline, RuntimeError on its failure."""
         if not self._proc.is_alive():
             raise RuntimeError('the explainer process has stopped')
         until = deadline if deadline is not None else time.monotonic() + LOAD_TIMEOUT_S
@@ -94,7 +97,8 @@ class ProcessExplainer:
             raise TimeoutError('explanation stopped: deadline passed or worker closing')
         kind, value = answer
         if kind == 'text':
-            return value
+            text, reading = value
+            return Answer(text, label, reading)
         if kind == 'timeout':
             raise TimeoutError(value)
         raise RuntimeError(value)

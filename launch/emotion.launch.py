@@ -2,6 +2,7 @@
 
     ros2 launch emotion_node emotion.launch.py
     ros2 launch emotion_node emotion.launch.py input_type:=markers namespace:=robot1 llm:=false
+    ros2 launch emotion_node emotion.launch.py input_type:=zed hri:=true
 
 Empty arguments keep the value of the parameters file; the others override it.
 """
@@ -20,11 +21,12 @@ from lifecycle_msgs.msg import Transition
 ARGUMENTS = (
     ('params_file', PathJoinSubstitution([FindPackageShare('emotion_node'), 'config',
                                           'emotion_node.yaml']), 'node parameters YAML file'),
-    ('input_type', '', 'input message: skeleton or markers (empty: from params_file)'),
+    ('input_type', '', 'input message: skeleton, markers, zed or yolo (empty: from params_file)'),
     ('input_topic', '', 'input topic (empty: from params_file, else the input type default)'),
     ('model', '', 'tokenizer model directory (empty: from params_file, else the package model)'),
     ('backend', '', 'auto, torch, onnxruntime or tensorrt (empty: from params_file)'),
     ('llm', '', 'true or false: explain labels with the LLM (empty: from params_file)'),
+    ('hri', '', 'true or false: ROS4HRI expressions per body (empty: from params_file)'),
     ('use_sim_time', 'false', 'use /clock (e.g. from `emotion-node replay BAG --clock`)'),
     ('namespace', '', 'node namespace (outputs with relative names move with it)'),
     ('log_level', 'info', 'debug, info, warn, error or fatal'),
@@ -37,6 +39,7 @@ OVERRIDES = (
     ('model', 'model.path', str),
     ('backend', 'model.backend', str),
     ('llm', 'llm.enabled', bool),
+    ('hri', 'output.hri', bool),
 )
 
 

@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from emotion_node.ros.adapters.zed import BODY_FORMATS as ZED_BODY_FORMATS
 from emotion_node.ros.bag_io import (
     DEFAULT_FRAME_ID, INPUT_KINDS, LANE_SPACING_M, STORAGE_FORMATS, load_tracks, write_bag)
 
@@ -18,8 +19,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='storage format (default: %(default)s)')
     parser.add_argument('--input', choices=list(INPUT_KINDS), default='skeleton',
                         help='skeleton: emotion_node/SkeletonArray; markers: Azure Kinect '
-                             'body_tracking_data MarkerArray (default: %(default)s)')
-    parser.add_argument('--topic', help='topic name (default: /skeletons or /body_tracking_data)')
+                             'body_tracking_data MarkerArray; zed: ZED zed_msgs/ObjectsStamped; '
+                             'yolo: yolo_ros yolo_msgs/DetectionArray (zed and yolo need their '
+                             'message package installed) (default: %(default)s)')
+    parser.add_argument('--body-format', choices=list(ZED_BODY_FORMATS),
+                        help='keypoint layout with --input zed (default: BODY_38)')
+    parser.add_argument('--topic', help='topic name (default: the input kind\'s, in order: ' +
+                        ', '.join(topic for _, topic in INPUT_KINDS.values()) + ')')
     parser.add_argument('--frame-id', default=DEFAULT_FRAME_ID,
                         help='header frame_id (default: %(default)s)')
     parser.add_argument('--first-body-id', type=int, default=1,
@@ -50,8 +56,12 @@ def _expand(clips: list[str]) -> list[Path]:
 
 def main(args: argparse.Namespace) -> int:
     """Read the clips, write the bag, print what was written."""
-    if args.input == 'markers' and args.first_body_id < 0:
-        print(f'error: marker body ids must be >= 0, got {args.first_body_id}', file=sys.stderr)
+    if args.input in ('markers', 'zed') and args.first_body_id < 0:
+        print(f'error: {args.input} body ids must be >= 0, got {args.first_body_id}',
+              file=sys.stderr)
+        return 2
+    if args.body_format is not None and args.input != 'zed':
+        print('error: --body-format goes with --input zed', file=sys.stderr)
         return 2
     if args.duration is not None and not args.duration > 0:
         print(f'error: --duration must be > 0 seconds, got {args.duration}', file=sys.stderr)
@@ -64,7 +74,7 @@ def main(args: argparse.Namespace) -> int:
         tracks = load_tracks(paths, args.first_body_id, args.spacing, args.duration)
         start_ns = None if args.start_time is None else int(round(args.start_time * 1e9))
         summary = write_bag(args.out, tracks, args.format, args.input, args.topic, args.frame_id,
-                            start_ns, args.overwrite)
+                            start_ns, args.overwrite, args.body_format)
     except (OSError, ValueError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 1

@@ -24,8 +24,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="model directory to write (default: models/default)")
     parser.add_argument("--loco", type=Path, default=None, metavar="DIR",
                         help="run the leave-one-content-out study and write its results to DIR")
+    parser.add_argument("--visibility", type=Path, default=None, metavar="JSON",
+                        help="train with the --folds actions held out (default: bow, dash, "
+                             "walk-back, wave-left-hand, raise-up-left-hand) and write their "
+                             "accuracy against the number of visible joints to JSON")
     parser.add_argument("--folds", default="",
-                        help="with --loco: comma-separated held-out actions (default: all)")
+                        help="with --loco: comma-separated held-out actions (default: all); "
+                             "with --visibility: the held-out actions")
     parser.add_argument("--no-ablation", action="store_true",
                         help="with --loco: skip the model without alignment pre-training")
     parser.add_argument("--no-baseline", action="store_true",
@@ -122,12 +127,28 @@ def _run_loco(args: argparse.Namespace, cfg) -> int:
     return 0
 
 
+def _run_visibility(args: argparse.Namespace, cfg) -> int:
+    """Accuracy against the number of visible joints (the node's visibility gate)."""
+    from emotion_node.evaluation.visibility import (
+        DEFAULT_HELD_OUT, visibility_markdown, visibility_study)
+
+    held = [h for h in args.folds.split(",") if h] or list(DEFAULT_HELD_OUT)
+    result = visibility_study(args.data, cfg, held_out=held, seed=args.seed,
+                              progress=not args.quiet)
+    args.visibility.write_text(json.dumps(result, indent=1) + "\n")
+    print(visibility_markdown(result))
+    print(f"results written to {args.visibility}")
+    return 0
+
+
 def main(args: argparse.Namespace) -> int:
     """Train a model or run the study."""
     try:
         cfg = _train_config(args)
         if args.loco is not None:
             return _run_loco(args, cfg)
+        if args.visibility is not None:
+            return _run_visibility(args, cfg)
         from emotion_node.model.model_files import default_model_dir
         from emotion_node.training.train_tokenizer import train_default
 

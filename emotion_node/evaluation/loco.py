@@ -251,6 +251,10 @@ def run_loco(data_root: DataRoots, cfg: TrainConfig, out_dir: Path, ablation: bo
             ev.save_confusion_png(np.array(res["confusion"]), study.labels,
                                   out_dir / f"confusion_{variant}.png",
                                   f"{variant}: leave-one-content-out, clip level")
+            for key, part in res["per_dataset"].items():
+                ev.save_confusion_png(np.array(part["confusion"]), study.labels,
+                                      out_dir / f"confusion_{variant}_{key}.png",
+                                      f"{variant}, {key}: leave-one-content-out, clip level")
     (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     # Every held-out window's logits, for re-analysis without retraining.
     np.savez_compressed(out_dir / "window_logits.npz", allow_pickle=False, **{

@@ -1,4 +1,4 @@
-"""rosbag2 files of skeleton input (SkeletonArray or body_tracking_data MarkerArray) via rosbags.
+"""rosbag2 files of skeleton input (every input kind of ros/inputs.py) via rosbags.
 
 Bags are written with this package's message definitions and RIHS01 type hashes, serialization
 cdr, rosbag2 format version 9, so `ros2 bag play` and `emotion-node replay` both play them.
@@ -14,17 +14,15 @@ from typing import Any, Iterator, Literal, Optional, Sequence
 import numpy as np
 
 from emotion_node.package_files import PACKAGE, SOURCE_ROOT, installed_share_dir
-from emotion_node.ros.convert import BodyFrame, build_marker_array, build_skeleton_array
+from emotion_node.ros import inputs
+from emotion_node.ros.convert import BodyFrame
 from emotion_node.skeleton.bvh import read_bvh_canonical
 
-DEFAULT_SKELETON_TOPIC = '/skeletons'
-DEFAULT_MARKER_TOPIC = '/body_tracking_data'
-SKELETON_ARRAY_TYPE = 'emotion_node/msg/SkeletonArray'
-MARKER_ARRAY_TYPE = 'visualization_msgs/msg/MarkerArray'
-INPUT_KINDS: dict[str, tuple[str, str]] = {  # kind -> (message type, default topic)
-    'skeleton': (SKELETON_ARRAY_TYPE, DEFAULT_SKELETON_TOPIC),
-    'markers': (MARKER_ARRAY_TYPE, DEFAULT_MARKER_TOPIC),
-}
+# kind -> (message type, default topic), from the input kinds of ros/inputs.py
+INPUT_KINDS: dict[str, tuple[str, str]] = {
+    name: (kind.msgtype, kind.default_topic) for name, kind in inputs.INPUT_KINDS.items()}
+SKELETON_ARRAY_TYPE, DEFAULT_SKELETON_TOPIC = INPUT_KINDS['skeleton']
+MARKER_ARRAY_TYPE, DEFAULT_MARKER_TOPIC = INPUT_KINDS['markers']
 STORAGE_FORMATS = ('mcap', 'sqlite3')
 DEFAULT_FRAME_ID = 'world'
 LANE_SPACING_M = 1.5  # people side by side, this far apart along Y
@@ -65,14 +63,21 @@ def message_dir() -> Path:
     raise FileNotFoundError(f'no {PACKAGE} .msg files found in {[str(c) for c in candidates]}')
 
 
-def message_typestore() -> Any:
-    """A rosbags Typestore for ROS 2 Kilted (or the newest known) plus this package's messages."""
+def message_typestore(input_kind: Optional[str] = None) -> Any:
+    """A rosbags Typestore for ROS 2 Kilted (or the newest known) plus this package's messages,
+    and those of the input kind's message package when it is another one (zed_msgs, yolo_msgs:
+    read from its installed .msg files; MissingPackage without them)."""
     from rosbags.typesys import Stores, get_typestore, get_types_from_msg
     store = getattr(Stores, 'ROS2_KILTED', Stores.ROS2_JAZZY)
     typestore = get_typestore(store)
+    files = [(PACKAGE, f) for f in sorted(message_dir().glob('*.msg'))]
+    msgtype = inputs.INPUT_KINDS[input_kind].msgtype if input_kind else None
+    if msgtype and msgtype not in typestore.types and inputs.package_of(msgtype) != PACKAGE:
+        files += [(inputs.package_of(msgtype), f)
+                  for f in inputs.message_files(msgtype, f'a bag of --input {input_kind}')]
     types: dict[str, Any] = {}
-    for msg_file in sorted(message_dir().glob('*.msg')):
-        types.update(get_types_from_msg(msg_file.read_text(), f'{PACKAGE}/msg/{msg_file.stem}'))
+    for package, msg_file in files:
+        types.update(get_types_from_msg(msg_file.read_text(), f'{package}/msg/{msg_file.stem}'))
     typestore.register(types)
     return typestore
 
@@ -162,30 +167,33 @@ def track_frames(tracks: Sequence[Track], start_ns: int,
 def write_bag(path: str | Path, tracks: Sequence[Track], storage: str = 'mcap',
               input_kind: str = 'skeleton', topic: Optional[str] = None,
               frame_id: str = DEFAULT_FRAME_ID, start_ns: Optional[int] = None,
-              overwrite: bool = False) -> BagSummary:
-    """Write the tracks to a rosbag2 folder, one message per recorded instant."""
+              overwrite: bool = False, body_format: Optional[str] = None) -> BagSummary:
+    """Write the tracks to a rosbag2 folder, one message per recorded instant
+    (`body_format`: the keypoint layout of kinds that have several, e.g. zed BODY_18)."""
     from rosbags.rosbag2 import StoragePlugin, Writer
     if storage not in STORAGE_FORMATS:
         raise ValueError(f'unknown bag format {storage!r}; expected one of {STORAGE_FORMATS}')
     if input_kind not in INPUT_KINDS:
         raise ValueError(f'unknown input kind {input_kind!r}; expected one of {list(INPUT_KINDS)}')
+    kind = inputs.INPUT_KINDS[input_kind]
+    if body_format is not None and body_format not in kind.body_formats:
+        raise ValueError(f'body format {body_format!r} is not one of input {input_kind}: '
+                         f'{list(kind.body_formats) or "it has one layout"}')
     if not tracks:
         raise ValueError('no tracks to write')
-    msgtype, default_topic = INPUT_KINDS[input_kind]
-    topic = topic or default_topic
+    msgtype, topic = kind.msgtype, topic or kind.default_topic
     path = Path(path)
+    typestore = message_typestore(input_kind)  # before touching the target: may be missing
     _clear_target(path, overwrite)
     start_ns = int(start_ns if start_ns is not None else time.time_ns() // 10**9 * 10**9)
-    typestore = message_typestore()
     types = rosbags_factory(typestore)
-    build = build_skeleton_array if input_kind == 'skeleton' else build_marker_array
     count, last = 0, start_ns
     writer = Writer(path, version=BAG_VERSION, storage_plugin=StoragePlugin[storage.upper()])
     with writer:
         conn = writer.add_connection(topic, msgtype, typestore=typestore,
                                      offered_qos_profiles=[_offered_qos()])
         for stamp_ns, bodies in track_frames(tracks, start_ns, frame_id):
-            msg = build(types, divmod(stamp_ns, 10**9), frame_id, bodies)
+            msg = kind.build(types, divmod(stamp_ns, 10**9), frame_id, bodies, body_format)
             writer.write(conn, stamp_ns, typestore.serialize_cdr(msg, msgtype))
             count, last = count + 1, stamp_ns
     return BagSummary(path, topic, msgtype, storage, count, len(tracks), start_ns,

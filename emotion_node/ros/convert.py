@@ -1,5 +1,8 @@
 """Input messages <-> numpy: SkeletonArray and Azure-Kinect-style MarkerArray to canonical frames.
 
+The pieces every input shares (BodyFrame, Rejection and its reasons, `_canonical_body`,
+`_screen_ids`) live here too; trackers with their own messages have adapters in ros/adapters/.
+
 Readers duck-type the messages, so rclpy messages and rosbags-deserialised messages both work.
 Builders take a MessageFactory (`rclpy_factory()` here, or `bag_io.rosbags_factory(typestore)`)
 so the same code makes messages for publishers, bag files, tests and benchmarks.
@@ -31,10 +34,18 @@ NAN_COORDINATES = 'nan_coordinates'
 TOO_FEW_JOINTS = 'too_few_joints'
 BAD_MARKER_ID = 'bad_marker_id'
 DUPLICATE_JOINT = 'duplicate_joint'
+# Tracker messages (ros/adapters): ZED bodies and yolo_ros detections.
+UNKNOWN_BODY_FORMAT = 'unknown_body_format'
+CONFIDENCE_OUT_OF_RANGE = 'confidence_out_of_range'
+NOT_TRACKED = 'not_tracked'
+NO_SKELETON = 'no_skeleton'
+NO_KEYPOINTS = 'no_keypoints'
+BAD_KEYPOINT_ID = 'bad_keypoint_id'
 REJECTION_REASONS: tuple[str, ...] = (
     EMPTY_MESSAGE, TOO_MANY_BODIES, MISSING_BODY_ID, DUPLICATE_BODY_ID, UNKNOWN_LAYOUT,
     UNKNOWN_JOINT_NAMES, JOINT_NAMES_MISMATCH, WRONG_JOINT_COUNT, WRONG_CONFIDENCE_COUNT,
-    NAN_COORDINATES, TOO_FEW_JOINTS, BAD_MARKER_ID, DUPLICATE_JOINT)
+    NAN_COORDINATES, TOO_FEW_JOINTS, BAD_MARKER_ID, DUPLICATE_JOINT, UNKNOWN_BODY_FORMAT,
+    CONFIDENCE_OUT_OF_RANGE, NOT_TRACKED, NO_SKELETON, NO_KEYPOINTS, BAD_KEYPOINT_ID)
 
 DEFAULT_MIN_VALID_JOINTS = PreprocessConfig.min_valid_joints
 MARKER_LAYOUT = 'k4abt'  # Azure Kinect / Orbbec body_tracking_data joint order

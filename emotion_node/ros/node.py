@@ -19,8 +19,9 @@ from rclpy.subscription import Subscription
 from rclpy.timer import Timer
 from visualization_msgs.msg import MarkerArray
 
-from emotion_node.msg import EmotionState, SkeletonArray
-from emotion_node.ros import convert, outputs, params
+from emotion_node.msg import EmotionState
+from emotion_node.ros import convert, inputs, outputs, params
+from emotion_node.ros.hri_output import EXPRESSION_TYPE, HriExpressions
 from emotion_node.ros.pipeline import EmotionPipeline, PipelineSettings, load_model
 from emotion_node.runtime.loading import LoadedModel
 
@@ -49,6 +50,9 @@ class EmotionNode(LifecycleNode):
         self._state_pub: Optional[LifecyclePublisher] = None
         self._marker_pub: Optional[LifecyclePublisher] = None
         self._diag_pub: Optional[LifecyclePublisher] = None
+        self._input_class: Optional[type] = None  # the input.type message, found at configure
+        self._hri_class: Optional[type] = None  # hri_msgs/Expression with output.hri
+        self._hri: Optional[HriExpressions] = None  # per-body publishers while active
         self._sub: Optional[Subscription] = None
         self._timer: Optional[Timer] = None
         self._diag_timer: Optional[Timer] = None
@@ -73,6 +77,10 @@ class EmotionNode(LifecycleNode):
         """Read parameters, load the model and backend, create the lifecycle publishers."""
         try:
             p = params.read_all(lambda name: self.get_parameter(name).value)
+            self._input_class = inputs.import_message(inputs.INPUT_KINDS[p.input_type].msgtype,
+                                                      f'input.type {p.input_type}')
+            self._hri_class = (inputs.import_message(EXPRESSION_TYPE, 'output.hri')
+                               if p.output_hri else None)
             self._model = load_model(p, self.get_logger())
             self._pipeline = EmotionPipeline.from_params(self._model, p)
             self._explainer = self._start_explainer(p) if p.llm_enabled else None
@@ -87,21 +95,23 @@ class EmotionNode(LifecycleNode):
         self._diag_pub = self.create_lifecycle_publisher(DiagnosticArray, '/diagnostics', 10)
         self.get_logger().info(f'configured: model {self._model.directory} on '
                                f'{self._model.backend.name}, input {p.input_type} on '
-                               f'{self._input_topic()}')
+                               f'{self._input_topic()}'
+                               f'{", ROS4HRI expressions on" if p.output_hri else ""}')
         self._lifecycle = 'inactive'
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Subscribe to the input and start the inference and diagnostics timers."""
         p = self._params
-        assert p is not None, 'activate follows a successful configure'
+        assert p is not None and self._input_class is not None, 'activate follows configure'
         reliability = (ReliabilityPolicy.BEST_EFFORT if p.input_reliability == 'best_effort'
                        else ReliabilityPolicy.RELIABLE)
         qos = QoSProfile(depth=p.input_depth, history=HistoryPolicy.KEEP_LAST,
                          reliability=reliability, durability=DurabilityPolicy.VOLATILE)
-        kind = SkeletonArray if p.input_type == 'skeleton' else MarkerArray
-        self._sub = self.create_subscription(kind, self._input_topic(), self._on_input, qos,
+        self._sub = self.create_subscription(self._input_class, self._input_topic(),
+                                             self._on_input, qos,
                                              callback_group=self._input_group)
+        self._hri = HriExpressions(self, self._hri_class) if self._hri_class else None
         self._timer = self.create_timer(1.0 / p.inference_rate_hz, self._on_timer,
                                         callback_group=self._tick_group)
         self._wake = self.create_guard_condition(self._tick, callback_group=self._tick_group)
@@ -145,6 +155,10 @@ class EmotionNode(LifecycleNode):
             self.destroy_guard_condition(self._wake)
         self._sub, self._timer, self._diag_timer, self._wake = None, None, None, None
         self._queue.clear()
+        with self._tick_lock:  # no tick is publishing expressions meanwhile
+            if self._hri is not None:
+                self._hri.close()
+            self._hri = None
 
     def _destroy_publishers(self) -> None:
         """Destroy the lifecycle publishers."""
@@ -222,12 +236,8 @@ class EmotionNode(LifecycleNode):
         p = self._params
         assert p is not None, 'input arrives only while active'
         try:
-            if p.input_type == 'skeleton':
-                frames, rejected = convert.skeleton_array_to_frames(
-                    msg, p.input_min_confidence, p.input_up_axis, p.people_max_persons)
-            else:
-                frames, rejected = convert.marker_array_to_frames(
-                    msg, p.input_up_axis, p.people_max_persons)
+            frames, rejected = inputs.INPUT_KINDS[p.input_type].read(
+                msg, p.input_min_confidence, p.input_up_axis, p.people_max_persons)
         except (ValueError, TypeError, AttributeError, IndexError, OverflowError) as err:
             return [], [convert.Rejection(CONVERSION_ERROR, f'{type(err).__name__}: {err}')]
         if not now:  # node time 0: simulated time has not started, nothing is "ahead" yet
@@ -296,6 +306,8 @@ class EmotionNode(LifecycleNode):
         frame_id = p.output_frame_id or pipeline.frame_id
         self._state_pub.publish(outputs.emotion_state(
             results, pipeline.labels, pipeline.newest_stamp, frame_id, model.name, model.hash))
+        if self._hri is not None:
+            self._hri.publish(results, frame_id)
         if self._arrived is not None:  # receipt of the newest input -> its state published
             self._stats.node_latencies_ms.append((time.monotonic() - self._arrived) * 1e3)
         mono = time.monotonic()

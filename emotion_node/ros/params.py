@@ -8,12 +8,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Callable, Dict, Optional, Tuple
 
+from emotion_node.ros.inputs import INPUT_KINDS
 from emotion_node.runtime.backends import BACKENDS, DEVICES
 
 # Parameter groups: the part of a field name before its first underscore becomes `group.`.
 GROUPS: Tuple[str, ...] = (
     'input', 'window', 'inference', 'people', 'model', 'smoothing', 'output', 'diagnostics', 'llm')
-INPUT_TYPES = ('skeleton', 'markers')
+INPUT_TYPES = tuple(INPUT_KINDS)
 RELIABILITIES = ('best_effort', 'reliable')
 UP_AXES = ('z', '-z', 'y', '-y', 'x', '-x')
 
@@ -31,11 +32,14 @@ def _p(default: Any, description: str, *, low: Optional[float] = None,
 class NodeParams:
     """Every parameter of the emotion node, with its default."""
 
-    input_type: str = _p('skeleton', 'input message: "skeleton" (emotion_node/SkeletonArray) or '
-                         '"markers" (Azure Kinect / Orbbec visualization_msgs/MarkerArray)',
+    input_type: str = _p('skeleton', 'input message: "skeleton" (emotion_node/SkeletonArray), '
+                         '"markers" (Azure Kinect / Orbbec visualization_msgs/MarkerArray), '
+                         '"zed" (Stereolabs zed_msgs/ObjectsStamped) or "yolo" (yolo_ros '
+                         'yolo_msgs/DetectionArray); zed and yolo need their message package',
                          choices=INPUT_TYPES)
     input_topic: str = _p('', 'input topic; empty: the default of input.type, the topic '
-                          '`emotion-node bag` writes (/skeletons or /body_tracking_data)')
+                          '`emotion-node bag` writes (/skeletons, /body_tracking_data, '
+                          '/zed/zed_node/body_trk/skeletons, /yolo/detections_3d)')
     input_reliability: str = _p('best_effort', 'input QoS reliability; best_effort matches '
                                 'reliable and best-effort publishers', choices=RELIABILITIES)
     input_depth: int = _p(10, 'input QoS history depth (messages)', low=1, high=1000)
@@ -53,6 +57,11 @@ class NodeParams:
     window_min_frames: int = _p(15, 'model-rate frames a person needs before the first label '
                                 '(warming up until then; the rest of the window is masked)',
                                 low=2, high=1000, runtime=True)
+    window_min_joint_fraction: float = _p(0.5, 'a person is labelled only while at least this '
+                                          'fraction of the 21 canonical joints is observed '
+                                          'over the window (PersonEmotion.valid_joint_fraction); '
+                                          'below it they stay warming up (provisional value)',
+                                          low=0.0, high=1.0, runtime=True)
     inference_rate_hz: float = _p(15.0, 'inference and /emotion_state rate (Hz); with '
                                   'inference.on_input the timer only fills gaps in the input',
                                   low=0.1, high=200.0, runtime=True)
@@ -84,6 +93,8 @@ class NodeParams:
     output_markers: bool = _p(True, 'publish the RViz / Foxglove text markers', runtime=True)
     output_frame_id: str = _p('', 'frame_id of the outputs; empty: the tracker frame',
                               runtime=True)
+    output_hri: bool = _p(False, 'also publish ROS4HRI hri_msgs/Expression per body on '
+                          '/humans/bodies/<body_id>/expression (needs hri_msgs)')
     output_marker_height: float = _p(0.35, 'height of the text label above the head (m)',
                                      low=0.0, high=5.0, runtime=True)
     diagnostics_period_s: float = _p(1.0, '/diagnostics period (s)', low=0.1, high=60.0)
@@ -109,8 +120,7 @@ class NodeParams:
 
     def resolved_input_topic(self) -> str:
         """The input topic, with the input type's default when empty."""
-        from emotion_node.ros.bag_io import INPUT_KINDS  # (message type, default topic)
-        return self.input_topic or INPUT_KINDS[self.input_type][1]
+        return self.input_topic or INPUT_KINDS[self.input_type].default_topic
 
     def with_values(self, values: Dict[str, Any]) -> 'NodeParams':
         """Return a copy with some values replaced, keyed by ROS name."""

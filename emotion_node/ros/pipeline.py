@@ -62,12 +62,14 @@ class PipelineSettings:
     min_frames: int = 15
     lost_timeout_s: float = 1.0
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
+    min_joint_fraction: float = 0.5  # of the canonical joints, over the observed frames
 
     @classmethod
     def from_params(cls, p: NodeParams) -> 'PipelineSettings':
         """The run-time tunable settings held in the node parameters."""
         return cls(p.window_min_frames, p.people_lost_timeout_s, SmoothingConfig(
-            p.smoothing_enabled, p.smoothing_tau_s, p.smoothing_margin, p.smoothing_min_hold_s))
+            p.smoothing_enabled, p.smoothing_tau_s, p.smoothing_margin, p.smoothing_min_hold_s),
+            p.window_min_joint_fraction)
 
 
 def load_model(p: NodeParams, logger: Any = None) -> LoadedModel:
@@ -108,10 +110,14 @@ class EmotionPipeline:
                    PipelineSettings.from_params(p))
 
     def apply(self, settings: PipelineSettings) -> None:
-        """Take new run-time settings; ValueError when min_frames exceeds the model window."""
+        """Take new run-time settings; ValueError when min_frames exceeds the model window or
+        min_joint_fraction is not a fraction."""
         if not 1 <= settings.min_frames <= self.preprocess.window_frames:
             raise ValueError(f'window.min_frames = {settings.min_frames} must be in [1, '
                              f'{self.preprocess.window_frames}] (the model window)')
+        if not 0.0 <= settings.min_joint_fraction <= 1.0:
+            raise ValueError(f'window.min_joint_fraction = {settings.min_joint_fraction} must '
+                             f'be in [0, 1]')
         self.settings = settings
         self.people.lost_timeout_s = settings.lost_timeout_s
 
@@ -140,7 +146,10 @@ class EmotionPipeline:
             (t, w) for t, w in zip(fresh, windows(fresh, self.preprocess)) if w is not None]
         warm = []
         for track, window in batch:
-            if window.valid_frames >= self.settings.min_frames:
+            # Too little of the body seen (legs out of view at close range, a partial tracker
+            # layout): warming up rather than a label the model cannot back.
+            if window.valid_frames >= self.settings.min_frames and self._joint_fraction(
+                    window.mask) >= self.settings.min_joint_fraction:
                 warm.append((track, window))
             else:
                 self._warming(track, window)
@@ -168,10 +177,16 @@ class EmotionPipeline:
         result.window_start = float(window.stamps[valid[0]] if valid.size else window.stamps[-1])
         result.window_end = float(window.stamps[-1])
         result.window_frames = int(window.valid_frames)
-        result.valid_joint_fraction = float(mask.mean())
+        result.valid_joint_fraction = self._joint_fraction(mask)
         result.head, result.frame_id = track.head(), track.frame_id
         self.newest_stamp = max(self.newest_stamp, result.window_end)
         self.frame_id = track.frame_id or self.frame_id
+
+    def _joint_fraction(self, mask: np.ndarray) -> float:
+        """Mean fraction of the canonical joints observed in the (T, 21) window's observed
+        frames (those with a pose: not the empty start of a buffer still filling)."""
+        frames = mask.sum(axis=1) >= max(1, self.preprocess.min_valid_joints)  # (T,)
+        return float(mask[frames].mean()) if frames.any() else 0.0
 
     def _infer(self, batch: List[Tuple[PersonTrack, Window]]) -> None:
         """Preprocess, run the backend once for the whole batch and smooth each person."""

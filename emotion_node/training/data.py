@@ -42,8 +42,9 @@ class AugmentConfig:
     joint_dropout_rate: float = 0.1
     frame_dropout_rate: float = 0.05  # lost frames, on samples with joint dropout
     lead_crop_p: float = 0.2        # mask a warm-up prefix, so padding never tells the class
-    tracker_p: float = 0.0          # damage the raw stream like a tracker (skeleton.damage)
-    tracker_lower_body_p: float = 0.25  # of damaged windows: legs out of view
+    tracker_p: float = 0.4          # damage the raw stream like a tracker (skeleton.damage)
+    tracker_lower_body_p: float = 0.75  # of damaged windows: legs out of view (a robot up
+    # close sees the upper body only; at 0.25 that case still cost 10 points)
 
     @property
     def tracker(self) -> DamageAugment:

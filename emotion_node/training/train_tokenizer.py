@@ -53,7 +53,7 @@ class TrainConfig:
     # evenly over the datasets that have it (so Dataset 2's many normal and tired clips count
     # as much as Dataset 1's few); expressive strata share the rest.
     emotion_share: Optional[float] = None
-    weight_average: float = 0.0         # > 0: the saved model is this EMA of fine-tuning's weights
+    weight_average: float = 0.995       # > 0: the saved model is this EMA of fine-tuning's weights
     align_temperature: float = 0.07     # initial CLIP temperature (learned afterwards)
     cue_threshold: float = 1.0          # |z| vs neutral above which a cue is put into words
     cue_stride_s: float = 0.5

@@ -61,7 +61,8 @@ def test_run_loco_writes_results_for_the_chosen_folds(tiny_cfg, tmp_path, two_da
         "tired", "exhausted"}
     assert json.loads((tmp_path / "results.json").read_text())["folds"] == [
         "bow", "wave-left-hand"]
-    assert (tmp_path / "confusion_tokenizer.png").is_file()
+    for name in ("tokenizer", "tokenizer_dataset-1", "tokenizer_dataset-2"):
+        assert (tmp_path / f"confusion_{name}.png").is_file()
     with np.load(tmp_path / "window_logits.npz") as logits:
         held = {key.split("|")[1] for key in logits.files}
     assert held == {"bow", "wave-left-hand"}

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
 import subprocess
 import sys
@@ -156,6 +157,139 @@ def message_digest(msg: object) -> str:
 def digest() -> Callable[[object], str]:
     """`message_digest`: compare what a listener printed with messages you hold."""
     return message_digest
+
+
+# --- message packages no wheel provides --------------------------------------------------------
+
+INTERFACES = Path(__file__).resolve().parent / 'interfaces'
+INTERFACE_PACKAGES = ('hri_msgs', 'yolo_msgs', 'zed_msgs')  # stand-ins, see interfaces/*/msg
+
+
+class TrackerInterfaces:
+    """An install prefix holding the stand-in hri_msgs, yolo_msgs and zed_msgs."""
+
+    def __init__(self, prefix: Path) -> None:
+        self.prefix = prefix
+
+    @property
+    def site_packages(self) -> Path:
+        return self.prefix / 'lib' / f'python{sys.version_info[0]}.{sys.version_info[1]}' / \
+            'site-packages'
+
+    def env(self, base: dict[str, str]) -> dict[str, str]:
+        """`base` with the prefix in front, as sourcing its setup script would put it."""
+        env = dict(base)
+        for var, path in (('AMENT_PREFIX_PATH', self.prefix), ('PYTHONPATH', self.site_packages),
+                          ('LD_LIBRARY_PATH', self.prefix / 'lib')):
+            env[var] = os.pathsep.join([str(path)] + ([env[var]] if env.get(var) else []))
+        return env
+
+
+def _interfaces_key() -> str:
+    """Digest of the stand-in sources and of the ROS and Python they are built against."""
+    h = hashlib.sha256(f'{sys.executable}|{os.environ.get("ROS_DISTRO", "")}'.encode())
+    for path in sorted(p for p in INTERFACES.rglob('*') if p.is_file()):
+        h.update(str(path.relative_to(INTERFACES)).encode() + b'\0' + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def build_interfaces(root: Path) -> Path:
+    """colcon-build the stand-ins under root/<key> once (later calls, other sessions and
+    parallel runs reuse it); return the install prefix."""
+    import fcntl
+    import shutil
+    target = root / _interfaces_key()
+    done = target / 'install' / '.built'
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / f'{target.name}.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one builder; the others wait, then reuse
+        if done.is_file():
+            return target / 'install'
+        shutil.rmtree(target, ignore_errors=True)  # a build that died half way
+        for package in INTERFACE_PACKAGES:
+            shutil.copytree(INTERFACES / package, target / 'src' / package)
+        env = dict(os.environ)
+        prefixes = [p for p in env.get('AMENT_PREFIX_PATH', '').split(os.pathsep) if p]
+        env['CMAKE_PREFIX_PATH'] = os.pathsep.join(
+            prefixes + [p for p in env.get('CMAKE_PREFIX_PATH', '').split(os.pathsep) if p])
+        command = [str(Path(sys.executable).with_name('colcon')), '--log-base', 'log', 'build',
+                   '--base-paths', 'src', '--build-base', 'build', '--install-base', 'install',
+                   '--merge-install', '--parallel-workers', '2',
+                   '--event-handlers', 'console_cohesion-', 'summary-',
+                   '--cmake-args', f'-DPython3_EXECUTABLE={sys.executable}',
+                   '-DBUILD_TESTING=OFF']
+        built = subprocess.run(command, cwd=target, env=env, capture_output=True, text=True,
+                               timeout=900)
+        if built.returncode != 0:
+            pytest.fail(f'building the stand-in interfaces failed in {target}:\n'
+                        f'{(built.stdout + built.stderr)[-4000:]}')
+        shutil.rmtree(target / 'build', ignore_errors=True)  # only the install is used
+        done.touch()
+    return target / 'install'
+
+
+@pytest.fixture(scope='session')
+def tracker_interfaces() -> TrackerInterfaces:
+    """The stand-in message packages, built once (about 40 s on 2 cores) into the cache."""
+    from emotion_node.cache import cache_root
+    return TrackerInterfaces(build_interfaces(cache_root() / 'test_interfaces'))
+
+
+@pytest.fixture(scope='session')
+def interface_typestore():
+    """bag_io's rosbags typestore plus the stand-in messages, read from their sources (for
+    in-process tests: neither a build nor the packages needed)."""
+    from rosbags.typesys import get_types_from_msg
+
+    from emotion_node.ros.bag_io import message_typestore
+    typestore = message_typestore()
+    types: dict = {}
+    for package in INTERFACE_PACKAGES:
+        for msg_file in sorted((INTERFACES / package / 'msg').glob('*.msg')):
+            types.update(get_types_from_msg(msg_file.read_text(),
+                                            f'{package}/msg/{msg_file.stem}'))
+    typestore.register(types)
+    return typestore
+
+
+class TrackerFaults:
+    """Break the bodies of a built ZED or yolo_ros message (rosbags or rclpy) one way each, the
+    last one left whole; return {body id: the rejection reason expected} ('' for the body that
+    lost its id). Shared by the in-process and the across-process tests."""
+
+    @staticmethod
+    def zed(msg) -> dict[str, str]:
+        from emotion_node.ros import convert
+        objects = msg.objects  # bodies '1'..'7' (at least)
+        objects[0].label_id = -1  # the wrapper without tracking
+        objects[1].body_format = 3  # BODY_70: no layout
+        objects[2].confidence = 150.0
+        objects[3].confidence = math.nan
+        objects[4].tracking_state = 2  # SEARCHING: an estimate, not an observation
+        objects[5].skeleton_available = False
+        return {'': convert.MISSING_BODY_ID, '2': convert.UNKNOWN_BODY_FORMAT,
+                '3': convert.CONFIDENCE_OUT_OF_RANGE, '4': convert.CONFIDENCE_OUT_OF_RANGE,
+                '5': convert.NOT_TRACKED, '6': convert.NO_SKELETON}
+
+    @staticmethod
+    def yolo(msg) -> dict[str, str]:
+        from emotion_node.ros import convert
+        dets = msg.detections  # detections '1'..'7' (at least)
+        dets[0].id = ''  # no tracking node
+        dets[1].keypoints3d.data[0].id = 18  # a whole-body model's keypoint
+        dets[2].keypoints3d.data[1].id = dets[2].keypoints3d.data[0].id
+        dets[3].keypoints3d.data[2].score = 1.5
+        dets[4].keypoints3d.data = []  # the 2D topic, or no depth
+        dets[5].keypoints3d.data = list(dets[5].keypoints3d.data) * 2
+        return {'': convert.MISSING_BODY_ID, '2': convert.BAD_KEYPOINT_ID,
+                '3': convert.DUPLICATE_JOINT, '4': convert.CONFIDENCE_OUT_OF_RANGE,
+                '5': convert.NO_KEYPOINTS, '6': convert.WRONG_JOINT_COUNT}
+
+
+@pytest.fixture(scope='session')
+def tracker_faults() -> type[TrackerFaults]:
+    """`TrackerFaults` (test modules cannot import conftest helpers)."""
+    return TrackerFaults
 
 
 def _listen(argv: Sequence[str]) -> int:

@@ -95,6 +95,55 @@ def test_min_frames_above_the_model_window_is_refused():
         pipeline.apply(PipelineSettings(31, 1.0, SmoothingConfig()))
 
 
+UPPER_ARMS_AND_HEAD = ('neck', 'head', 'clavicle_l', 'shoulder_l', 'elbow_l', 'wrist_l',
+                       'clavicle_r', 'shoulder_r', 'elbow_r', 'wrist_r')  # 10 of 21: too little
+
+
+def partial(ids, t, joints):
+    """frames() with only the named canonical joints observed."""
+    from emotion_node.skeleton.layouts import CANONICAL_INDEX
+    out = frames(ids, t)
+    for frame in out:
+        frame.mask = np.zeros(21, bool)
+        frame.mask[[CANONICAL_INDEX[j] for j in joints]] = True
+        frame.positions = np.where(frame.mask[:, None], frame.positions, 0.0)
+    return out
+
+
+def test_too_little_of_the_body_seen_means_warming_up_not_a_label():
+    backend, pipeline = make()
+    backend.order = [1, 1]
+    seen = []
+    for i in range(180):  # 6 s at 30 Hz; person b is partly seen from 2 s to 4.5 s
+        t = i / 30
+        b = partial(['b'], t, UPPER_ARMS_AND_HEAD) if 2.0 <= t < 4.5 else frames(['b'], t)
+        pipeline.add(frames(['a'], t) + b, now=t)
+        result = {r.body_id: r for r in pipeline.step(now=t)}['b']
+        seen.append((t, result.status, result.label, result.valid_joint_fraction))
+    during = [s for s in seen if 4.0 <= s[0] < 4.5]  # the 2 s window holds only the partial body
+    assert all(status == WARMING_UP and label == '' for _, status, label, _ in during)
+    assert all(fraction == pytest.approx(10 / 21) for *_, fraction in during)
+    assert seen[int(1.9 * 30)][1:3] == (OK, 'happy')  # labelled before ...
+    assert seen[-1][1:3] == (OK, 'happy')  # ... and again once seen whole
+    assert set(backend.batches) == {1, 2}  # b left out of the batch, not inferred and hidden
+
+
+def test_joint_fraction_counts_observed_frames_only_and_its_threshold_applies():
+    backend, pipeline = make()
+    backend.order = [1]
+    for i in range(20):  # 20 of the 30 model frames filled (about 0.67 s): no dilution
+        t = i / 15
+        pipeline.add(partial(['a'], t, UPPER_ARMS_AND_HEAD), now=t)
+        (result,) = pipeline.step(now=t)
+    assert result.valid_joint_fraction == pytest.approx(10 / 21)
+    assert result.status == WARMING_UP
+    pipeline.apply(PipelineSettings(15, 1.0, SmoothingConfig(enabled=False), 0.4))
+    pipeline.add(partial(['a'], 20 / 15, UPPER_ARMS_AND_HEAD), now=20 / 15)
+    assert pipeline.step(now=20 / 15)[0].status == OK
+    with pytest.raises(ValueError, match='window.min_joint_fraction = 1.5'):
+        pipeline.apply(PipelineSettings(15, 1.0, SmoothingConfig(), 1.5))
+
+
 class FakeExplainer:
     """Explains instantly, or fails when told to."""
 

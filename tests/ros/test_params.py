@@ -12,7 +12,7 @@ from emotion_node.ros import params
 ROOT = Path(__file__).resolve().parents[2]
 YAML = ROOT / 'config' / 'emotion_node.yaml'
 LAUNCH = ROOT / 'launch' / 'emotion.launch.py'
-LAUNCH_ARGS = {'params_file', 'input_type', 'input_topic', 'model', 'backend', 'llm',
+LAUNCH_ARGS = {'params_file', 'input_type', 'input_topic', 'model', 'backend', 'llm', 'hri',
                'use_sim_time', 'namespace', 'log_level', 'autostart'}
 
 

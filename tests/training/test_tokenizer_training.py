@@ -188,12 +188,15 @@ def test_weight_average_follows_the_weights():
 
 
 def test_tracker_damage_off_leaves_training_windows_unchanged(records):
-    from emotion_node.training.data import training_sample
+    from emotion_node.skeleton.preprocess import preprocess_window
+    from emotion_node.training.data import _drop_joints, training_sample
 
-    config = PreprocessConfig()
-    plain = training_sample(records[0], config, AugmentConfig(), np.random.default_rng(3))
-    off = training_sample(records[0], config, AugmentConfig(tracker_p=0.0),
-                          np.random.default_rng(3))
+    config, aug = PreprocessConfig(), AugmentConfig(tracker_p=0.0)
+    rng = np.random.default_rng(3)  # the cut of the recipe before tracker damage, by hand
+    speed = float(rng.uniform(1.0 - aug.time_warp, 1.0 + aug.time_warp))
+    raw, mask, t_end = cut_window(records[0], config, speed, rng)
+    plain = (*preprocess_window(raw, _drop_joints(mask, aug, rng), config), t_end)
+    off = training_sample(records[0], config, aug, np.random.default_rng(3))
     for a, b in zip(plain, off):
         np.testing.assert_array_equal(a, b)
     damaged = [training_sample(records[0], config, AugmentConfig(tracker_p=1.0),

@@ -1,0 +1,135 @@
+"""The node's input kinds (the values of `input.type`): each one's message type, default topic,
+reader (message -> canonical frames) and builder (frames -> message, for bags and tests).
+
+Messages from other packages (zed_msgs, yolo_msgs, hri_msgs for the ROS4HRI output) are looked
+up by name when a parameter needs them, so the node runs without them until it does; then
+`import_message` fails with one line naming the package.
+"""
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+from emotion_node.ros.adapters import yolo, zed
+from emotion_node.ros.convert import (
+    BodyFrame, MessageFactory, Rejection, Stamp, build_marker_array, build_skeleton_array,
+    import_message_class, marker_array_to_frames, skeleton_array_to_frames)
+
+# (message, min_confidence, up_axis, max_bodies) -> (frames, rejections)
+Reader = Callable[[Any, float, str, Optional[int]], tuple[list[BodyFrame], list[Rejection]]]
+# (factory, stamp, frame_id, bodies, body_format or None) -> message
+Builder = Callable[[MessageFactory, Stamp, str, Sequence[BodyFrame], Optional[str]], Any]
+
+# Where users get the message packages this package does not depend on.
+PACKAGE_SOURCES: dict[str, str] = {
+    'zed_msgs': 'Stereolabs zed-ros2-interfaces: apt install ros-$ROS_DISTRO-zed-msgs',
+    'yolo_msgs': 'mgonzs13/yolo_ros: build it in your workspace',
+    'hri_msgs': 'ROS4HRI: apt install ros-$ROS_DISTRO-hri-msgs',
+}
+
+
+class MissingPackage(ValueError):
+    """A message package a parameter needs is not installed (or not sourced)."""
+
+
+@dataclass(frozen=True)
+class InputKind:
+    """One value of `input.type`."""
+
+    msgtype: str
+    default_topic: str
+    read: Reader
+    build: Builder
+    description: str
+    body_formats: tuple[str, ...] = ()  # layouts a bag of this kind may be written in
+
+
+def _read_skeletons(msg: Any, min_confidence: float, up_axis: str,
+                    max_bodies: Optional[int]) -> tuple[list[BodyFrame], list[Rejection]]:
+    return skeleton_array_to_frames(msg, min_confidence, up_axis, max_bodies)
+
+
+def _read_markers(msg: Any, min_confidence: float, up_axis: str,
+                  max_bodies: Optional[int]) -> tuple[list[BodyFrame], list[Rejection]]:
+    return marker_array_to_frames(msg, up_axis, max_bodies)  # markers carry no confidence
+
+
+def _read_zed(msg: Any, min_confidence: float, up_axis: str,
+              max_bodies: Optional[int]) -> tuple[list[BodyFrame], list[Rejection]]:
+    return zed.zed_objects_to_frames(msg, min_confidence, up_axis, max_bodies)
+
+
+def _read_yolo(msg: Any, min_confidence: float, up_axis: str,
+               max_bodies: Optional[int]) -> tuple[list[BodyFrame], list[Rejection]]:
+    return yolo.yolo_detections_to_frames(msg, min_confidence, up_axis, max_bodies)
+
+
+def _build_skeletons(types: MessageFactory, stamp: Stamp, frame_id: str,
+                     bodies: Sequence[BodyFrame], body_format: Optional[str]) -> Any:
+    return build_skeleton_array(types, stamp, frame_id, bodies)
+
+
+def _build_markers(types: MessageFactory, stamp: Stamp, frame_id: str,
+                   bodies: Sequence[BodyFrame], body_format: Optional[str]) -> Any:
+    return build_marker_array(types, stamp, frame_id, bodies)
+
+
+def _build_zed(types: MessageFactory, stamp: Stamp, frame_id: str,
+               bodies: Sequence[BodyFrame], body_format: Optional[str]) -> Any:
+    return zed.build_zed_objects(types, stamp, frame_id, bodies, body_format or 'BODY_38')
+
+
+def _build_yolo(types: MessageFactory, stamp: Stamp, frame_id: str,
+                bodies: Sequence[BodyFrame], body_format: Optional[str]) -> Any:
+    return yolo.build_yolo_detections(types, stamp, frame_id, bodies)
+
+
+INPUT_KINDS: dict[str, InputKind] = {
+    'skeleton': InputKind('emotion_node/msg/SkeletonArray', '/skeletons', _read_skeletons,
+                          _build_skeletons, 'emotion_node/SkeletonArray'),
+    'markers': InputKind('visualization_msgs/msg/MarkerArray', '/body_tracking_data',
+                         _read_markers, _build_markers,
+                         'Azure Kinect / Orbbec body_tracking_data MarkerArray'),
+    'zed': InputKind(zed.OBJECTS_TYPE, zed.DEFAULT_TOPIC, _read_zed, _build_zed,
+                     'Stereolabs ZED body tracking zed_msgs/ObjectsStamped',
+                     tuple(zed.BODY_FORMATS)),
+    'yolo': InputKind(yolo.DETECTIONS_TYPE, yolo.DEFAULT_TOPIC, _read_yolo, _build_yolo,
+                      'yolo_ros 3D pose yolo_msgs/DetectionArray'),
+}
+
+
+def package_of(msgtype: str) -> str:
+    """'zed_msgs/msg/ObjectsStamped' -> 'zed_msgs'."""
+    return msgtype.split('/', 1)[0]
+
+
+def _missing(msgtype: str, needed_by: str, detail: str) -> MissingPackage:
+    package = package_of(msgtype)
+    source = PACKAGE_SOURCES.get(package, 'install it, or source the workspace that has it')
+    return MissingPackage(f'{needed_by} needs {msgtype} from the {package} package, {detail} '
+                          f'({source})')
+
+
+def import_message(msgtype: str, needed_by: str) -> type:
+    """The rclpy class of `msgtype`; MissingPackage (one line naming the package) without it."""
+    try:
+        return import_message_class(msgtype)
+    except ValueError:
+        installed = importlib.util.find_spec(package_of(msgtype)) is not None
+        raise _missing(msgtype, needed_by, 'which has no such message (another version?)'
+                       if installed else 'which is not installed') from None
+
+
+def message_files(msgtype: str, needed_by: str) -> list[Path]:
+    """The installed .msg files of `msgtype`'s package (for bag type definitions)."""
+    from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+    try:
+        share = Path(get_package_share_directory(package_of(msgtype)))
+    except PackageNotFoundError:
+        raise _missing(msgtype, needed_by, 'which is not installed') from None
+    files = sorted((share / 'msg').glob('*.msg'))
+    if not any(f.stem == msgtype.rsplit('/', 1)[-1] for f in files):
+        raise _missing(msgtype, needed_by, f'which has no such .msg file in {share / "msg"}')
+    return files

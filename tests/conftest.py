@@ -120,14 +120,15 @@ def _tiny_tokenizer():
     from transformers import PreTrainedTokenizerFast
 
     from emotion_node.model.explainer import Prompt
-    from emotion_node.model.explanations import CUE_PHRASES, answer_text
     from emotion_node.model.labels import EMOTION_STYLES
+    from emotion_node.model.wording import CUE_WORDINGS, compose_answer
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    corpus = [answer_text(s, []) for s in EMOTION_STYLES] + list(CUE_PHRASES.values())
-    corpus += [Prompt(t, "sad", "speed high").user_text() for t in ("recognise", "explain")]
+    corpus = [compose_answer(s, [], [], None) for s in EMOTION_STYLES]
+    corpus += [t for ts in CUE_WORDINGS.values() for t in ts]
+    corpus += [Prompt(t, "sad", "slower", "jerky").user_text() for t in ("recognise", "explain")]
     trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<|im_start|>", "<|im_end|>"],
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tok.train_from_iterator(corpus * 3, trainer)
@@ -174,7 +175,8 @@ class TinyLLM:
                      for n in (self.TT, self.P, self.K))
 
     def table(self, n: int = 42, seed: int = 0):
-        """A random WindowTable: eight styles (seven emotions and `old`) over three actions."""
+        """A random WindowTable of Dataset 1: eight styles (seven emotions and `old`) over
+        three actions."""
         from emotion_node.model.labels import EMOTION_STYLES
         from emotion_node.skeleton.cues import CUE_NAMES
         from emotion_node.training.window_table import WindowTable
@@ -188,7 +190,10 @@ class TinyLLM:
             semantic=rng.standard_normal((n, self.K, self.D)).astype(np.float32),
             probs=rng.dirichlet(np.ones(len(EMOTION_STYLES)), n).astype(np.float32),
             cues=rng.standard_normal((n, len(CUE_NAMES))).astype(np.float32),
-            contents=contents, styles=styles, clip=np.arange(n) // 4)
+            half_cues=rng.standard_normal((n, 2, len(CUE_NAMES))).astype(np.float32),
+            contents=contents, styles=styles,
+            emotions=np.where(np.isin(styles, EMOTION_STYLES), styles, ""),
+            datasets=np.array(["dataset-1"] * n), clip=np.arange(n) // 4)
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,11 @@
 """Benchmark the LLM explainer: seconds per explanation and decoded tokens per second.
 
-Each run is the node's request on one real window (explain the tokenizer's label from the
-window's tokens and cue hint), batch 1, greedy, KV cache. On CUDA a second row uses a static
-cache in bfloat16. Rows: {"device", "tokens_per_s", "s_per_explanation", ...}.
+Each run is the node's whole request on one real window (`answers.answer_batch`: the explainer's
+own reading, then the explanation of the tokenizer's label from the window's tokens and cue hint,
+sampled as configured, a rejected sample replaced by the greedy answer and a rejected greedy one
+by the composer's; `sources` counts which), batch 1, KV cache. On
+CUDA a second row uses a static cache in bfloat16. Rows: {"device", "tokens_per_s",
+"s_per_explanation", ...}.
 """
 from __future__ import annotations
 
@@ -12,9 +15,11 @@ from typing import Any, Optional
 
 import numpy as np
 
+from emotion_node.model.answers import SOURCES, answer_batch
+
 
 def _inputs(model_dir: Path, runs: int) -> list[tuple[tuple, str, np.ndarray, str]]:
-    """`runs` real windows spread over the data: (tokens, head label, cues, content)."""
+    """`runs` real windows spread over the data: (tokens, head label, span cues, action)."""
     from emotion_node.model.labels import EMOTION_STYLES
     from emotion_node.model.tokenizer import TokenizerConfig
     from emotion_node.training.window_table import build_window_table
@@ -22,10 +27,11 @@ def _inputs(model_dir: Path, runs: int) -> list[tuple[tuple, str, np.ndarray, st
 
     labels = TokenizerConfig.from_dict(read_config(model_dir)).labels
     table = build_window_table(model_dir, progress=False)
-    rows = np.where(np.isin(table.styles, EMOTION_STYLES))[0]
+    rows = np.where(np.isin(table.emotions, EMOTION_STYLES))[0]
     rows = rows[np.linspace(0, len(rows) - 1, runs).round().astype(int)]
-    return [(tuple(t[r] for t in (table.temporal, table.spatial, table.semantic)),
-             labels[int(table.probs[r].argmax())], table.cues[r], str(table.contents[r]))
+    keys = table.action_keys()
+    return [(tuple(t[r:r + 1] for t in (table.temporal, table.spatial, table.semantic)),
+             labels[int(table.probs[r].argmax())], table.span_cues(r), str(keys[r]))
             for r in rows]
 
 
@@ -34,10 +40,14 @@ def measure(explainer: Any, inputs: list, device: str, **generate_kwargs: Any) -
     import torch
 
     def once(tokens, label, cues, content) -> int:
-        prompt = explainer.make_prompt("explain", label, explainer.zscores(cues, content))
-        return explainer.generate(tokens, [prompt], **generate_kwargs)[1][0]
+        answer = answer_batch(explainer, tokens, [label], [explainer.zscores(cues, content)],
+                              seed=0, **generate_kwargs)[0]
+        sources.append(answer.source)
+        return answer.new_tokens
 
+    sources: list[str] = []
     once(*inputs[0])
+    sources.clear()
     seconds, counts = [], []
     for item in inputs:
         if device == "cuda":
@@ -50,7 +60,8 @@ def measure(explainer: Any, inputs: list, device: str, **generate_kwargs: Any) -
     return {"device": device, "tokens_per_s": round(sum(counts) / sum(seconds), 1),
             "s_per_explanation": round(float(np.mean(seconds)), 3),
             "p90_s": round(float(np.percentile(seconds, 90)), 3),
-            "mean_new_tokens": round(float(np.mean(counts)), 1), "runs": len(inputs)}
+            "mean_new_tokens": round(float(np.mean(counts)), 1), "runs": len(inputs),
+            "sources": {k: sources.count(k) for k in SOURCES}}
 
 
 def rows(model_dir: Path, explainer_dir: Optional[Path] = None, llm: Optional[str] = None,
@@ -91,4 +102,5 @@ def print_rows(rows: list[dict]) -> None:
     for row in rows:
         print(f"{row['device']:>5} {row['dtype']:>9} {row['cache']:>8}: "
               f"{row['s_per_explanation']:.3f} s/explanation, {row['tokens_per_s']:.1f} tokens/s "
-              f"({row['mean_new_tokens']} tokens, {row['runs']} runs)")
+              f"({row['mean_new_tokens']} tokens, {row['runs']} runs; answers "
+              f"{', '.join(f'{k} {v}' for k, v in row['sources'].items())})")

@@ -27,9 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds between window ends (default 0.5)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--llm", action="store_true",
-                        help="also score the LLM explainer: its own emotion answers "
-                             "(llm_clip_accuracy, llm_window_accuracy), their agreement with "
-                             "the tokenizer head, and the faithfulness of its explanations")
+                        help="also score the LLM explainer: its own reading of the emotion "
+                             "(llm_clip_accuracy, llm_window_accuracy), its agreement with "
+                             "the tokenizer head, and its explanations of the head's labels: "
+                             "faithfulness, silent clashes with the label's movement signature "
+                             "(label_cue_clashes), the share word for word the plain template "
+                             "(same_as_template) and distinct bigrams (distinct_2)")
     parser.add_argument("--explainer", type=Path, default=None, metavar="DIR",
                         help="explainer folder for --llm (default: MODEL/explainer)")
     parser.add_argument("--llm-max-windows", type=int, default=0, metavar="N",
@@ -75,7 +78,9 @@ def main(args: argparse.Namespace) -> int:
         print(f"LLM on {result['llm']['windows']} windows: clip accuracy "
               f"{result['llm_clip_accuracy']:.3f}, window accuracy "
               f"{result['llm_window_accuracy']:.3f}, agreement with the tokenizer head "
-              f"{result['agreement']:.3f}, faithfulness {_share(result['faithfulness'])}")
+              f"{result['agreement']:.3f}, faithfulness {_share(result['faithfulness'])}, "
+              f"silent clashes {result['label_cue_clashes']}, same as the template "
+              f"{result['same_as_template']:.3f}, distinct bigrams {result['distinct_2']:.3f}")
     if args.json is not None:
         try:
             args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -100,5 +105,6 @@ def _score_llm(args: argparse.Namespace) -> dict:
                           modes=("explain_label", "recognise"),
                           max_windows=args.llm_max_windows, threads=max(1, args.threads),
                           stride_s=args.stride)
-    headline = ("llm_clip_accuracy", "llm_window_accuracy", "agreement", "faithfulness")
+    headline = ("llm_clip_accuracy", "llm_window_accuracy", "agreement", "faithfulness",
+                "same_as_template", "label_cue_clashes", "distinct_2")
     return {**{key: report.pop(key) for key in headline}, "llm": report}

@@ -1,7 +1,8 @@
 """Explain the emotion in a BVH file window by window: label, confidence and explanation in words.
 
-The tokenizer labels each window; the LLM explains that label from the window's skeleton tokens and
-its measured cues, exactly as the node does (`emotion_node.runtime.explain_windows`).
+The tokenizer labels each window; the LLM reads the window itself, then explains the label from
+the window's skeleton tokens and its measured cues, exactly as the node does
+(`emotion_node.runtime.explain_windows`). The table shows the LLM's own reading after the label.
 """
 from __future__ import annotations
 
@@ -83,9 +84,12 @@ def main(args: argparse.Namespace) -> int:
 
 def _print(args: argparse.Namespace, rows: Sequence[dict[str, Any]]) -> None:
     """A readable table, or one JSON document with --json."""
+    from emotion_node.model.labels import hri_label
+
     if args.json:
         print(json.dumps({"file": str(args.file), "person": 0, "windows": list(rows)}, indent=2))
         return
     for row in rows:
+        reading = hri_label(row["reading"]) if row["reading"] else "-"
         print(f"{row['end_s']:7.2f} s  {row['hri_label']:<14} {row['confidence']:.2f}  "
-              f"{row['explanation']}")
+              f"(reads {reading}) {row['explanation']}")

@@ -1,10 +1,12 @@
 """Train the LLM explainer on skeleton-language pairs built from the data (resumable, on CPU).
 
     emotion-node train-explainer --out models/default/explainer [--run-dir runs/explainer]
-    emotion-node train-explainer --fold-tokenizer DIR --holdout bye walk-back
+    emotion-node train-explainer --fold-tokenizer DIR
 
 The recipe is in `emotion_node.training.train_explainer`; a run resumes from the checkpoint in
---run-dir unless --fresh, and refuses one saved with other settings.
+--run-dir unless --fresh, and refuses one saved with other settings. For the clean held-out
+evaluation (a fold tokenizer and explainer, then their scores) in one command, use
+`emotion-node evaluate-llm --fold DIR`.
 """
 from __future__ import annotations
 
@@ -32,7 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="checkpoint folder (resumes from it)")
     parser.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
     parser.add_argument("--holdout", nargs="*", default=list(defaults.holdout),
-                        help="contents left out of training")
+                        help="actions left out of training, in every dataset (default: "
+                             f"{' '.join(defaults.holdout)})")
     for name in ("stage1_steps", "stage2_steps", "batch_size", "threads", "seed"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=int,
                             default=getattr(defaults, name))

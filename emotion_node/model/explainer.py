@@ -3,8 +3,10 @@
 The tokenizer's temporal (B, T', D), body-part (B, P, D) and semantic (B, K, D) tokens pass through
 a small MLP (`SkeletonProjector`) into the LLM's embedding space and replace the `<skeleton>`
 placeholder of a chat-template prompt; the LLM reads the result through `inputs_embeds`. The prompt
-may also carry the window's salient cues as a short measurement line (`hint_text`), so the answer's
-movement claims can be copied from measurements instead of guessed.
+may also carry the window's salient cues as short measurement lines (`wording.hint_words`), so
+the answer's movement claims can be copied from measurements instead of guessed: for a label to
+explain, the cues that fit it and those against it, and the second reading when the explainer's
+own (`answers.read`) differs.
 Saved form (`Explainer.save`): `explainer.json`, `projector.safetensors` and a peft LoRA adapter
 (`adapter_config.json`, `adapter_model.safetensors`).
 """
@@ -15,6 +17,7 @@ import json
 import threading
 import time
 import warnings
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional, Sequence, Union
@@ -24,11 +27,13 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from emotion_node.model.explanations import (
-    EMOTION_WORDS, CueReference, hint_text, salient_cues, to_style)
+from emotion_node.model import answers
+from emotion_node.model.explanations import CueReference, to_style
 from emotion_node.model.labels import EMOTION_STYLES
 from emotion_node.model.llm import DEFAULT_LLM, load_llm
 from emotion_node.model.model_files import EXPLAINER_CONFIG_FILE, fingerprint_mismatch
+from emotion_node.model.wording import (
+    EMOTION_WORDS, MAX_HINTED, hint_words, salient_claims, split_by_label)
 
 PLACEHOLDER = "<skeleton>"
 CONFIG_FILE = EXPLAINER_CONFIG_FILE
@@ -48,7 +53,11 @@ class ExplainerConfig:
     lora_alpha: int = 16
     lora_dropout: float = 0.05
     lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
-    max_new_tokens: int = 48
+    max_new_tokens: int = 80
+    # Answers are sampled (temperature > 0, nucleus top_p) for varied words; an answer the
+    # checker rejects is replaced by the greedy one (`answers.answer_batch`). 0: greedy only.
+    temperature: float = 0.8
+    top_p: float = 0.9
     system_prompt: str = "You explain emotions from body movement."
     labels: tuple[str, ...] = EMOTION_STYLES
     reference: dict[str, Any] = field(default_factory=dict)  # CueReference.to_dict()
@@ -64,6 +73,9 @@ class ExplainerConfig:
         for name in ("token_dim", "projector_hidden", "lora_r", "max_new_tokens"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"ExplainerConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if not (self.temperature >= 0 and 0 < self.top_p <= 1):
+            raise ValueError(f"ExplainerConfig needs temperature >= 0 and 0 < top_p <= 1, got "
+                             f"{self.temperature}, {self.top_p}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -104,25 +116,35 @@ class SkeletonProjector(nn.Module):
 
 @dataclass
 class Prompt:
-    """One request: the task, the label to explain (task `explain`) and an optional cue hint."""
+    """One request: the task, the label to explain (task `explain`), an optional cue hint and,
+    for `explain`, the cues against the label and a second reading."""
 
     task: str = "recognise"
     label: Optional[str] = None
-    hint: Optional[str] = None     # hint_text(...) or None for tokens only
+    hint: Optional[str] = None     # hint_words(...) or None for tokens only
+    against: Optional[str] = None  # explain: hint_words of the cues against the label
+    reading: Optional[str] = None  # explain: the explainer's own, differing reading (a style)
 
     def user_text(self) -> str:
         """The user message with the skeleton placeholder."""
         if self.task not in TASKS:
             raise ValueError(f"unknown task {self.task!r}; expected one of {TASKS}")
         lines = [f"Movement: {PLACEHOLDER}"]
-        if self.hint is not None:
-            lines.append(f"Cues: {self.hint}")
-        if self.task == "recognise":
-            lines.append("Which emotion does this movement show? Explain.")
-        elif self.task == "explain":
+        if self.task == "explain":
             if self.label not in EMOTION_WORDS:
                 raise ValueError(f"task 'explain' needs an emotion label, got {self.label!r}")
-            lines.append(f"The emotion is {EMOTION_WORDS[self.label]}. Explain why.")
+            if self.hint is not None:
+                lines += [f"Fits: {self.hint}", f"Against: {self.against or 'none'}"]
+            ask = f"The emotion is {EMOTION_WORDS[self.label]}."
+            if self.reading is not None:
+                if self.reading not in EMOTION_WORDS:
+                    raise ValueError(f"unknown reading {self.reading!r}")
+                ask += f" The movement also reads as {EMOTION_WORDS[self.reading]}."
+            lines.append(ask + " Explain why.")
+        elif self.task == "recognise":
+            if self.hint is not None:
+                lines.append(f"Cues: {self.hint}")
+            lines.append("Which emotion does this movement show? Explain.")
         else:
             lines.append("Describe this movement.")
         return "\n".join(lines)
@@ -154,6 +176,7 @@ class Explainer:
         self.llm, self.tokenizer, self.projector, self.config = llm, tokenizer, projector, config
         self.reference = CueReference.from_dict(config.reference) if config.reference else None
         self._prompt_cache: dict[tuple, tuple[list[int], list[int]]] = {}
+        self._label_ids: Optional[tuple[list[int], dict[str, list[int]]]] = None  # answers
         self._end_ids = self._end_of_turn_ids()
         self.stop_ids = sorted({self._end_ids[0], int(tokenizer.eos_token_id)})
 
@@ -250,7 +273,7 @@ class Explainer:
 
     def prompt_ids(self, prompt: Prompt) -> tuple[list[int], list[int]]:
         """Token ids before and after the skeleton placeholder."""
-        key = (prompt.task, prompt.label, prompt.hint)
+        key = (prompt.task, prompt.label, prompt.hint, prompt.against, prompt.reading)
         if key not in self._prompt_cache:
             messages = [{"role": "system", "content": self.config.system_prompt},
                         {"role": "user", "content": prompt.user_text()}]
@@ -260,18 +283,27 @@ class Explainer:
         return self._prompt_cache[key]
 
     def make_prompt(self, task: str, label: Optional[str] = None,
-                    z: Optional[np.ndarray] = None) -> Prompt:
-        """A prompt whose hint lists the salient cues of z (no hint when z is None)."""
-        hint = None if z is None else hint_text(salient_cues(z))
-        return Prompt(task=task, label=label, hint=hint)
+                    z: Optional[np.ndarray] = None, reading: Optional[str] = None) -> Prompt:
+        """A prompt whose hint lists the salient cues of z ((7,) or (3, 7) with the halves; no
+        hint when None): all of them to recognise, split into those that fit `label` and those
+        against it to explain it; `reading` is named when it differs from `label`."""
+        if task != "explain":
+            hint = None if z is None else hint_words(salient_claims(z, MAX_HINTED))
+            return Prompt(task=task, hint=hint)
+        second = reading if reading is not None and reading != label else None
+        if z is None:
+            return Prompt("explain", label, reading=second)
+        fits, against = split_by_label(label or "", salient_claims(z))
+        return Prompt("explain", label, hint_words(fits), hint_words(against), second)
 
     # ---- embedding, loss, generation ------------------------------------------------------
     def embed(self, tokens: Sequence[Any], prompts: Sequence[Prompt],
-              answers: Optional[Sequence[str]] = None):
+              answers: Optional[Sequence[str]] = None, prefix: Sequence[int] = ()):
         """Splice projected tokens into the prompts: (embeds (B, L, E), mask (B, L), labels).
 
-        Prompts are left-padded for generation; with answers they are right-padded and labels
-        (B, L) hold the answer ids (-100 elsewhere).
+        Prompts are left-padded for generation (`prefix`: ids that start every answer, appended
+        to each prompt); with answers they are right-padded and labels (B, L) hold the answer
+        ids (-100 elsewhere).
         """
         device = self.device
         temporal, spatial, semantic = (_as_tensor(t, device) for t in tokens)
@@ -283,12 +315,13 @@ class Explainer:
         rows, targets = [], []
         for i, prompt in enumerate(prompts):
             before, after = self.prompt_ids(prompt)
-            answer = [] if answers is None else \
+            answer = list(prefix) if answers is None else \
                 self.tokenizer(answers[i], add_special_tokens=False)["input_ids"] + \
                 self._end_ids[:1]
             ids = lambda x: torch.tensor(x, dtype=torch.long, device=device)  # noqa: E731
             rows.append(torch.cat([table(ids(before)), skel[i], table(ids(after + answer))]))
-            targets.append([-100] * (rows[-1].shape[0] - len(answer)) + answer)
+            targets.append([-100] * (rows[-1].shape[0] - len(answer)) + answer
+                           if answers is not None else [-100] * rows[-1].shape[0])
         width = max(r.shape[0] for r in rows)
         embeds = rows[0].new_zeros(len(rows), width, rows[0].shape[1])
         mask = torch.zeros(len(rows), width, dtype=torch.long, device=device)
@@ -314,11 +347,14 @@ class Explainer:
     @torch.no_grad()
     def generate(self, tokens: Sequence[Any], prompts: Sequence[Prompt],
                  max_new_tokens: Optional[int] = None, stopping_criteria: Any = None,
-                 **generate_kwargs: Any) -> tuple[list[str], list[int]]:
-        """Greedy answers (KV cache) and the number of new tokens of each."""
+                 temperature: float = 0.0, **generate_kwargs: Any) -> tuple[list[str], list[int]]:
+        """Answers (KV cache; greedy, or sampled at `temperature` > 0 with the configured
+        top_p from torch's global generator) and the number of new tokens of each."""
         embeds, mask, _ = self.embed(tokens, prompts)
+        sampling = {"do_sample": True, "temperature": temperature, "top_p": self.config.top_p,
+                    "top_k": 0} if temperature > 0 else {"do_sample": False}
         out = self.llm.generate(
-            inputs_embeds=embeds, attention_mask=mask, do_sample=False,
+            inputs_embeds=embeds, attention_mask=mask, **sampling,
             max_new_tokens=max_new_tokens or self.config.max_new_tokens,
             eos_token_id=self.stop_ids, pad_token_id=self.stop_ids[0],
             stopping_criteria=stopping_criteria, **generate_kwargs)  # (B, N) new ids only
@@ -339,21 +375,28 @@ class Explainer:
     def explain(self, tokens: Sequence[Any], label: Optional[str] = None,
                 cues: Any = None, content: Optional[str] = None,
                 deadline: Optional[float] = None, cancel: Optional[threading.Event] = None,
-                **generate_kwargs: Any) -> str:
-        """Explain one window: `label` given -> task explain, else recognise; cues -> hint.
+                seed: Optional[int] = None) -> answers.Answer:
+        """Explain one window: `label` given -> read the movement, then explain the label (and
+        name the reading when it differs); no label -> recognise. `cues`: (7,) or a mapping, or
+        (3, 7) with the halves (`skeleton.cues.span_cues`), for the hint.
 
         `label` may be a dataset style, an hri label or an emotion word. Generation stops at
         `deadline` (time.monotonic) or when `cancel` is set, and then raises TimeoutError.
+        A sampled answer's `seed` defaults to one drawn from the tokens: the same window gets
+        the same words (a replayed bag, say), another window other ones.
         """
         z = None if cues is None else self.zscores(cues, content)
         style = None if label is None else to_style(label)
-        prompt = self.make_prompt("explain" if style is not None else "recognise", style, z)
         stop = _Interrupt(deadline, cancel)
-        texts, _ = self.generate(tokens, [prompt], stopping_criteria=stop.as_criteria(),
-                                 **generate_kwargs)
+        batch = [np.asarray(t, dtype=np.float32) for t in tokens]
+        batch = [t if t.ndim == 3 else t[None] for t in batch]
+        if seed is None:
+            seed = zlib.crc32(np.ascontiguousarray(batch[0]).tobytes())
+        result = answers.answer_batch(self, batch, [style], [z], seed=seed,
+                                      stopping_criteria=stop.as_criteria(), stop=stop)[0]
         if stop.fired:
             raise TimeoutError("explanation stopped: deadline passed or worker closing")
-        return texts[0]
+        return result
 
 
 class _Interrupt:

@@ -1,9 +1,11 @@
-"""Grounded explanation text: cue phrases, answer templates, the template baseline and the checker.
+"""Grounded explanation text: the cue reference, the plain template and the checker.
 
-Every movement claim an explanation may make is one of fourteen phrases, one per kinematic cue and
-direction (`CUE_PHRASES`). A claim is about a cue's z-score against neutral motion
-(`CueReference`): the training targets, the template baseline and the faithfulness checker all
-share these tables, so a claim the checker accepts is one the measured cues support.
+A movement claim is about a cue's z-score against neutral motion of the same action
+(`CueReference`), over the whole window or a span of it. The words of every claim come from
+`emotion_node.model.wording`; the checker parses them back (`parse_explanation`) and verifies
+each one against the window's z-scores, and checks the answer's coherence with the emotion
+signatures (`emotion_node.model.signatures`): a claim against the label's signature must be
+marked contrary, and a general statement must fit what was observed.
 
 Answer format (parseable): `Emotion: <word>. <claims about this person>. <general statement>.`
 """
@@ -16,157 +18,142 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
-from emotion_node.model.labels import ALL_STYLES, EMOTION_STYLES, hri_label
+from emotion_node.model.labels import EMOTION_STYLES, hri_label
+from emotion_node.model.signatures import AGAINST, SUPPORTS, relation
+from emotion_node.model.wording import (
+    BACKGROUND, CUE_PHRASES, CUE_WORDINGS, EMOTION_NOUNS, EMOTION_WORDS, HOLD_Z, NO_CUE_SENTENCES,
+    SALIENT_Z, SPAN_WORDS, Claim, plain_claims_sentence, salient_claims, span_z)
 from emotion_node.skeleton.cues import CUE_NAMES
 
-SALIENT_Z = 1.0   # |z| at or above which a cue becomes a claim in targets and the template
-HOLD_Z = 0.5      # a claim holds when the cue's z-score is at least this far in its direction
-MAX_CLAIMS = 2    # claims per answer: keeps answers short enough for the token budget
+__all__ = ["CueReference", "check_explanation", "parse_explanation", "summarise_checks",
+           "template_explanation", "to_style", "EMOTION_WORDS", "SALIENT_Z", "HOLD_Z"]
 
-# Text name of each emotion style (dataset `normal` reads as "neutral").
-EMOTION_WORDS: dict[str, str] = {
-    "normal": "neutral", "happy": "happy", "sad": "sad", "angry": "angry", "proud": "proud",
-    "not-confident": "not confident", "tired": "tired",
-}
 _WORD_TO_STYLE = {w: s for s, w in EMOTION_WORDS.items()}
+# Emotion nouns as the parser finds them ("a neutral mood" also without its article).
+_NOUN_TO_STYLE = {**{n: s for s, n in EMOTION_NOUNS.items()}, "neutral mood": "normal"}
+_NOUN_ALTS = "|".join(re.escape(n) for n in sorted(_NOUN_TO_STYLE, key=len, reverse=True))
+_NOUNS = rf"\b(?:{_NOUN_ALTS})\b"
 
-# (cue, direction) -> the phrase the person's claim sentence uses; direction +1 = above neutral.
-# head_pitch is positive when the head tilts forward/down (see emotion_node.skeleton.cues).
-CUE_PHRASES: dict[tuple[str, int], str] = {
-    ("speed", 1): "moves faster than usual",
-    ("speed", -1): "moves more slowly than usual",
-    ("arm_swing", 1): "swings the arms widely",
-    ("arm_swing", -1): "keeps the arms still",
-    ("head_pitch", 1): "keeps the head lowered",
-    ("head_pitch", -1): "holds the head up",
-    ("expansion", 1): "holds the arms away from the body",
-    ("expansion", -1): "keeps the arms close to the body",
-    ("jerkiness", 1): "moves in abrupt, jerky bursts",
-    ("jerkiness", -1): "moves smoothly",
-    ("bounce", 1): "bounces up and down",
-    ("bounce", -1): "barely rises and falls",
-    ("tempo", 1): "keeps a quick rhythm",
-    ("tempo", -1): "keeps a slow rhythm",
-}
-# (cue, direction) -> the few words the prompt's measurement hint uses for it.
-HINT_WORDS: dict[tuple[str, int], str] = {
-    ("speed", 1): "faster", ("speed", -1): "slower",
-    ("arm_swing", 1): "wide arm swing", ("arm_swing", -1): "still arms",
-    ("head_pitch", 1): "head lowered", ("head_pitch", -1): "head up",
-    ("expansion", 1): "arms away from body", ("expansion", -1): "arms close to body",
-    ("jerkiness", 1): "jerky", ("jerkiness", -1): "smooth",
-    ("bounce", 1): "bouncing", ("bounce", -1): "little rise and fall",
-    ("tempo", 1): "quick rhythm", ("tempo", -1): "slow rhythm",
-}
-# Parser lexicon: the phrases above plus close paraphrases, most specific first.
-_CLAIM_PATTERNS: tuple[tuple[str, int, str], ...] = (
-    ("tempo", 1, r"quick rhythm|fast rhythm|brisk rhythm|quick steps"),
-    ("tempo", -1, r"slow rhythm|slow steps"),
-    ("speed", 1, r"faster than usual|moves fast|moves quickly|hurr(?:y|ies|ied)"),
+# Paraphrases the parser accepts besides the exact phrasings (an LLM's close variants).
+_PARAPHRASES: tuple[tuple[str, int, str], ...] = (
+    ("tempo", 1, r"quick rhythm|fast rhythm|brisk rhythm|quick beat|quick steps"),
+    ("tempo", -1, r"slow rhythm|slow beat|slow steps"),
+    ("speed", 1, r"faster than usual|quicker than usual|moves fast|moves quickly|hurr(?:y|ies)"),
     ("speed", -1, r"more slowly than usual|slower than usual|moves slowly"),
-    ("arm_swing", 1, r"swings? (?:the|their|its) arms widely|large arm swing"),
-    ("arm_swing", -1, r"(?:keeps?|holds?) (?:the|their|its) arms still|little arm swing"),
-    ("head_pitch", 1, r"head (?:is )?(?:lowered|down|bowed|hanging)|looks down"),
-    ("head_pitch", -1, r"head (?:is )?(?:up|high|raised)|looks up"),
-    ("expansion", 1, r"arms away from the body|open posture|takes up space"),
-    ("expansion", -1, r"arms close to the body|closed posture"),
-    ("jerkiness", 1, r"abrupt|jerky"),
+    ("arm_swing", 1, r"swings? (?:the|their|its) arms widely|arms? swings? widely|wide arcs"
+                     r"|large arm swing"),
+    ("arm_swing", -1, r"(?:keeps?|holds?) (?:the|their|its) arms still|arms (?:hardly|barely) "
+                      r"swing|little arm swing|arms stay still"),
+    ("head_pitch", 1, r"head (?:is |stays )?(?:lowered|down|bowed|hanging)|head hangs"
+                      r"|chin down|looks down"),
+    ("head_pitch", -1, r"head (?:is |stays )?(?:up|high|raised|held high)|chin up|looks up"),
+    ("expansion", 1, r"arms away from the (?:body|torso)|open posture|takes up space"),
+    ("expansion", -1, r"arms close to the (?:body|torso)|closed posture|tucked in"),
+    ("jerkiness", 1, r"abrupt(?:ly)?|jerky|jerk(?:s)?"),
     ("jerkiness", -1, r"smooth(?:ly)?"),
-    ("bounce", 1, r"bounc(?:es|ing|y)"),
-    ("bounce", -1, r"barely rises and falls|little bounce"),
+    ("bounce", 1, r"bounc(?:es?|ing|y)|bobs? up and down"),
+    ("bounce", -1, r"barely rises? and falls?|little bounce|stays level"),
 )
-# Exact phrases first (whole phrase consumed), then the paraphrases.
-_COMPILED = tuple((c, d, re.compile(rf"\b(?:{p})\b")) for c, d, p in (
-    [(c, d, re.escape(text)) for (c, d), text in CUE_PHRASES.items()] + list(_CLAIM_PATTERNS)))
+
+
+def _without_article(text: str) -> str:
+    return text[4:] if text.startswith("the ") else text
+
+
+# Exact phrasings first, longest first (a whole phrasing is consumed), then the paraphrases.
+_EXACT = sorted({(c, d, _without_article(t)) for (c, d), ts in CUE_WORDINGS.items()
+                 for t in ts + (CUE_PHRASES[(c, d)],)}, key=lambda item: (-len(item[2]), item))
+_CLAIM_RES = tuple((c, d, re.compile(rf"\b(?:{p})\b")) for c, d, p in (
+    [(c, d, re.escape(t)) for c, d, t in _EXACT] + list(_PARAPHRASES)))
+_SPAN_RES = tuple((span, re.compile(rf"\b{re.escape(w)}\b")) for span, words in SPAN_WORDS.items()
+                  for w in sorted(set(words) - {""}, key=len, reverse=True))
+# Cue words of general statements (about an emotion, not this person): (cue, direction).
+_GENERAL_MENTIONS: tuple[tuple[str, int, re.Pattern], ...] = tuple(
+    (c, d, re.compile(rf"\b(?:{p})\b")) for c, d, p in (
+        ("tempo", 1, r"quick rhythm|quick beat"), ("tempo", -1, r"slow rhythm|slow beat"),
+        ("arm_swing", 1, r"wide arm swings?"), ("arm_swing", -1, r"little arm swing"),
+        ("head_pitch", 1, r"lowered head|bowed head|head down|lowered"),
+        ("head_pitch", -1, r"raised head|head held high|head up"),
+        ("expansion", 1, r"open|takes up space|arms held away from the body"),
+        ("expansion", -1, r"closed|arms kept close to the body"),
+        ("jerkiness", 1, r"abrupt|jerky"), ("jerkiness", -1, r"smooth"),
+        ("bounce", 1, r"bouncy|bouncing"),
+        ("bounce", -1, r"barely rises and falls|little rise and fall"),
+        ("speed", 1, r"fast|quick"), ("speed", -1, r"slow(?:ly)?")))
+# A contrary marker puts every claim of its sentence against the label.
+_CONTRARY = re.compile(r"\b(?:although|though|apart from|does not fit|do not fit|runs against|"
+                       r"run against|points? the other way)\b")
+_NOT_HERE = re.compile(r"\b(?:not|only partly|only part|but)\b")
+_GENERAL_OPENER = re.compile(
+    rf"^(?:{_NOUNS}|people|in general|typically|(?:this|that) (?:fits|matches))\b")
+_FIT_OPENER = re.compile(r"^(?:this|that) (?:fits|matches)\b")
+_WORDS = "|".join(re.escape(w) for w in sorted(_WORD_TO_STYLE, key=len, reverse=True))
+_ALTERNATIVE = re.compile(rf"(?:could|might) also be read as ({_WORDS})\b|another reading of "
+                          rf"this movement would be ({_WORDS})\b")
+_LITTLE_OF = re.compile(rf"(?:shows? little of|little in the movement points to) ({_NOUN_ALTS})\b")
+_REST_USUAL = re.compile(r"nothing else stands out(?: from the usual)?")
+_NO_CUE = {s.lower().rstrip(".") for s in NO_CUE_SENTENCES}
 # Words a claim sentence may hold besides cue phrases without saying anything more.
 _FILLER = frozenset(
     "the person this they their his her its he she is are and also while keeps holds moves "
-    "a an with in".split())
-NO_CUE_SENTENCE = "No movement cue stands out from the usual."
-
-# General statements (background knowledge, not claims about this person), after the gait and
-# body-expression literature (Montepare et al. 1987; Roether et al. 2009; Wallbott 1998).
-BACKGROUND: dict[str, str] = {
-    "normal": "A neutral mood usually shows as relaxed, even movement.",
-    "happy": "Happiness often shows as lively, bouncy movement.",
-    "sad": "Sadness often shows as slow movement with a lowered head.",
-    "angry": "Anger often shows as heavy, forceful, abrupt movement.",
-    "proud": "Pride often shows as an upright, open posture.",
-    "not-confident": "Low confidence often shows as a small, closed, hesitant posture.",
-    "tired": "Tiredness often shows as slow, heavy movement.",
-}
-_BACKGROUND_STYLE = {
-    "a neutral mood": "normal", "happiness": "happy", "sadness": "sad", "anger": "angry",
-    "pride": "proud", "low confidence": "not-confident", "tiredness": "tired"}
-# A general statement opens with an emotion noun (or a general subject): never about this person.
-_BACKGROUND_OPENERS = re.compile(
-    r"^(?:" + "|".join([*_BACKGROUND_STYLE, "people", "in general", "typically"]) + r")\b")
-
-# The fifteen dataset styles as descriptions (stage-1 captions).
-STYLE_DESCRIPTIONS: dict[str, str] = {
-    "normal": "an ordinary, neutral way of moving",
-    "happy": "a happy, cheerful way of moving",
-    "sad": "a sad, dejected way of moving",
-    "angry": "an angry, aggressive way of moving",
-    "proud": "a proud, self-assured way of moving",
-    "not-confident": "an unsure, timid way of moving",
-    "tired": "a tired, exhausted way of moving",
-    "active": "an energetic, sporty way of moving",
-    "childish": "a playful, childlike way of moving",
-    "chimpira": "a swaggering, thuggish way of moving",
-    "feminine": "a graceful, feminine way of moving",
-    "giant": "a heavy, lumbering way of moving, like a giant",
-    "masculinity": "a broad, masculine way of moving",
-    "musical": "a theatrical way of moving, like in a musical",
-    "old": "a frail, elderly way of moving",
-}
-assert set(STYLE_DESCRIPTIONS) == set(ALL_STYLES)
+    "a an with in although though which does not fit rest one cue cues point points other way "
+    "runs against some above all most clearly mainly apart from how that fits it movement "
+    "measured show shows".split())
+NO_CUE_SENTENCE = NO_CUE_SENTENCES[0]
 
 
 @dataclass
 class CueReference:
-    """Neutral-motion statistics that turn raw cues into z-scores (per content, or global)."""
+    """Neutral-motion statistics that turn raw cues into z-scores (per action, or global)."""
 
     global_mean: list[float]
     scale: list[float]
-    content_means: dict[str, list[float]] = field(default_factory=dict)
+    content_means: dict[str, list[float]] = field(default_factory=dict)  # action key -> (7,)
     names: tuple[str, ...] = CUE_NAMES
 
-    def zscores(self, cues: Mapping[str, float] | Sequence[float],
+    def zscores(self, cues: Mapping[str, float] | Sequence[float] | np.ndarray,
                 content: Optional[str] = None) -> np.ndarray:
-        """(7,) z-scores in `names` order; the content's neutral mean when known, else global."""
+        """z-scores of (7,) cues (or (S, 7) cues of spans of one window), in `names` order;
+        the action's neutral mean when `content` (an action key) is known, else global."""
         if isinstance(cues, Mapping):
             missing = [n for n in self.names if n not in cues]
             if missing:
                 raise ValueError(f"cues lack {missing}")
             cues = [cues[n] for n in self.names]
         values = np.asarray(cues, dtype=np.float64)
-        if values.shape != (len(self.names),):
-            raise ValueError(f"expected {len(self.names)} cues, got shape {values.shape}")
+        if values.shape[-1:] != (len(self.names),) or values.ndim > 2:
+            raise ValueError(f"expected {len(self.names)} cues (or spans of them), got shape "
+                             f"{values.shape}")
         known = self.content_means.get(content) if content is not None else None
         mean = np.asarray(known if known is not None else self.global_mean, dtype=np.float64)
         mean = np.where(np.isfinite(mean), mean, np.asarray(self.global_mean))
         return (values - mean) / np.asarray(self.scale)  # nan stays nan: never a claim
 
     @classmethod
-    def fit(cls, window_cues: np.ndarray, window_contents: Sequence[str] | np.ndarray,
-            window_styles: Sequence[str] | np.ndarray, neutral: str = "normal"
-            ) -> "CueReference":
-        """Fit from (N, 7) window cues: neutral mean per content, robust pooled spread."""
+    def fit(cls, window_cues: np.ndarray, window_actions: Sequence[str] | np.ndarray,
+            window_emotions: Sequence[str] | np.ndarray, neutral: str = "normal",
+            window_groups: Optional[Sequence[str] | np.ndarray] = None) -> "CueReference":
+        """Fit from (N, 7) window cues: the neutral mean per action (key), and a robust spread
+        of the emotion windows around their action's neutral mean, each group (default: each
+        emotion) weighing the same, so no dataset's many windows of one label set the scale."""
         cues = np.asarray(window_cues, dtype=np.float64)
-        contents, styles = np.asarray(window_contents), np.asarray(window_styles)
+        actions, emotions = np.asarray(window_actions), np.asarray(window_emotions)
+        groups = emotions if window_groups is None else np.asarray(window_groups)
         means: dict[str, np.ndarray] = {}
-        for content in sorted(set(contents[styles == neutral].tolist())):
+        for action in sorted(set(actions[emotions == neutral].tolist())):
             with warnings.catch_warnings():  # a cue nan in every window stays nan
                 warnings.simplefilter("ignore", RuntimeWarning)
-                means[content] = np.nanmean(cues[(contents == content) & (styles == neutral)], 0)
+                means[action] = np.nanmean(cues[(actions == action) & (emotions == neutral)], 0)
         if not means:
             raise ValueError(f"no windows of the neutral style {neutral!r} to fit a reference")
-        # Global reference: median over contents, so no single action dominates.
+        # Global reference: median over actions, so no single action dominates.
         global_mean = np.nanmedian(np.stack(list(means.values())), axis=0)
-        emotion = np.isin(styles, EMOTION_STYLES) & np.isin(contents, list(means))
-        dev = np.stack([cues[i] - means[contents[i]] for i in np.where(emotion)[0]])  # (M, 7)
-        mad = np.nanmedian(np.abs(dev - np.nanmedian(dev, 0)), 0) * 1.4826
+        rows = np.where(np.isin(emotions, EMOTION_STYLES) & np.isin(actions, list(means)))[0]
+        dev = np.stack([cues[i] - means[actions[i]] for i in rows])  # (M, 7)
+        counts = {g: int((groups[rows] == g).sum()) for g in set(groups[rows].tolist())}
+        weight = np.array([1.0 / counts[g] for g in groups[rows]])
+        centre = _weighted_median(dev, weight)
+        mad = _weighted_median(np.abs(dev - centre), weight) * 1.4826
         scale = np.where(np.isfinite(mad) & (mad > 0), mad, 1.0)
         return cls(global_mean=[float(v) for v in global_mean],
                    scale=[float(v) for v in scale],
@@ -191,6 +178,18 @@ class CueReference:
                    names=names)
 
 
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Column-wise weighted median of (M, K) values, nan entries left out (nan if none)."""
+    out = np.full(values.shape[1], np.nan)
+    for k in range(values.shape[1]):
+        ok = np.isfinite(values[:, k])
+        if ok.any():
+            order = np.argsort(values[ok, k])
+            cum = np.cumsum(weights[ok][order])
+            out[k] = values[ok, k][order][np.searchsorted(cum, 0.5 * cum[-1])]
+    return out
+
+
 def to_style(label: str) -> str:
     """Dataset style of a label given as style, ROS-facing hri label or emotion word."""
     if label in EMOTION_WORDS:
@@ -201,51 +200,24 @@ def to_style(label: str) -> str:
     raise ValueError(f"unknown emotion label {label!r}; expected one of {EMOTION_STYLES}")
 
 
-def salient_cues(z: np.ndarray, threshold: float = SALIENT_Z,
-                 max_claims: int = MAX_CLAIMS) -> list[tuple[str, int]]:
-    """The strongest cues with |z| >= threshold as (cue, direction), strongest first."""
-    z = np.nan_to_num(np.asarray(z, dtype=np.float64), nan=0.0)
-    order = np.argsort(-np.abs(z), kind="stable")
-    return [(CUE_NAMES[i], 1 if z[i] > 0 else -1) for i in order[:max_claims]
-            if abs(z[i]) >= threshold]
-
-
-def hint_text(salient: Sequence[tuple[str, int]]) -> str:
-    """Short measurement hint for the prompt, e.g. `slower, head lowered` (`none` if empty)."""
-    if not salient:
-        return "none"
-    return ", ".join(HINT_WORDS[c] for c in salient)
-
-
-def claims_sentence(salient: Sequence[tuple[str, int]]) -> str:
-    """One sentence about this person built from the claim phrases."""
-    if not salient:
-        return NO_CUE_SENTENCE
-    phrases = [CUE_PHRASES[c] for c in salient]
-    joined = phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
-    return f"The person {joined}."
-
-
-def answer_text(style: str, salient: Sequence[tuple[str, int]], background: bool = True) -> str:
-    """Target answer: `Emotion: <word>. <claims>. <general statement>.`"""
+def template_explanation(style: str, z: np.ndarray) -> str:
+    """Baseline without any LLM, as the explainer first answered: the two strongest measured
+    cues in fixed phrases, then the emotion's fixed general statement (no coherence rules)."""
     if style not in EMOTION_WORDS:
         raise ValueError(f"unknown emotion style {style!r}; expected one of {EMOTION_STYLES}")
-    parts = [f"Emotion: {EMOTION_WORDS[style]}.", claims_sentence(salient)]
-    if background:
-        parts.append(BACKGROUND[style])
-    return " ".join(parts)
+    claims = [Claim(c.cue, c.direction) for c in salient_claims(z, max_claims=2)]
+    return f"Emotion: {EMOTION_WORDS[style]}. {plain_claims_sentence(claims)} {BACKGROUND[style]}"
 
 
-def description_text(style: str, salient: Sequence[tuple[str, int]]) -> str:
-    """Stage-1 caption: the style as a description plus the movement claims."""
-    if style not in STYLE_DESCRIPTIONS:
-        raise ValueError(f"unknown style {style!r}; expected one of {ALL_STYLES}")
-    return f"This looks like {STYLE_DESCRIPTIONS[style]}. {claims_sentence(salient)}"
+@dataclass
+class GeneralStatement:
+    """One general statement: the emotion it is about and the cues it names."""
 
-
-def template_explanation(style: str, z: np.ndarray) -> str:
-    """Baseline without any LLM: the measured salient cues filled into the answer template."""
-    return answer_text(style, salient_cues(z))
+    text: str
+    style: Optional[str]
+    mentions: list[tuple[str, int]]
+    not_here: bool   # framed as not matching this movement ("but that is not what ...")
+    fits: bool       # framed as matching it ("This fits ...")
 
 
 @dataclass
@@ -253,11 +225,16 @@ class ParsedExplanation:
     """What the parser found in one explanation."""
 
     label: Optional[str]                       # dataset style named after `Emotion:`, if any
-    claims: list[tuple[str, int]]              # movement claims about this person
-    background: list[str]                      # general statements
+    claims: list[Claim]                        # movement claims about this person, as written
+    contrary: list[bool]                       # per claim: stated as running against the label
+    background: list[GeneralStatement]         # general statements
     unparsed: list[str]                        # person-sentence words no cue phrase explains
-    no_cue: bool = False                       # the "nothing stands out" sentence was used
+    no_cue: bool = False                       # "nothing stands out from the usual"
+    rest_usual: bool = False                   # "nothing else stands out from the usual"
+    little_of: list[str] = field(default_factory=list)  # styles said to show little here
     person_emotions: list[str] = field(default_factory=list)  # emotion words about the person
+    other_nouns: list[str] = field(default_factory=list)  # emotion nouns in person sentences
+    alternative: Optional[str] = None          # the second reading offered, if any
 
 
 def _sentences(text: str) -> list[str]:
@@ -265,40 +242,86 @@ def _sentences(text: str) -> list[str]:
     return [s.strip() for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s.strip()]
 
 
+def _blank(text: str, match: re.Match) -> str:
+    """Consume a match (same length keeps positions)."""
+    return text[:match.start()] + " " * (match.end() - match.start()) + text[match.end():]
+
+
+def _general(sentence: str) -> GeneralStatement:
+    low = sentence.lower()
+    noun = re.search(_NOUNS, low)
+    style = None if noun is None else _NOUN_TO_STYLE[noun.group(0)]
+    mentions = []
+    for cue, direction, pattern in _GENERAL_MENTIONS:
+        if pattern.search(low):
+            mentions.append((cue, direction))
+            low = pattern.sub(lambda m: " " * len(m.group()), low)
+    return GeneralStatement(sentence, style, mentions, bool(_NOT_HERE.search(sentence.lower())),
+                            bool(_FIT_OPENER.match(sentence.lower())))
+
+
+def _person(sentence: str, parsed: ParsedExplanation) -> None:
+    """Claims, spans and the structural pieces of one sentence about this person."""
+    low = sentence.lower()
+    if low.rstrip(".!?") in _NO_CUE:
+        parsed.no_cue = True
+        return
+    contrary = bool(_CONTRARY.search(low))
+    for pattern, action in ((_ALTERNATIVE, "alternative"), (_LITTLE_OF, "little"),
+                            (_REST_USUAL, "rest")):
+        match = pattern.search(low)
+        if match is None:
+            continue
+        if action == "alternative":
+            parsed.alternative = _WORD_TO_STYLE[match.group(1) or match.group(2)]
+        elif action == "little":
+            parsed.little_of.append(_NOUN_TO_STYLE[match.group(1)])
+        else:
+            parsed.rest_usual = True
+        low = _blank(low, match)
+    found = []
+    for cue, direction, pattern in _CLAIM_RES:
+        for match in pattern.finditer(low):
+            found.append((match.start(), match.end(), cue, direction))
+        low = pattern.sub(lambda m: " " * len(m.group()), low)
+    found.sort()
+    spans = ["window"] * len(found)
+    for span, pattern in _SPAN_RES:
+        for match in pattern.finditer(low):
+            before = [k for k, f in enumerate(found) if f[1] <= match.start()]
+            if before or found:
+                spans[before[-1] if before else 0] = span
+        low = pattern.sub(lambda m: " " * len(m.group()), low)
+    parsed.claims += [Claim(c, d, s) for (_, _, c, d), s in zip(found, spans)]
+    parsed.contrary += [contrary] * len(found)
+    parsed.other_nouns += [_NOUN_TO_STYLE[noun] for noun in re.findall(_NOUNS, low)]
+    low = re.sub(_NOUNS, " ", low)
+    parsed.person_emotions += [_WORD_TO_STYLE[w] for w in _WORD_TO_STYLE
+                               if re.search(rf"\b{w}\b", low)]
+    rest = [w for w in re.findall(r"[a-z']+", low) if w not in _FILLER]
+    if rest:  # words about the person that no cue phrase accounts for
+        parsed.unparsed.append(" ".join(rest))
+
+
 def parse_explanation(text: str) -> ParsedExplanation:
     """Find the stated label, the movement claims and the general statements of one answer."""
-    parsed = ParsedExplanation(label=None, claims=[], background=[], unparsed=[])
+    parsed = ParsedExplanation(label=None, claims=[], contrary=[], background=[], unparsed=[])
     body = text.strip()
     head = re.match(r"^emotion:\s*([a-z -]+?)\s*[.,;\n]", body, flags=re.IGNORECASE)
     if head:
         parsed.label = _WORD_TO_STYLE.get(head.group(1).lower().strip(), head.group(1).lower())
         body = body[head.end():]
     for sentence in _sentences(body):
-        low = sentence.lower()
-        if _BACKGROUND_OPENERS.match(low):
-            parsed.background.append(sentence)
-            continue
-        parsed.person_emotions += [w for w in _WORD_TO_STYLE if re.search(rf"\b{w}\b", low)]
-        if low.rstrip(".") == NO_CUE_SENTENCE.lower().rstrip("."):
-            parsed.no_cue = True
-            continue
-        found = []
-        for cue, direction, pattern in _COMPILED:
-            match = pattern.search(low)
-            if match:
-                found.append((match.start(), (cue, direction)))
-                # Consume (same length keeps positions), so "slow rhythm" is not also "slowly".
-                low = pattern.sub(lambda m: " " * len(m.group()), low)
-        parsed.claims.extend(claim for _, claim in sorted(found))  # in the order written
-        rest = [w for w in re.findall(r"[a-z']+", low) if w not in _FILLER]
-        if rest:  # words about the person that no cue phrase accounts for
-            parsed.unparsed.append(" ".join(rest))
+        if _GENERAL_OPENER.match(sentence.lower()):
+            parsed.background.append(_general(sentence))
+        else:
+            _person(sentence, parsed)
     return parsed
 
 
 @dataclass
 class CheckResult:
-    """Faithfulness verdict of one explanation against its window's cue z-scores."""
+    """Faithfulness and coherence verdict of one explanation against its window's z-scores."""
 
     claims: int                 # movement claims found (unverifiable ones included)
     held: int                   # claims the measured cues support
@@ -306,6 +329,9 @@ class CheckResult:
     degenerate: list[str]       # "empty", "repetition", "cut", "format"
     unparsed: int               # unverifiable statements about the person (count as claims)
     stated_label: Optional[str]
+    clashes: list[str] = field(default_factory=list)  # silent clashes with the signature
+    contrary_supporting: int = 0  # supporting cues named as contrary (odd, not a clash)
+    alternative: Optional[str] = None
 
 
 def degenerate_reasons(text: str) -> list[str]:
@@ -325,48 +351,116 @@ def degenerate_reasons(text: str) -> list[str]:
     return reasons
 
 
-def _holds(claim: tuple[str, int], z: np.ndarray) -> bool:
-    """True when the cue's z-score lies at least HOLD_Z in the claimed direction."""
-    value = z[CUE_NAMES.index(claim[0])]
-    return bool(np.isfinite(value) and value * claim[1] >= HOLD_Z)
+def _holds(claim: Claim, zs: np.ndarray) -> bool:
+    """The cue's z-score lies at least HOLD_Z in the claimed direction over the claimed span:
+    the window, both halves (throughout), or the named half (and more there than in the other)."""
+    i = CUE_NAMES.index(claim.cue)
+    whole, first, second = (zs[k, i] * claim.direction for k in range(3))
+    ok = lambda v: bool(np.isfinite(v) and v >= HOLD_Z)  # noqa: E731
+    if claim.span == "throughout":
+        return ok(whole) and ok(first) and ok(second)
+    if claim.span == "first_half":
+        return ok(first) and not (np.isfinite(second) and second >= first)
+    if claim.span == "second_half":
+        return ok(second) and not (np.isfinite(first) and first >= second)
+    return ok(whole)
 
 
-def check_explanation(text: str, label: str, z: np.ndarray) -> CheckResult:
-    """Check every movement claim against z; flag label contradictions and degenerate text."""
+def _clashes(parsed: ParsedExplanation, label: str, zs: np.ndarray) -> tuple[list[str], int]:
+    """Silent clashes with the label's signature, and supporting cues named as contrary."""
+    clashes, odd = [], 0
+    for claim, contrary in zip(parsed.claims, parsed.contrary):
+        bearing = relation(label, claim.cue, claim.direction)
+        if bearing == AGAINST and not contrary:
+            clashes.append(f"gives {claim.cue} {claim.direction:+d} as a reason for {label!r}")
+        odd += int(bearing == SUPPORTS and contrary)
+    reasons = any(relation(label, c.cue, c.direction) == SUPPORTS and not k
+                  for c, k in zip(parsed.claims, parsed.contrary))
+    reasons = reasons or (label == "normal" and (parsed.no_cue or parsed.rest_usual))
+    claimed = {(c.cue, c.direction) for c in parsed.claims}
+    for general in parsed.background:
+        if general.style != label:
+            continue  # a statement about another emotion is a contradiction (check_explanation)
+        for cue, direction in general.mentions:
+            if relation(label, cue, direction) == AGAINST:
+                clashes.append(f"general statement names {cue} {direction:+d}, against the "
+                               f"signature of {label!r}")
+            elif not general.not_here and ((cue, -direction) in claimed or np.nan_to_num(
+                    zs[0, CUE_NAMES.index(cue)]) * direction <= -(SALIENT_Z + HOLD_Z)):
+                clashes.append(f"general statement names {cue} {direction:+d}, the movement "
+                               f"shows the opposite")
+        if general.fits and not reasons:
+            clashes.append("general statement says the movement fits, no reason given")
+    return clashes, odd
+
+
+def _held(parsed: ParsedExplanation, label: str, zs: np.ndarray) -> int:
+    """Claims the cues support, the sentences that claim an absence included."""
+    whole = np.nan_to_num(zs[0])
+    quiet = SALIENT_Z + HOLD_Z  # "nothing stands out": no cue reaches this
+    held = sum(_holds(c, zs) for c in parsed.claims)
+    held += int(parsed.no_cue and np.abs(whole).max(initial=0.0) < quiet)
+    if parsed.rest_usual:
+        claimed = {CUE_NAMES.index(c.cue) for c in parsed.claims}
+        rest = [abs(whole[i]) for i in range(len(CUE_NAMES)) if i not in claimed]
+        held += int(max(rest, default=0.0) < quiet)
+    for style in parsed.little_of:  # no cue of the signature departs clearly its way
+        held += int(all(whole[CUE_NAMES.index(c)] * d < quiet
+                        for c, d in _signature_items(style)))
+    return held
+
+
+def _signature_items(style: str) -> list[tuple[str, int]]:
+    return [(c, d) for c in CUE_NAMES for d in (1, -1) if relation(style, c, d) == SUPPORTS]
+
+
+def check_explanation(text: str, label: str, z: np.ndarray,
+                      reading: Optional[str] = None) -> CheckResult:
+    """Check every movement claim against z ((7,) window or (3, 7) window and halves); flag
+    label contradictions, silent clashes with the signature and degenerate text.
+
+    `reading`: the explainer's own reading; when given, the answer must offer it as the second
+    reading exactly when it differs from `label`.
+    """
     if label not in EMOTION_WORDS:
         raise ValueError(f"unknown emotion style {label!r}; expected one of {EMOTION_STYLES}")
-    z = np.asarray(z, dtype=np.float64)
+    zs = span_z(z)
     parsed = parse_explanation(text)
     degenerate = degenerate_reasons(text)
     if parsed.label is None and "empty" not in degenerate:
         degenerate.append("format")
-    held = sum(_holds(c, z) for c in parsed.claims)
-    if parsed.no_cue:  # "nothing stands out" is itself a claim: no strong cue may exist
-        held += int(np.nan_to_num(np.abs(z)).max(initial=0.0) < SALIENT_Z + HOLD_Z)
     contradictions = []
     if parsed.label is not None and parsed.label != label:
         contradictions.append(f"states {parsed.label!r}, explains {label!r}")
     cues: dict[str, int] = {}
-    for cue, direction in parsed.claims:
-        if cues.setdefault(cue, direction) != direction:
-            contradictions.append(f"claims both directions of {cue}")
-    for word in parsed.person_emotions:
-        if _WORD_TO_STYLE[word] != label:
-            contradictions.append(f"calls the person {word!r}, explains {label!r}")
-    for sentence in parsed.background:
-        opened = _BACKGROUND_OPENERS.match(sentence.lower())
-        other = _BACKGROUND_STYLE.get(opened.group(0)) if opened else None
-        if other is not None and other != label:
-            contradictions.append(f"general statement about {other!r}, explains {label!r}")
+    for claim in parsed.claims:
+        if cues.setdefault(claim.cue, claim.direction) != claim.direction:
+            contradictions.append(f"claims both directions of {claim.cue}")
+    for style in parsed.person_emotions + parsed.other_nouns + parsed.little_of:
+        if style != label:
+            contradictions.append(f"calls the person {EMOTION_WORDS[style]!r}, explains "
+                                  f"{label!r}")
+    for general in parsed.background:
+        if general.style is not None and general.style != label:
+            contradictions.append(f"general statement about {general.style!r}, explains "
+                                  f"{label!r}")
+    if parsed.alternative == label:
+        contradictions.append(f"offers {label!r} as the other reading of itself")
+    elif reading is not None and parsed.alternative != (reading if reading != label else None):
+        contradictions.append(f"second reading {parsed.alternative!r}, the explainer read "
+                              f"{reading!r}")
+    clashes, odd = _clashes(parsed, label, zs)
     # An unverifiable statement about the person counts as a claim that does not hold.
-    claims = len(parsed.claims) + len(parsed.unparsed) + int(parsed.no_cue)
-    return CheckResult(claims=claims, held=held,
+    claims = (len(parsed.claims) + len(parsed.unparsed) + int(parsed.no_cue)
+              + int(parsed.rest_usual) + len(parsed.little_of))
+    return CheckResult(claims=claims, held=_held(parsed, label, zs),
                        contradictions=contradictions, degenerate=degenerate,
-                       unparsed=len(parsed.unparsed), stated_label=parsed.label)
+                       unparsed=len(parsed.unparsed), stated_label=parsed.label,
+                       clashes=clashes, contrary_supporting=odd, alternative=parsed.alternative)
 
 
 def summarise_checks(results: Sequence[CheckResult]) -> dict:
-    """Aggregate: share of claims that hold, contradiction and degenerate rates."""
+    """Aggregate: share of claims that hold, contradiction, clash and degenerate counts."""
     n = len(results)
     claims = sum(r.claims for r in results)
     held = sum(r.held for r in results)
@@ -376,6 +470,9 @@ def summarise_checks(results: Sequence[CheckResult]) -> dict:
         "claims": claims,
         "faithfulness": held / claims if claims else None,  # no claim: nothing to judge
         "contradiction_rate": sum(bool(r.contradictions) for r in results) / n if n else 0.0,
+        "label_cue_clashes": sum(len(r.clashes) for r in results),
+        "answers_with_clash": sum(bool(r.clashes) for r in results),
+        "contrary_supporting": sum(r.contrary_supporting for r in results),
         "degenerate_rate": sum(bool(r.degenerate) for r in results) / n if n else 0.0,
         "degenerate": {k: sum(k in r.degenerate for r in results) for k in kinds},
         "unverifiable": sum(r.unparsed for r in results),

@@ -79,7 +79,10 @@ class Printer:
                 print(self._line(now, p), flush=True)
             if p.explanation and self.explained.get(p.body_id) != p.explanation:
                 self.explained[p.body_id] = p.explanation  # new words only, not every refresh
-                print(f'{"":9}person {p.body_id} says why: "{p.explanation}"', flush=True)
+                second = '' if p.explainer_label in ('', p.label) else \
+                    f' (the explainer reads {p.explainer_label})'
+                print(f'{"":9}person {p.body_id} says why{second}: "{p.explanation}"',
+                      flush=True)
 
     def _line(self, now: float, p: Any) -> str:
         who = f'person {p.body_id} ({self.who.get(p.body_id, "?")})'

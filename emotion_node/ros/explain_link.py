@@ -4,8 +4,10 @@ Per person, an explanation is asked for when the published (smoothed) label chan
 otherwise every `llm.period_s`, always for the label being published, from that person's tokens
 and measured cues. An answer is attached only while the person still carries the label it
 explains; when the label changes the old text is cleared at once, so the label and the
-explanation on a PersonEmotion never disagree. The worker thread schedules; the LLM itself runs
-in a child process (see explain_process); nothing here waits for either.
+explanation on a PersonEmotion never disagree. With the text comes the explainer's own reading
+of the same window (`explainer_label`), which the text names when it differs. The worker
+thread schedules; the LLM itself runs in a child process (see explain_process); nothing here
+waits for either.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from emotion_node.ros.params import NodeParams
 from emotion_node.model.model_files import (
     EXPLAINER_CONFIG_FILE, default_explainer_dir, explainer_mismatch)
 from emotion_node.ros.people import OK
-from emotion_node.skeleton.cues import kinematic_cues
+from emotion_node.skeleton.cues import span_cues
 
 
 
@@ -81,7 +83,8 @@ class ExplainLink:
             if result is None or result.style != answer.label:
                 self.stale += 1
                 continue
-            pipeline.set_explanation(answer.person_id, answer.text, answer.stamp)
+            pipeline.set_explanation(answer.person_id, answer.text, answer.stamp,
+                                     answer.reading)
             self._shown[answer.person_id] = answer.label
         mono = time.monotonic()
         for result in results:
@@ -104,7 +107,7 @@ class ExplainLink:
         tokens = pipeline.tokens.get(result.body_id)
         if tokens is None:
             return
-        cues = kinematic_cues(tokens.positions, tokens.mask, self._fps)
+        cues = span_cues(tokens.positions, tokens.mask, self._fps)  # (3, 7): window, halves
         self.worker.submit(result.body_id, tokens.temporal, tokens.spatial, tokens.semantic,
                            result.style, cues, tokens.window_end)
         self._asked[result.body_id] = (result.style, mono)

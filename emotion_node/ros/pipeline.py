@@ -51,6 +51,7 @@ class PersonResult:
     head: Optional[np.ndarray] = None  # (3,) newest head position, tracker frame
     explanation: str = ''
     explanation_stamp: float = 0.0
+    explainer_label: str = ''  # ROS-facing label the explainer read itself; '' without one
 
 
 @dataclass
@@ -264,10 +265,12 @@ class EmotionPipeline:
                 out.temporal_tokens[i], out.spatial_tokens[i], out.semantic_tokens[i],
                 window.positions, m[i], float(window.stamps[-1]))
 
-    def set_explanation(self, body_id: str, text: str, stamp: float) -> bool:
-        """Attach an explanation to a person still tracked; False when they are gone."""
+    def set_explanation(self, body_id: str, text: str, stamp: float, reading: str = '') -> bool:
+        """Attach an explanation and the explainer's own reading (a style, '' for none) to a
+        person still tracked; False when they are gone."""
         result = self.results.get(body_id)
         if result is None:
             return False
         result.explanation, result.explanation_stamp = text, float(stamp)
+        result.explainer_label = hri_label(reading) if reading else ''
         return True

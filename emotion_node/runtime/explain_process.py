@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
+from emotion_node.model.answers import Answer
+
 LOAD_TIMEOUT_S = 300.0  # first load may convert the GGUF file into the local cache
 CANCEL_GRACE_S = 5.0  # after a timeout, how long the child may take to stop generating
 POLL_S = 0.05
@@ -86,9 +88,11 @@ def _serve(directory: str, threads: int, nice: int, conn: Any, cancel: Any) -> N
         if request is None:
             return
         tokens, label, cues, deadline = request
+        answer: tuple  # (kind, value) for the parent
         try:
-            answer = ('text', explainer.explain(tokens, label=label, cues=cues,
-                                                deadline=deadline, cancel=cancel))
+            result = explainer.explain(tokens, label=label, cues=cues, deadline=deadline,
+                                       cancel=cancel)
+            answer = ('text', (result.text, result.reading))
         except TimeoutError as err:
             answer = ('timeout', str(err))
         except Exception as err:  # noqa: BLE001 - an LLM failure is an answer, not a crash
@@ -178,8 +182,9 @@ class ProcessExplainer:
         return None
 
     def explain(self, tokens: Sequence[Any], label: Optional[str] = None, cues: Any = None,
-                deadline: Optional[float] = None, cancel: Any = None) -> str:
-        """Explain in the child; TimeoutError at the deadline, RuntimeError on its failure."""
+                deadline: Optional[float] = None, cancel: Any = None) -> Answer:
+        """Explain in the child (the text and the explainer's own reading); TimeoutError at the
+        deadline, RuntimeError on its failure."""
         if not self._proc.is_alive():
             raise RuntimeError('the explainer process has stopped')
         until = deadline if deadline is not None else time.monotonic() + LOAD_TIMEOUT_S
@@ -195,7 +200,8 @@ class ProcessExplainer:
             raise TimeoutError('explanation stopped: deadline passed or worker closing')
         kind, value = answer
         if kind == 'text':
-            return value
+            text, reading = value
+            return Answer(text, label, reading)
         if kind == 'timeout':
             raise TimeoutError(value)
         raise RuntimeError(value)

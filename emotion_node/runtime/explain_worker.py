@@ -27,6 +27,7 @@ class Explanation:
     person_id: str
     label: str             # the label it explains, as submitted
     text: str
+    reading: str           # the label the explainer read itself (a style; '' if none)
     stamp: float           # stamp of the window it explains (as submitted)
     latency_s: float       # submit -> result, including the wait in the queue
     generation_s: float    # time spent generating
@@ -47,9 +48,10 @@ class ExplainWorker:
 
     def __init__(self, explainer: Union[Any, Callable[[], Any]], timeout_s: float = 10.0,
                  max_pending: int = 64, max_results: int = 256) -> None:
-        """`explainer`: an object with `explain(tokens, label, cues, deadline, cancel)`, or a
-        zero-argument factory that builds one (called on the worker thread, so loading the LLM
-        never blocks the caller)."""
+        """`explainer`: an object with `explain(tokens, label, cues, deadline, cancel)` that
+        returns the text or an answer with `text` and `reading`, or a zero-argument factory
+        that builds one (called on the worker thread, so loading the LLM never blocks the
+        caller)."""
         if not timeout_s > 0:
             raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
         if max_pending < 1:
@@ -165,8 +167,8 @@ class ExplainWorker:
         """Generate one explanation; count a timeout or failure instead of raising."""
         start = time.monotonic()
         try:
-            text = explainer.explain(request.tokens, label=request.label, cues=request.cues,
-                                     deadline=start + self._timeout, cancel=self._stop)
+            answer = explainer.explain(request.tokens, label=request.label, cues=request.cues,
+                                       deadline=start + self._timeout, cancel=self._stop)
         except TimeoutError as err:
             self._fail("timeouts", str(err))
             return
@@ -177,7 +179,9 @@ class ExplainWorker:
             with self._cond:
                 self._busy = False
         done = time.monotonic()
-        result = Explanation(request.person_id, request.label, text, request.stamp,
+        text, reading = (answer, "") if isinstance(answer, str) else \
+            (answer.text, answer.reading or "")
+        result = Explanation(request.person_id, request.label, text, reading, request.stamp,
                              done - request.submitted, done - start)
         with self._cond:
             self._counts["completed"] += 1

@@ -217,3 +217,33 @@ def cues_batch(positions: np.ndarray, mask: np.ndarray, fps: float) -> np.ndarra
         cues = kinematic_cues(positions[w], mask[w], fps)
         out[w] = [cues[n] for n in CUE_NAMES]
     return out
+
+
+# The parts of a window an explanation may name: the whole window, its first and second half.
+SPAN_NAMES: tuple[str, ...] = ("window", "first_half", "second_half")
+# Cues that are per-frame averages (their expected value does not depend on the span's length),
+# so a half window's value reads on the whole window's scale. Swing, bounce and tempo measure an
+# oscillation and shrink or vanish over half a window: they are only judged over the whole.
+SPAN_STABLE_CUES: tuple[str, ...] = ("speed", "head_pitch", "expansion", "jerkiness")
+
+
+def span_cues_batch(positions: np.ndarray, mask: np.ndarray, fps: float) -> np.ndarray:
+    """Cues of (W, T, 21, 3) windows and of their halves: (W, 3, 7) float32 in SPAN_NAMES and
+    CUE_NAMES order; a half's span-dependent cues (not in SPAN_STABLE_CUES) are nan."""
+    positions = np.asarray(positions)
+    mask = np.asarray(mask)
+    if positions.ndim != 4:
+        raise ValueError(f"span_cues_batch: expected (W, T, J, 3), got {positions.shape}")
+    half = positions.shape[1] // 2
+    unstable = [i for i, n in enumerate(CUE_NAMES) if n not in SPAN_STABLE_CUES]
+    parts = [cues_batch(positions, mask, fps)]
+    for part in (slice(0, half), slice(half, None)):
+        cues = cues_batch(positions[:, part], mask[:, part], fps)
+        cues[:, unstable] = np.nan
+        parts.append(cues)
+    return np.stack(parts, axis=1)
+
+
+def span_cues(positions: np.ndarray, mask: np.ndarray, fps: float) -> np.ndarray:
+    """(3, 7) cues of one (T, 21, 3) window and its halves (see `span_cues_batch`)."""
+    return span_cues_batch(np.asarray(positions)[None], np.asarray(mask)[None], fps)[0]

@@ -87,6 +87,17 @@ class ClipInfo:
         """The dataset's label table."""
         return DATASETS[self.dataset]
 
+    @property
+    def action_key(self) -> str:
+        """This clip's action within its dataset (`action_key`)."""
+        return action_key(self.dataset, self.content)
+
+
+def action_key(dataset: str, content: str) -> str:
+    """One dataset's action, 'dataset-1:walk': neutral-motion statistics are kept per key,
+    since one studio's neutral walk is not the other's."""
+    return f"{dataset}:{content}"
+
 
 @dataclass
 class ClipIndex:

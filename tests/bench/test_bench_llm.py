@@ -5,10 +5,17 @@ import numpy as np
 def test_bench_measure_row(tiny_llm):
     from emotion_node.bench.llm import measure
 
-    ex = tiny_llm.explainer(reference={"global_mean": [0.0] * 7, "scale": [1.0] * 7})
-    inputs = [(tuple(t[0] for t in tiny_llm.tokens(1, seed=s)), "sad", np.zeros(7), "walk")
+    reference = {"global_mean": [0.0] * 7, "scale": [1.0] * 7}
+    inputs = [(tiny_llm.tokens(1, seed=s), "sad", np.zeros((3, 7)), "dataset-1:walk")
               for s in range(3)]
-    row = measure(ex, inputs, "cpu", max_new_tokens=5)
+    greedy = tiny_llm.explainer(reference=reference, temperature=0.0)
+    row = measure(greedy, inputs, "cpu", max_new_tokens=5)
+    # The untrained model's five tokens never pass the checker: the composer answers each run.
     assert row["device"] == "cpu" and row["runs"] == 3
+    assert row["sources"] == {"sampled": 0, "greedy": 0, "composed": 3}
     assert 1 <= row["mean_new_tokens"] <= 5
     assert row["tokens_per_s"] > 0 and 0 < row["s_per_explanation"] < 10
+    # Sampled: each run also retries greedily, the row counts both generations' tokens.
+    sampled = tiny_llm.explainer(reference=reference, temperature=1.0)
+    row = measure(sampled, inputs, "cpu", max_new_tokens=5)
+    assert row["sources"]["composed"] == 3 and row["mean_new_tokens"] > 5

@@ -3,20 +3,24 @@ import os
 import re
 import subprocess
 import sys
+import uuid
 
 import psutil
 
 DOMAIN_ID = 71
+# Marks every process this test starts (inherited by the demo's node and replay), so another
+# program of the same ROS domain on this machine is neither counted nor stopped.
+RUN_MARK = ('EMOTION_NODE_DEMO_TEST', uuid.uuid4().hex)
 
 
 def demo_processes() -> list:
-    """Processes of this test's ROS domain that belong to emotion_node (node or replay)."""
+    """This test's emotion_node processes (node or replay) that are still running."""
     found = []
     for proc in psutil.process_iter(['cmdline']):
         try:
             cmd = ' '.join(proc.info['cmdline'] or [])
-            if 'emotion_node' in cmd and proc.environ().get('ROS_DOMAIN_ID') == str(DOMAIN_ID):
-                found.append(cmd)
+            if 'emotion_node' in cmd and proc.environ().get(RUN_MARK[0]) == RUN_MARK[1]:
+                found.append((proc, cmd))
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
     return found
@@ -24,6 +28,7 @@ def demo_processes() -> list:
 
 def test_demo_prints_people_and_labels_then_stops_everything(tmp_path):
     env = dict(os.environ, ROS_DOMAIN_ID=str(DOMAIN_ID), ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST')
+    env[RUN_MARK[0]] = RUN_MARK[1]
     env.pop('ROS_LOCALHOST_ONLY', None)
     cmd = [sys.executable, '-m', 'emotion_node', 'demo', '--duration', '6', '--people', '3',
            '--llm', 'off']
@@ -31,13 +36,12 @@ def test_demo_prints_people_and_labels_then_stops_everything(tmp_path):
         done = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True,
                               timeout=150)
     finally:
-        leftovers = demo_processes()
-        for proc in psutil.process_iter(['cmdline']):  # never leave a stray node behind
+        found = demo_processes()
+        leftovers = [cmd for _, cmd in found]
+        for proc, _ in found:  # never leave a stray node behind
             try:
-                if proc.environ().get('ROS_DOMAIN_ID') == str(DOMAIN_ID) and \
-                        'emotion_node' in ' '.join(proc.info['cmdline'] or []):
-                    proc.kill()
-            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                proc.kill()
+            except psutil.NoSuchProcess:
                 continue
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout

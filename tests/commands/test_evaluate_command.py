@@ -102,13 +102,16 @@ def test_evaluate_command_adds_the_llm_scores(tiny_llm, tmp_path, monkeypatch, c
     assert evaluate_command.main(args) == 0, capsys.readouterr().err
     result = json.loads(out.read_text())
     assert result["num_clips"] == 2 and result["skipped"] == 1
-    for key in ("llm_clip_accuracy", "llm_window_accuracy", "agreement"):
+    for key in ("llm_clip_accuracy", "llm_window_accuracy", "agreement", "same_as_template",
+                "distinct_2"):
         assert 0.0 <= result[key] <= 1.0, key
+    assert isinstance(result["label_cue_clashes"], int)
     # Four random tokens make no movement claim: faithfulness has nothing to judge.
     claims = result["llm"]["modes"]["explain_label"]["claims"]
     assert (result["faithfulness"] is None) == (claims == 0)
     assert result["llm"]["windows"] == 5 and result["llm"]["contents"] == ["bow"]
-    assert set(result["llm"]["modes"]) == {"explain_label", "recognise", "template"}
+    assert set(result["llm"]["modes"]) == {"explain_label", "recognise", "template",
+                                           "coherent_template"}
     assert "LLM on 5 windows" in capsys.readouterr().out
 
     # An explainer trained on another tokenizer is refused with a clear message.
@@ -116,3 +119,25 @@ def test_evaluate_command_adds_the_llm_scores(tiny_llm, tmp_path, monkeypatch, c
     explainer.save(model_dir / "explainer")
     assert evaluate_command.main(args) == 2
     assert "retrain the explainer" in capsys.readouterr().err
+
+
+def test_evaluate_llm_scores_the_modes_asked(monkeypatch, capsys):
+    from emotion_node.commands import evaluate_llm as command
+    from emotion_node.evaluation import evaluate_llm as module
+
+    seen = {}
+
+    def scored(*args, **kwargs):
+        seen.update(kwargs)
+        if not {"explain_label", "recognise"} <= set(kwargs["modes"]):
+            raise ValueError("modes must include explain_label and recognise")
+        return {"windows": 1}
+
+    monkeypatch.setattr(module, "evaluate_llm", scored)
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser)
+    assert command.main(parser.parse_args(["--modes", "explain_label", "recognise"])) == 0
+    assert seen["modes"] == ("explain_label", "recognise")
+    assert command.main(parser.parse_args([])) == 0 and seen["modes"] == module.MODES
+    assert command.main(parser.parse_args(["--modes", "tokens_only"])) == 2
+    assert "modes must include" in capsys.readouterr().err

@@ -1,5 +1,6 @@
 """The LLM evaluation report on a tiny table and a tiny explainer."""
 import numpy as np
+import pytest
 
 from emotion_node.model.labels import EMOTION_STYLES
 
@@ -8,18 +9,96 @@ def test_evaluation_report_on_a_tiny_table(tiny_llm):
     from emotion_node.evaluation.evaluate_llm import _report
 
     ex = tiny_llm.explainer(reference={"global_mean": [0.0] * 7, "scale": [1.0] * 7},
-                    max_new_tokens=6)
+                            max_new_tokens=6)
     table = tiny_llm.table(n=14)
-    table = table.subset(np.isin(table.styles, EMOTION_STYLES))
+    table = table.subset(np.isin(table.emotions, EMOTION_STYLES))
     report = _report(ex, table, EMOTION_STYLES, batch_size=4, examples=3, progress=False)
     assert report["windows"] == len(table) and len(report["examples"]) == 3
-    assert set(report["modes"]) == {"explain_label", "recognise", "tokens_only", "template"}
-    template = report["modes"]["template"]
-    assert template["faithfulness"] == 1.0 and template["degenerate_rate"] == 0.0
+    assert set(report["modes"]) == {"explain_label", "recognise", "tokens_only", "template",
+                                    "coherent_template"}
+    for baseline in ("template", "coherent_template"):
+        scores = report["modes"][baseline]
+        assert scores["faithfulness"] == 1.0 and scores["degenerate_rate"] == 0.0
+        assert scores["window_accuracy"] == report["head_window_accuracy"]
+    assert report["modes"]["coherent_template"]["label_cue_clashes"] == 0
     head = EMOTION_STYLES[int(table.probs[0].argmax())]
-    assert template["window_accuracy"] == report["head_window_accuracy"]
     assert report["examples"][0]["label"] == head
-    # A 6-token random model cannot finish a sentence: every answer is degenerate.
-    assert report["modes"]["explain_label"]["degenerate_rate"] == 1.0
-    for key in ("llm_window_accuracy", "llm_clip_accuracy", "agreement"):
+    # A 6-token random model cannot finish a sentence: every answer of its own is degenerate,
+    # and each explanation published is the composer's, which the checker accepts.
+    node = report["modes"]["explain_label"]
+    assert node["llm_alone"]["degenerate_rate"] == 1.0
+    assert node["sources"] == {"sampled": 0, "greedy": 0, "composed": len(table)}
+    assert report["composed_share"] == 1.0
+    assert report["degenerate"] == 0 and report["label_cue_clashes"] == 0
+    assert report["faithfulness"] == 1.0
+    assert report["modes"]["recognise"]["degenerate_rate"] == 1.0  # recognition: its own
+    for key in ("llm_window_accuracy", "llm_clip_accuracy", "agreement", "same_as_template",
+                "distinct_2"):
         assert 0.0 <= report[key] <= 1.0
+    assert isinstance(report["label_cue_clashes"], int)
+    assert set(report["per_dataset"]) == {"dataset-1"}
+    assert report["per_dataset"]["dataset-1"]["windows"] == len(table)
+    readings = [e["reading"] for e in report["examples"]]
+    assert all(r in EMOTION_STYLES for r in readings)  # the explainer's own reading
+
+
+def test_distinct_bigrams():
+    from emotion_node.evaluation.evaluate_llm import distinct_2
+
+    assert distinct_2(["a b c", "a b c"]) == pytest.approx(0.5)  # 2 of 4 bigrams distinct
+    assert distinct_2(["a b", "b a"]) == 1.0
+    assert distinct_2([""]) == 0.0
+
+
+def test_fold_pair_follows_the_recorded_recipes(tmp_path, monkeypatch):
+    """The fold's tokenizer and explainer come from the recipes, and are kept when they match."""
+    import json
+
+    from emotion_node.evaluation import evaluate_llm as module
+    from emotion_node.training import train_explainer
+
+    recipe = tmp_path / "recipe"
+    (recipe / "explainer").mkdir(parents=True)
+    (recipe / "config.json").write_text("{}")
+    settings = {"holdout": ["bye"], "stage2_steps": 7, "threads": 3}
+    (recipe / "explainer" / "explainer.json").write_text(json.dumps(
+        {"training": {"train_config": settings}}))
+    calls = []
+
+    def fake_fold(data, holdout, out, recipe_dir, threads, progress):
+        calls.append(("tokenizer", tuple(holdout), threads))
+        out.mkdir(parents=True)
+        (out / "config.json").write_text(json.dumps({"training": {"holdout": list(holdout)}}))
+        return out
+
+    def fake_train(out, cfg, tokenizer_dir, data, run_dir, resume=True, progress=True):
+        from dataclasses import asdict
+
+        if resume and cfg.stage2_steps == 9:  # the checkpoint of the first recipe is there
+            raise ValueError("checkpoint.pt was saved by a run with other settings (...): "
+                             "resume with the same settings, or start over with --fresh")
+        calls.append(("explainer", cfg.stage2_steps, cfg.threads))
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "explainer.json").write_text(json.dumps({"training": {
+            "train_config": asdict(cfg), "tokenizer": "fp"}}))
+        return {}, ""
+
+    monkeypatch.setattr(train_explainer, "train_fold_tokenizer", fake_fold)
+    monkeypatch.setattr(train_explainer, "train_and_save", fake_train)
+    monkeypatch.setattr("emotion_node.model.model_files.tokenizer_fingerprint", lambda d: "fp")
+    fold = tmp_path / "fold"
+    assert module.fold_pair(fold, None, recipe, threads=1, progress=False) == \
+        (fold / "tokenizer", fold / "explainer")
+    assert calls == [("tokenizer", ("bye",), 1), ("explainer", 7, 1)]
+    module.fold_pair(fold, None, recipe, threads=2, progress=False)
+    assert len(calls) == 2  # same recipes (threads aside): both kept
+    settings["stage2_steps"] = 9
+    (recipe / "explainer" / "explainer.json").write_text(json.dumps(
+        {"training": {"train_config": settings}}))
+    module.fold_pair(fold, None, recipe, threads=1, progress=False)
+    assert calls[-1] == ("explainer", 9, 1)  # another explainer recipe: trained over again
+    settings["holdout"] = ["bow"]
+    (recipe / "explainer" / "explainer.json").write_text(json.dumps(
+        {"training": {"train_config": settings}}))
+    with pytest.raises(ValueError, match="holds out"):
+        module.fold_pair(fold, None, recipe, threads=1, progress=False)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from emotion_node.model.explainer import PLACEHOLDER, Explainer, Prompt, SkeletonProjector
-from emotion_node.model.explanations import answer_text, description_text
+from emotion_node.model.wording import Claim, compose_answer, description_text
 from emotion_node.skeleton.cues import CUE_NAMES
 
 D, TT, P, K = 16, 4, 6, 2  # the projector test's own sizes
@@ -40,7 +40,7 @@ def test_splice_places_tokens_at_the_placeholder(tiny_llm):
 def test_answer_labels_and_loss_reach_projector_and_lora(tiny_llm):
     ex = tiny_llm.explainer()
     prompts = [Prompt("recognise", hint="none"), Prompt("describe")]
-    answers = [answer_text("sad", [("speed", -1)]), description_text("old", [])]
+    answers = [compose_answer("sad", [Claim("speed", -1)], [], None), description_text("old", [])]
     embeds, mask, labels = ex.embed(tiny_llm.tokens(2), prompts, answers)
     for i, answer in enumerate(answers):
         ids = ex.tokenizer(answer, add_special_tokens=False)["input_ids"]
@@ -77,7 +77,9 @@ def test_explain_stops_at_the_deadline(tiny_llm):
     single = [t[0] for t in tiny_llm.tokens(1)]
     with pytest.raises(TimeoutError):
         ex.explain(single, label="sad", deadline=time.monotonic() - 1.0)
-    assert isinstance(ex.explain(single, label="neutral"), str)  # hri label accepted
+    answer = ex.explain(single, label="neutral")  # hri label accepted
+    assert answer.label == "normal" and answer.reading in ex.config.labels
+    assert isinstance(answer.text, str)
 
 
 def test_save_load_round_trip(tiny_llm, tmp_path):
@@ -99,6 +101,11 @@ def test_save_load_round_trip(tiny_llm, tmp_path):
     cues = dict(zip(CUE_NAMES, [2.0, 0, 0, 0, 0, 0, -3.0]))
     prompt = back.make_prompt("recognise", None, back.zscores(cues))
     assert prompt.hint == "slow rhythm, faster"
+    explain = back.make_prompt("explain", "happy", back.zscores(cues), reading="sad")
+    assert (explain.hint, explain.against, explain.reading) == ("faster", "slow rhythm", "sad")
+    assert "Fits: faster\nAgainst: slow rhythm\nThe emotion is happy. The movement also " \
+           "reads as sad. Explain why." in explain.user_text()
+    assert back.make_prompt("explain", "happy", None, reading="happy").reading is None
     assert back.generate(tokens, [prompt])[0] == ex.generate(tokens, [prompt])[0]
     fresh = tiny_llm.explainer()  # a different adapter must change the output
     assert fresh.generate(tokens, [prompt])[0] != back.generate(tokens, [prompt])[0]

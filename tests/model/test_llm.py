@@ -63,7 +63,7 @@ def test_real_llm_explains_a_real_window():
     from emotion_node.model.model_files import default_model_dir
     from emotion_node.model.tokenizer import load_tokenizer
     from emotion_node.model.model_files import tokenizer_fingerprint
-    from emotion_node.skeleton.cues import kinematic_cues
+    from emotion_node.skeleton.cues import span_cues
     from emotion_node.skeleton.dataset import index_clips, load_clip
     from emotion_node.skeleton.preprocess import clip_windows, preprocess_window
 
@@ -73,15 +73,18 @@ def test_real_llm_explains_a_real_window():
     assert explainer.config.training["tokenizer"] == tokenizer_fingerprint(model_dir), \
         "the committed explainer was trained on another tokenizer: retrain it"
     tokenizer, config = load_tokenizer(model_dir)
-    clip = next(c for c in index_clips() if c.content == "walk" and c.style == "sad")
+    clip = next(c for c in index_clips() if c.content == "walk" and c.style == "sad"
+                and c.dataset == "dataset-1")
     positions, mask, fps = load_clip(clip)
     windows, masks, _ = clip_windows(positions, mask, fps, config.preprocess)
     x, m = preprocess_window(windows[0], masks[0], config.preprocess)
     with torch.no_grad():
         _, *tokens = tokenizer(torch.from_numpy(x)[None], torch.from_numpy(m).float()[None])
-    cues = kinematic_cues(windows[0], masks[0], config.preprocess.fps)
-    text = explainer.explain([t[0] for t in tokens], label="sad", cues=cues, content="walk")
-    check = check_explanation(text, "sad", explainer.zscores(cues, "walk"))
-    assert check.stated_label == "sad", text
-    assert not check.degenerate and not check.contradictions, text
+    cues = span_cues(windows[0], masks[0], config.preprocess.fps)
+    answer = explainer.explain([t[0] for t in tokens], label="sad", cues=cues,
+                               content=clip.action_key)
+    text, z = answer.text, explainer.zscores(cues, clip.action_key)
+    check = check_explanation(text, "sad", z, answer.reading)
+    assert check.stated_label == "sad" and answer.reading in explainer.config.labels, text
+    assert not check.degenerate and not check.contradictions and not check.clashes, text
     assert check.held == check.claims >= 1, text

@@ -461,6 +461,7 @@ def test_explanations_match_the_published_labels(markers_replay):
         assert p.status in (PersonEmotion.STATUS_OK, PersonEmotion.STATUS_LOST)
         assert p.explanation.lower().startswith(f'emotion: {word[p.label]}.'), (p.label,
                                                                                 p.explanation)
+        assert p.explainer_label in word, p.explainer_label  # its own reading comes with it
         explained_at = p.explanation_stamp.sec + p.explanation_stamp.nanosec * 1e-9
         assert 0 < explained_at <= stamp.sec + stamp.nanosec * 1e-9 + 1e-6
     diag = markers_replay['explained_diagnostics'][-1]

@@ -209,10 +209,10 @@ class FakeExplainer:
         self.fail, self.calls = fail, []
 
     def explain(self, tokens, label, cues, deadline, cancel):
-        self.calls.append((label, sorted(cues)))
+        self.calls.append((label, np.shape(cues)))
         if self.fail:
             raise RuntimeError('the LLM broke')
-        return f'because {label}'
+        return SimpleNamespace(text=f'because {label}', reading='tired')
 
 
 def run_link(explainer, order_at):
@@ -232,7 +232,7 @@ def run_link(explainer, order_at):
             pipeline.add(frames(['a'], t), now=t)
             results = pipeline.step(now=t)
             link.update(pipeline, results, t)
-            seen += [(r.label, r.style, r.explanation) for r in results]
+            seen += [(r.label, r.style, r.explanation, r.explainer_label) for r in results]
             time.sleep(0.005)
         time.sleep(0.2)
         link.update(pipeline, pipeline.step(now=t), t)
@@ -246,10 +246,11 @@ def test_explanations_follow_the_published_label():
     seen, diag, pipeline = run_link(explainer, lambda t: 1 if t < 2.0 else 2)
     assert [c[0] for c in explainer.calls][:1] == ['happy']
     assert 'sad' in [c[0] for c in explainer.calls]  # asked again when the label changed
-    assert all(c[1] == sorted(explainer.calls[0][1]) and len(c[1]) == 7 for c in explainer.calls)
-    for _, style, text in seen:
+    assert all(c[1] == (3, 7) for c in explainer.calls)  # cues of the window and its halves
+    for _, style, text, reading in seen:
         assert text in ('', f'because {style}')  # never an explanation of another label
-    assert ('sad', 'sad', 'because sad') in seen
+        assert reading == ('tired' if text else '')  # the explainer's reading goes with it
+    assert ('sad', 'sad', 'because sad', 'tired') in seen
     assert diag['llm.completed'] == str(len(explainer.calls)) and diag['llm.failed'] == '0'
 
 
@@ -258,7 +259,7 @@ def test_llm_failures_leave_the_labels_alone_and_are_counted():
     seen, diag, _ = run_link(explainer, lambda t: 3)
     assert int(diag['llm.failed']) >= 1 and 'the LLM broke' in diag['llm.last_error']
     ok = [s for s in seen if s[0]]
-    assert ok and all(label == 'angry' and text == '' for label, _, text in ok)
+    assert ok and all(label == 'angry' and text == reading == '' for label, _, text, reading in ok)
 
 
 def test_link_refuses_an_explainer_trained_on_another_tokenizer(tmp_path):

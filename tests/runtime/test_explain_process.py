@@ -3,11 +3,12 @@ import time
 
 import pytest
 
+from emotion_node.model.labels import EMOTION_STYLES
 from emotion_node.model.model_files import default_model_dir
 from emotion_node.runtime.explain_process import ProcessExplainer
 from emotion_node.runtime.loading import load_model
 from emotion_node.skeleton.bvh import read_bvh_canonical
-from emotion_node.skeleton.cues import kinematic_cues
+from emotion_node.skeleton.cues import span_cues
 from emotion_node.skeleton.dataset import default_data_root
 from emotion_node.skeleton.preprocess import clip_windows, preprocess_batch
 
@@ -25,7 +26,7 @@ def window():
     out = model.backend.infer(x, m)
     model.backend.close()
     tokens = (out.temporal_tokens[0], out.spatial_tokens[0], out.semantic_tokens[0])
-    return tokens, kinematic_cues(raw[2], m[0], model.preprocess.fps)
+    return tokens, span_cues(raw[2], m[0], model.preprocess.fps)
 
 
 @pytest.fixture(scope='module')
@@ -41,17 +42,19 @@ def explainer():
 
 def test_explains_the_label_it_is_given(explainer, window):
     tokens, cues = window
-    text = explainer.explain(tokens, 'sad', cues, deadline=time.monotonic() + 120)
-    assert text.lower().startswith('emotion: sad'), text
+    answer = explainer.explain(tokens, 'sad', cues, deadline=time.monotonic() + 120)
+    assert answer.text.lower().startswith('emotion: sad'), answer
+    assert answer.label == 'sad' and answer.reading in EMOTION_STYLES, answer
     other = explainer.explain(tokens, 'happy', cues, deadline=time.monotonic() + 120)
-    assert other.lower().startswith('emotion: happy'), other  # the label asked, not a guess
+    assert other.text.lower().startswith('emotion: happy'), other  # the label asked
+    assert other.reading == answer.reading  # the reading is the window's, whatever is asked
 
 
 def test_a_timeout_stops_generation_and_the_process_stays_usable(explainer, window):
     tokens, cues = window
     with pytest.raises(TimeoutError):
         explainer.explain(tokens, 'sad', cues, deadline=time.monotonic() + 0.05)
-    text = explainer.explain(tokens, 'tired', cues, deadline=time.monotonic() + 120)
+    text = explainer.explain(tokens, 'tired', cues, deadline=time.monotonic() + 120).text
     assert text.lower().startswith('emotion: tired'), text  # the answer of this request
 
 

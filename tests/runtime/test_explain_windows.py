@@ -30,6 +30,7 @@ def test_explain_windows_labels_and_explains(tiny_llm):
     assert [r["label"] for r in rows] == ["sad", "not-confident", "normal"]
     assert [r["hri_label"] for r in rows] == ["sad", "not_confident", "neutral"]
     assert all(r["confidence"] == 1.0 and isinstance(r["explanation"], str) for r in rows)
+    assert all(r["reading"] in EMOTION_STYLES for r in rows)  # the explainer's own reading
     with pytest.raises(ValueError, match="windows"):
         explain_windows(windows[0], np.ones((30, 21), bool), Backend(), ex, PreprocessConfig())
 
@@ -48,6 +49,7 @@ def test_worker_with_a_real_explainer(tiny_llm):
             time.sleep(0.02)
         (result,) = worker.poll_results()
         assert result.person_id == "7" and result.stamp == 12.5 and result.label == "happy"
-        assert result.text == ex.explain([t[0] for t in tiny_llm.tokens(1)], label="happy")
+        answer = ex.explain([t[0] for t in tiny_llm.tokens(1)], label="happy")
+        assert (result.text, result.reading) == (answer.text, answer.reading)
     finally:
         worker.close()

@@ -66,6 +66,7 @@ def test_newest_request_wins_and_one_generation_at_a_time():
         results = worker.poll_results()
         assert [(r.person_id, r.stamp) for r in results] == [("a", 1.0), ("a", 4.0), ("b", 9.0)]
         assert results[1].text == "Emotion: sad." and results[1].latency_s >= 0
+        assert results[1].reading == ""  # a plain text answer brings no reading
         assert worker.poll_results() == []
     finally:
         worker.close()

@@ -16,7 +16,7 @@ def test_training_runs_both_stages_and_resumes(tiny_llm, tmp_path):
                                   progress=False)
     assert [len(history["losses"][k]) for k in ("stage1", "stage2")] == [2, 3]
     assert history["holdout"] == ["bye"] and history["train_windows"] == 28
-    assert "bye" in ex.reference.content_means  # held-out action keeps a neutral mean
+    assert "dataset-1:bye" in ex.reference.content_means  # held out, keeps a neutral mean
     cfg.stage2_steps = 5  # a longer run picks up at step 3 of stage 2
     again, history = train_explainer(table, cfg, tmp_path / "run", llm=str(tiny_llm.dir),
                                      progress=False)
@@ -27,31 +27,66 @@ def test_training_runs_both_stages_and_resumes(tiny_llm, tmp_path):
     assert (tmp_path / "saved" / "adapter_model.safetensors").is_file()
 
 
+def _hinted(hint):
+    """Claims back from a prompt's hint words ('head lowered throughout, slower')."""
+    from emotion_node.model.wording import HINT_WORDS, SPAN_HINTS, Claim
+
+    words = {v: k for k, v in HINT_WORDS.items()}
+    spans = {v: k for k, v in SPAN_HINTS.items() if v}
+    out = []
+    for item in ([] if hint in (None, "none") else hint.split(", ")):
+        span = next((s for w, s in spans.items() if item.endswith(" " + w)), "window")
+        cue = item[:-len(SPAN_HINTS[span]) - 1] if span != "window" else item
+        out.append(Claim(*words[cue], span))
+    return out
+
+
 @pytest.mark.parametrize("made_up", [0.0, 1.0])
-def test_stage_two_claims_follow_the_hint(tiny_llm, made_up):
-    from emotion_node.model.explanations import (
-        HINT_WORDS, CueReference, parse_explanation, salient_cues)
+def test_stage_two_targets_follow_the_hint(tiny_llm, made_up):
+    from emotion_node.model.explanations import CueReference, parse_explanation
+    from emotion_node.model.wording import salient_claims
     from emotion_node.training.train_explainer import ExplainerTrainConfig, stage_examples
 
     table = tiny_llm.table(n=64)
     table.cues *= 3.0  # plenty of salient cues
+    table.half_cues *= 3.0
     ref = CueReference(global_mean=[0.0] * 7, scale=[1.0] * 7)
     cfg = ExplainerTrainConfig(task_mix=(0.5, 0.5, 0.0), made_up_hints=made_up,
-                               other_labels=1.0)
-    rows = np.where(np.isin(table.styles, EMOTION_STYLES))[0]  # stage 2 sees emotions only
+                               other_labels=1.0, second_readings=0.5)
+    rows = np.where(np.isin(table.emotions, EMOTION_STYLES))[0]  # stage 2 sees emotions only
     prompts, answers = stage_examples(table, ref, 2, rows, np.random.default_rng(0), cfg)
-    words = {v: k for k, v in HINT_WORDS.items()}
-    differs = 0
+    differs = readings = 0
     for row, prompt, answer in zip(rows, prompts, answers):
-        hinted = [] if prompt.hint == "none" else [words[w] for w in prompt.hint.split(", ")]
         parsed = parse_explanation(answer)
-        assert parsed.claims == hinted and parsed.no_cue == (not hinted)
+        stated = [c for c, k in zip(parsed.claims, parsed.contrary) if not k]
+        contrary = [c for c, k in zip(parsed.claims, parsed.contrary) if k]
         if prompt.task == "explain":
             assert parsed.label == prompt.label  # echoes the asked label, right or wrong
+            fits, against = _hinted(prompt.hint), _hinted(prompt.against)
+            assert stated == ([] if prompt.label == "normal" else fits[:2]), (prompt, answer)
+            assert contrary == against[:2 if prompt.label == "normal" else 1], (prompt, answer)
+            assert parsed.alternative == prompt.reading  # the second reading, when named
+            readings += prompt.reading is not None
+            hinted = fits + against
         else:
-            assert parsed.label == table.styles[row]
-        differs += hinted != salient_cues(ref.zscores(table.cues[row]))
+            assert parsed.label == table.emotions[row]
+            hinted = _hinted(prompt.hint)
+            assert set(parsed.claims) <= set(hinted)
+        real = salient_claims(ref.zscores(table.span_cues(row)))
+        differs += not set(hinted) <= set(real)
     assert (differs > len(rows) // 3) if made_up else (differs == 0)
+    assert 0 < readings < len(rows) // 2
+
+
+def test_stage_draws_weigh_every_emotion_alike(tiny_llm):
+    from emotion_node.training.train_explainer import draw_weights
+
+    table = tiny_llm.table(n=64)
+    table.emotions[:20] = "normal"  # many more neutral windows than any other
+    rows = np.where(table.emotions != "")[0]
+    weights = draw_weights(table, rows, 2)
+    shares = {e: weights[table.emotions[rows] == e].sum() for e in set(table.emotions[rows])}
+    assert all(abs(v - 1 / len(shares)) < 1e-9 for v in shares.values()), shares
 
 
 def _short_run(**changes):

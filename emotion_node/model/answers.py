@@ -1,0 +1,173 @@
+"""One explanation request end to end: the explainer's own reading, the explanation of a label
+with the checker in the loop.
+
+The reading is the emotion the explainer itself names for the window (task recognise, with the
+cue hint): the label words are scored after `Emotion:` in one forward pass of the prompt and,
+only where two words share their first tokens, a step or two more, so it costs about one prompt
+read, not a generation. The explanation of the label is then asked with that reading in the
+prompt when it differs, and its answer says so. Answers may be sampled for varied words; one
+the checker rejects (a claim the cues do not support, a silent clash, a contradiction or a
+degenerate text) is replaced by the greedy answer to the same prompt, and where that is rejected
+too, by the answer the composer builds from the same hint (`wording.compose_answer`, words
+drawn from the same seed): what reaches a user has been checked. `Answer.source` says which
+one it is and `Answer.llm_text` keeps the LLM's last rejected answer, so an evaluation can score
+the LLM alone.
+
+Functions take the explainer as `Any`: the explainer module calls them (no import cycle).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import torch
+
+from emotion_node.model.explanations import CheckResult, check_explanation, parse_explanation
+from emotion_node.model.wording import (
+    EMOTION_WORDS, compose_answer, salient_claims, split_by_label)
+
+SOURCES = ("sampled", "greedy", "composed")
+
+
+@dataclass
+class Answer:
+    """One finished request."""
+
+    text: str
+    label: Optional[str]          # the style explained; None when the explainer recognised
+    reading: Optional[str]        # the style the explainer read itself (None: none parsed)
+    first_passed: bool = True     # False: the first answer failed the checker (replaced)
+    new_tokens: int = 0
+    source: str = "sampled"       # SOURCES: the LLM sampled it, answered greedily, or the
+    #                               composer wrote it after both LLM answers were rejected
+    llm_text: Optional[str] = None  # composed: the LLM's rejected (greedy) answer
+
+
+def passes(check: CheckResult) -> bool:
+    """Every claim holds; no clash, contradiction or degenerate text."""
+    return (check.held == check.claims and not check.clashes and not check.contradictions
+            and not check.degenerate)
+
+
+def label_ids(explainer: Any) -> tuple[list[int], dict[str, list[int]]]:
+    """Ids of the answer opening `Emotion:`, and per label the ids of ` <word>.` after it."""
+    cached = getattr(explainer, "_label_ids", None)
+    if cached is not None:
+        return cached
+    encode = lambda s: explainer.tokenizer(s, add_special_tokens=False)["input_ids"]  # noqa
+    prefix = encode("Emotion:")
+    words = {}
+    for style in explainer.config.labels:
+        ids = encode(f"Emotion: {EMOTION_WORDS[style]}.")
+        if ids[:len(prefix)] != prefix or len(ids) == len(prefix):
+            raise ValueError(f"the LLM's tokenizer splits 'Emotion: {EMOTION_WORDS[style]}.' "
+                             f"across the answer opening; a reading cannot be scored")
+        words[style] = ids[len(prefix):]
+    explainer._label_ids = (prefix, words)
+    return prefix, words
+
+
+@torch.no_grad()
+def read(explainer: Any, tokens: Sequence[Any], zs: Sequence[Optional[np.ndarray]]
+         ) -> list[str]:
+    """The label each window reads as to the explainer (task recognise, with the hint when a z
+    is given): the best-scoring label word after `Emotion:`, word piece by word piece."""
+    prefix, words = label_ids(explainer)
+    prompts = [explainer.make_prompt("recognise", None, z) for z in zs]
+    embeds, mask, _ = explainer.embed(tokens, prompts, prefix=prefix)  # left-padded
+    model = explainer.llm.get_base_model() if hasattr(explainer.llm, "get_base_model") \
+        else explainer.llm
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    out = model(inputs_embeds=embeds, attention_mask=mask, position_ids=positions,
+                use_cache=True, logits_to_keep=1)
+    alive = [list(words) for _ in prompts]  # candidate labels per row
+    for step in range(max(len(v) for v in words.values())):
+        logits = out.logits[:, -1].float()  # (B, V)
+        chosen = torch.zeros(len(prompts), dtype=torch.long)
+        for row, names in enumerate(alive):
+            if len(names) == 1:
+                continue
+            options = sorted({words[n][step] for n in names if step < len(words[n])})
+            best = options[int(torch.argmax(logits[row, options]))]
+            alive[row] = [n for n in names if step < len(words[n]) and words[n][step] == best]
+            chosen[row] = best
+        if all(len(names) == 1 for names in alive):
+            break
+        mask = torch.cat([mask, mask.new_ones(len(prompts), 1)], dim=1)
+        positions = positions[:, -1:] + 1
+        out = model(input_ids=chosen[:, None].to(mask.device), attention_mask=mask,
+                    position_ids=positions, past_key_values=out.past_key_values,
+                    use_cache=True, logits_to_keep=1)
+    return [names[0] for names in alive]
+
+
+def answer_batch(explainer: Any, tokens: Sequence[Any], labels: Sequence[Optional[str]],
+                 zs: Sequence[Optional[np.ndarray]], seed: Optional[int] = None,
+                 temperature: Optional[float] = None, stopping_criteria: Any = None,
+                 stop: Any = None, **generate_kwargs: Any) -> list[Answer]:
+    """Answer a batch: a label -> read the window, then explain the label (naming a differing
+    reading); None -> recognise. `zs`: z-scores ((7,) or (3, 7)) for the hint, or None.
+
+    `temperature` (default: the explainer's) > 0 samples, seeded with `seed`; a sampled answer
+    the checker rejects is replaced by the greedy one, and an explanation the checker still
+    rejects by the composer's (its words drawn from `seed`; without a seed its first choices).
+    `stop`: an object whose `fired` ends the request early (the deadline), so nothing follows
+    it. `generate_kwargs` go to every generation (a static cache on CUDA, say).
+    """
+    explain = [i for i, label in enumerate(labels) if label is not None]
+    readings: list[Optional[str]] = [None] * len(labels)
+    if explain:
+        picked = read(explainer, [np.asarray(t)[explain] for t in tokens],
+                      [zs[i] for i in explain])
+        for i, style in zip(explain, picked):
+            readings[i] = style
+    prompts = [explainer.make_prompt("explain", label, z, readings[i]) if label is not None
+               else explainer.make_prompt("recognise", None, z)
+               for i, (label, z) in enumerate(zip(labels, zs))]
+    temp = explainer.config.temperature if temperature is None else float(temperature)
+    if temp > 0 and seed is not None:
+        torch.manual_seed(seed)
+    first = "sampled" if temp > 0 else "greedy"
+    texts, counts = explainer.generate(tokens, prompts, stopping_criteria=stopping_criteria,
+                                       temperature=temp, **generate_kwargs)
+    out = []
+    for i, (text, count) in enumerate(zip(texts, counts)):
+        reading = readings[i] if labels[i] is not None else parse_explanation(text).label
+        out.append(Answer(text, labels[i], reading, True, count, first))
+    if stop is not None and stop.fired:
+        return out
+    rejected = _rejected(out, zs)
+    retry = rejected if temp > 0 else []
+    if retry:
+        greedy, counts = explainer.generate([np.asarray(t)[retry] for t in tokens],
+                                            [prompts[i] for i in retry],
+                                            stopping_criteria=stopping_criteria,
+                                            **generate_kwargs)
+        for i, text, count in zip(retry, greedy, counts):
+            reading = out[i].reading if labels[i] is not None else parse_explanation(text).label
+            out[i] = Answer(text, labels[i], reading, False, out[i].new_tokens + count, "greedy")
+        if stop is not None and stop.fired:
+            return out
+        rejected = _rejected(out, zs)
+    for i in rejected:
+        label, z = labels[i], zs[i]
+        if label is None or z is None:
+            continue  # recognition is the LLM's own answer, checked or not
+        fits, against = split_by_label(label, salient_claims(z))
+        rng = None if seed is None else np.random.default_rng([seed, i])
+        text = compose_answer(label, fits, against, rng, out[i].reading)
+        out[i] = Answer(text, label, out[i].reading, False, out[i].new_tokens, "composed",
+                        out[i].text)
+    return out
+
+
+def _rejected(answers: Sequence[Answer], zs: Sequence[Optional[np.ndarray]]) -> list[int]:
+    """Rows with a hint whose answer the checker rejects."""
+    return [i for i, (a, z) in enumerate(zip(answers, zs)) if z is not None and not passes(
+        check_explanation(a.text, a.label or _stated(a), z, a.reading if a.label else None))]
+
+
+def _stated(answer: Answer) -> str:
+    """The label a recognised answer states (a valid style, else any, so checking flags it)."""
+    return answer.reading if answer.reading in EMOTION_WORDS else "normal"

@@ -1,0 +1,100 @@
+"""One request end to end (tiny LLM): the explainer's reading, the prompt that names it, a
+rejected sample replaced by the greedy answer and a rejected greedy one by the composer's."""
+import numpy as np
+import torch
+
+from emotion_node.model import answers
+from emotion_node.model.explanations import check_explanation
+from emotion_node.model.labels import EMOTION_STYLES
+from emotion_node.model.wording import coherent_template
+
+REFERENCE = {"global_mean": [0.0] * 7, "scale": [1.0] * 7}
+
+
+def _greedy_reference(ex, tokens, z):
+    """The reading of one window word piece by word piece, each step a full forward pass."""
+    prefix, words = answers.label_ids(ex)
+    prompt = ex.make_prompt("recognise", None, z)
+    model = ex.llm.get_base_model()
+    alive, chosen, step = list(words), [], 0
+    while len(alive) > 1:
+        embeds, mask, _ = ex.embed(tokens, [prompt], prefix=prefix + chosen)
+        with torch.no_grad():
+            logits = model(inputs_embeds=embeds, attention_mask=mask).logits[0, -1]
+        options = sorted({words[n][step] for n in alive})
+        best = max(options, key=lambda t: float(logits[t]))
+        alive = [n for n in alive if words[n][step] == best]
+        chosen.append(best)
+        step += 1
+    return alive[0]
+
+
+def test_the_reading_is_the_best_label_word(tiny_llm):
+    ex = tiny_llm.explainer(reference=REFERENCE)
+    with torch.no_grad():  # a non-trivial adapter, so the readings differ between windows
+        for name, p in ex.llm.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.5)
+    tokens = tiny_llm.tokens(4, seed=2)
+    zs = [None, np.full(7, 2.0), np.zeros(7), np.stack([np.full(7, -3.0)] * 3)]
+    got = answers.read(ex, tokens, zs)  # left-padded batch (hints of different lengths)
+    assert all(g in EMOTION_STYLES for g in got)
+    for i, z in enumerate(zs):
+        assert got[i] == _greedy_reference(ex, [t[i:i + 1] for t in tokens], z)
+
+
+def test_the_explain_prompt_names_a_differing_reading(tiny_llm, monkeypatch):
+    ex = tiny_llm.explainer(reference=REFERENCE, max_new_tokens=4)
+    monkeypatch.setattr(answers, "read", lambda explainer, tokens, zs: ["tired", "sad"])
+    seen = []
+    generate = ex.generate
+
+    def recording(tokens, prompts, **kwargs):
+        seen.extend(prompts)
+        return generate(tokens, prompts, **kwargs)
+
+    monkeypatch.setattr(ex, "generate", recording)
+    z = np.zeros(7)
+    out = answers.answer_batch(ex, tiny_llm.tokens(2), ["sad", "sad"], [z, z])
+    assert [a.reading for a in out] == ["tired", "sad"]
+    assert seen[0].reading == "tired" and seen[1].reading is None  # named only when it differs
+    assert "also reads as tired" in seen[0].user_text()
+
+
+def test_rejected_answers_are_replaced_until_one_passes_the_checker(tiny_llm):
+    ex = tiny_llm.explainer(reference=REFERENCE, max_new_tokens=6, temperature=1.0)
+    tokens = tiny_llm.tokens(2)
+    z = np.stack([np.array([-2.0, -1.5, 2.5, 0.0, 1.8, 0.0, 0.0])] * 3)  # slow, still, head down
+    sampled = answers.answer_batch(ex, tokens, ["sad", "happy"], [z, z], seed=0)
+    greedy = answers.answer_batch(ex, tokens, ["sad", "happy"], [z, z], temperature=0.0)
+    # Six tokens of a random model never make a valid answer: the sample, then the greedy
+    # answer are rejected and the composer's answer is published, the LLM's kept beside it.
+    assert [a.source for a in sampled + greedy] == ["composed"] * 4
+    assert not any(a.first_passed for a in sampled + greedy)
+    assert [a.llm_text for a in sampled] == [a.llm_text for a in greedy]  # the greedy retry
+    for a in sampled + greedy:
+        assert a.llm_text != a.text
+        assert answers.passes(check_explanation(a.text, a.label, z, a.reading)), a
+    again = answers.answer_batch(ex, tokens, ["sad", "happy"], [z, z], seed=0)
+    assert [a.text for a in again] == [a.text for a in sampled]  # seeded
+    assert [a.new_tokens for a in again] == [a.new_tokens for a in sampled]
+    # Recognition without a label stays the LLM's own answer.
+    alone = answers.answer_batch(ex, tokens, [None, None], [z, z], seed=0)
+    assert [a.source for a in alone] == ["greedy"] * 2
+
+
+def test_an_answer_the_checker_accepts_is_kept(tiny_llm, monkeypatch):
+    ex = tiny_llm.explainer(reference=REFERENCE, temperature=1.0)
+    z = np.stack([np.array([-2.0, -1.5, 2.5, 0.0, 1.8, 0.0, 0.0])] * 3)
+    monkeypatch.setattr(answers, "read", lambda explainer, tokens, zs: ["sad"] * len(zs))
+    good = coherent_template("sad", z)
+    calls = []
+
+    def generate(tokens, prompts, **kwargs):
+        calls.append(len(prompts))
+        return [good] * len(prompts), [20] * len(prompts)
+
+    monkeypatch.setattr(ex, "generate", generate)
+    out = answers.answer_batch(ex, tiny_llm.tokens(1), ["sad"], [z], seed=3)[0]
+    assert (out.text, out.source, out.first_passed, out.llm_text) == (good, "sampled", True, None)
+    assert calls == [1]  # no retry

@@ -417,7 +417,11 @@ def markers_replay(setup, skeleton_replay):
         ready = rec.spin_until(lambda: rec.diagnostics[-1].get('llm.state') == 'ready', 120.0)
         assert ready, rec.diagnostics[-1]  # the explainer process has loaded
         first, diag_first = len(rec.states), len(rec.diagnostics)
-        replay(setup, 'markers', '--clock')
+        # At 0.4 times the recorded speed on the bag's clock: the same stamps and labels, and
+        # 2.5 times the wall time for the explainer (one request is a reading, a sampled answer
+        # and, when the checker rejects it, a greedy one; four people queue) to answer while
+        # the people are still tracked.
+        replay(setup, 'markers', '--clock', '--rate', '0.4')
         rec.spin_for(1.5)
         one_pass = {'states': rec.states[first:], 'diagnostics': rec.diagnostics[diag_first:]}
         deadline, passes = time.monotonic() + EXPLAIN_TIMEOUT_S, 1

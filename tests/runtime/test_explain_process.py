@@ -77,8 +77,8 @@ def test_the_child_runs_niced_and_ignores_ctrl_c(window):
         os.kill(process.pid, signal.SIGINT)  # what Ctrl-C sends to the whole group
         time.sleep(0.5)
         assert child.is_running() and child.status() != psutil.STATUS_ZOMBIE
-        text = process.explain(tokens, 'sad', cues, deadline=time.monotonic() + 120)
-        assert text.lower().startswith('emotion: sad'), text
+        answer = process.explain(tokens, 'sad', cues, deadline=time.monotonic() + 120)
+        assert answer.text.lower().startswith('emotion: sad'), answer.text
     finally:
         process.close()
 

@@ -26,6 +26,19 @@ from emotion_node.skeleton.layouts import layout_presence
 from emotion_node.skeleton.preprocess import PreprocessConfig, preprocess_batch
 
 CROSS_LAYOUTS = ("k4abt", "zed_body18", "kinect_v2")
+# Every held-out window's logits, one array per (variant, held-out action, clip) under this key.
+WINDOW_LOGITS_FILE = "window_logits.npz"
+
+
+def window_logits_key(variant: str, held: str, clip_stem: str) -> str:
+    """The key of one clip's saved window logits in WINDOW_LOGITS_FILE."""
+    return f"{variant}|{held}|{clip_stem}"
+
+
+def parse_window_logits_key(key: str) -> Tuple[str, str, str]:
+    """(variant, held-out action, clip stem) of a WINDOW_LOGITS_FILE key."""
+    variant, held, clip_stem = key.split("|")
+    return variant, held, clip_stem
 
 
 @dataclass
@@ -257,8 +270,8 @@ def run_loco(data_root: DataRoots, cfg: TrainConfig, out_dir: Path, ablation: bo
                                       f"{variant}, {key}: leave-one-content-out, clip level")
     (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     # Every held-out window's logits, for re-analysis without retraining.
-    np.savez_compressed(out_dir / "window_logits.npz", allow_pickle=False, **{
-        f"{variant}|{held}|{study.records[i].info.path.stem}": logits
+    np.savez_compressed(out_dir / WINDOW_LOGITS_FILE, allow_pickle=False, **{
+        window_logits_key(variant, held, study.records[i].info.path.stem): logits
         for output, held, test in zip(outputs, folds, tests)
         for variant, per_clip in output.items() for i, logits in zip(test, per_clip)})
     return results

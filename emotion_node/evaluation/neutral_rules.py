@@ -14,6 +14,9 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
+from emotion_node.evaluation.evaluate import softmax
+from emotion_node.evaluation.loco import WINDOW_LOGITS_FILE, parse_window_logits_key
+
 BIASES = (0.0, 0.5, 1.0, 1.5, 2.0)
 TAUS = (0.0, 0.4, 0.5, 0.6, 0.7)
 
@@ -26,20 +29,15 @@ def load_study_logits(study_dir: Path, variant: str = "tokenizer"
     truth = {Path(p["file"]).stem: (p["dataset"], labels.index(p["label"]))
              for p in results["variants"][variant]["predictions"]}
     clips = []
-    with np.load(Path(study_dir) / "window_logits.npz") as saved:
+    with np.load(Path(study_dir) / WINDOW_LOGITS_FILE) as saved:
         for key in saved.files:
-            name, _held_out, stem = key.split("|")
+            name, _held_out, stem = parse_window_logits_key(key)
             if name == variant:
                 dataset, label = truth[Path(stem).stem]
                 clips.append((dataset, label, saved[key]))
     if not clips:
         raise ValueError(f"{study_dir}: no saved logits of variant {variant!r}")
     return labels, clips
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    e = np.exp(logits - logits.max(-1, keepdims=True))
-    return e / e.sum(-1, keepdims=True)
 
 
 def _decide(probs: np.ndarray, neutral: int, tau: float) -> np.ndarray:
@@ -55,9 +53,9 @@ def score_rule(clips: Sequence[Tuple[str, int, np.ndarray]], neutral: int, bias:
     for dataset in sorted({c[0] for c in clips}):
         clip_right, window_right, clip_false, window_false = [], [], [], []
         for _, label, logits in (c for c in clips if c[0] == dataset):
-            shifted = logits.astype(np.float64).copy()
+            shifted = logits.astype(np.float64)  # a copy
             shifted[:, neutral] += bias
-            probs = _softmax(shifted)
+            probs = softmax(shifted)
             clip_pred = int(_decide(probs.mean(0), neutral, tau))
             window_pred = _decide(probs, neutral, tau)
             clip_right.append(clip_pred == label)

@@ -44,14 +44,15 @@ def visibility_study(data: DataRoots, cfg: TrainConfig,
     test = [clips[i] for i in emotion_clips(clips, labels) if clips[i].content in held_out]
     test_records = load_records(test)
     pre = cfg.tokenizer.preprocess
+    # Each clip's raw windows, cut once for every joint count.
+    test_windows = [(record, *raw_eval_windows(record, pre)[:2]) for record in test_records]
     rng = np.random.default_rng(seed)
     rows: List[Dict[str, object]] = []
     for n_visible in visible:
         correct: Dict[str, List[bool]] = {}
         # The whole body has one subset only; fewer joints get several random ones per clip.
         draws = 1 if n_visible == NUM_JOINTS else repeats
-        for record in test_records:
-            windows, mask, _ = raw_eval_windows(record, pre)
+        for record, windows, mask in test_windows:
             if not len(windows):
                 continue
             target = labels.index(record.info.emotion)

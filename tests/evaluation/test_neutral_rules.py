@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from emotion_node.evaluation.loco import WINDOW_LOGITS_FILE, window_logits_key
 from emotion_node.evaluation.neutral_rules import (
     load_study_logits, neutral_rules_table, score_rule)
 
@@ -17,8 +18,8 @@ def write_study(path, clips):
                     "predicted": label} for stem, dataset, label, _ in clips]
     (path / "results.json").write_text(json.dumps(
         {"labels": LABELS, "variants": {"tokenizer": {"predictions": predictions}}}))
-    np.savez_compressed(path / "window_logits.npz", **{
-        f"tokenizer|walk|{stem}": np.asarray(logits, np.float32)
+    np.savez_compressed(path / WINDOW_LOGITS_FILE, **{
+        window_logits_key("tokenizer", "walk", stem): np.asarray(logits, np.float32)
         for stem, _, _, logits in clips})
 
 

@@ -118,12 +118,17 @@ def _loco_summary(path: Path) -> dict:
     return {"loco": summary, "temperature": temperature}
 
 
+def _held_out(args: argparse.Namespace) -> list:
+    """The actions `--folds` names (empty: the study's default)."""
+    return [h for h in args.folds.split(",") if h]
+
+
 def _run_loco(args: argparse.Namespace, cfg) -> int:
     """The leave-one-content-out study."""
     from emotion_node.evaluation.loco import run_loco
     from emotion_node.evaluation.loco_report import summary_markdown
 
-    held = [h for h in args.folds.split(",") if h]
+    held = _held_out(args)
     results = run_loco(args.data, cfg, args.loco, ablation=not args.no_ablation,
                        baseline=not args.no_baseline, held_out=held or None,
                        progress=not args.quiet)
@@ -149,7 +154,7 @@ def _run_visibility(args: argparse.Namespace, cfg) -> int:
     from emotion_node.evaluation.visibility import (
         DEFAULT_HELD_OUT, visibility_markdown, visibility_study)
 
-    held = [h for h in args.folds.split(",") if h] or list(DEFAULT_HELD_OUT)
+    held = _held_out(args) or list(DEFAULT_HELD_OUT)
     result = visibility_study(args.data, cfg, held_out=held, seed=args.seed,
                               progress=not args.quiet)
     args.visibility.write_text(json.dumps(result, indent=1) + "\n")

@@ -55,8 +55,8 @@ def compare_studies(a: dict, b: dict, names: Tuple[str, str] = ("A", "B"),
             continue
         x, y = [right_a[f] for f in files], [right_b[f] for f in files]
         only_a, only_b, p = mcnemar(x, y)
-        rows.append(f"| {dataset} | {len(files)} | {100 * sum(x) / len(files):.1f} | "
-                    f"{100 * sum(y) / len(files):.1f} | {only_a} | {only_b} | {p:.3f} |")
+        rows.append(f"| {dataset} | {len(files)} | {_pct(sum(x) / len(files))} | "
+                    f"{_pct(sum(y) / len(files))} | {only_a} | {only_b} | {p:.3f} |")
     return rows
 
 

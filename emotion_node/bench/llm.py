@@ -1,9 +1,10 @@
-"""Benchmark the LLM explainer: seconds per explanation and decoded tokens per second.
+"""Benchmark the LLM explainer: seconds per explanation and generation steps per second.
 
 Each run is the node's whole request on one real window (`answers.answer_batch`: the explainer's
 own reading, then the explanation of the tokenizer's label from the window's tokens and cue hint,
-sampled as configured, a rejected sample replaced by the greedy answer and a rejected greedy one
-by the composer's; `sources` counts which), batch 1, KV cache. On
+sampled as configured with its greedy fallback generated beside it, a rejected sample replaced by
+the greedy answer and a rejected greedy one by the composer's; `sources` counts which), one
+window, KV cache, the adapter merged into the LLM as the node loads it. On
 CUDA a second row uses a static cache in bfloat16. Rows: {"device", "tokens_per_s",
 "s_per_explanation", ...}.
 """

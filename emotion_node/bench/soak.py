@@ -173,14 +173,24 @@ def soak(persons: int, rate_hz: float, minutes: float, domain_id: int, *, llm: b
     diag = probe.diagnostics
     published = len(probe.sent)
     # Over the whole run, warm-up included: every message sent that never reached a buffer.
-    dropped = sent_total - int(diag.get('messages_received', '0')) + \
-        int(diag.get('dropped_queue_full', '0')) + int(diag.get('rejected_total', '0'))
+    # Where, so a loss can be traced: never reached the node (of those, how many the node saw
+    # missing from the publisher's sequence numbers), dropped from its queue, rejected.
+    never_received = sent_total - int(diag.get('messages_received', '0'))
+    queue_full = int(diag.get('dropped_queue_full', '0'))
+    where: Dict[str, Any] = {
+        'never_received': never_received,
+        'missed_by_sequence': int(diag.get('messages_missed', '0')),
+        'queue_full': queue_full,
+        'rejected': {k[len('rejected.'):]: int(v) for k, v in diag.items()
+                     if k.startswith('rejected.')}}
+    dropped = never_received + queue_full + int(diag.get('rejected_total', '0'))
     values = {k: [s[1][k] for s in samples] for k in ('rss_mb', 'open_fds', 'child_rss_mb')}
     report: Dict[str, Any] = {
         'persons': persons, 'rate_hz': rate_hz, 'minutes': minutes, 'llm': llm,
         'churn_s': churn_s, 'params': dict(params or {}), 'sent': sent_total,
         'published': published,  # measured, after the warm-up
-        'dropped': dropped, 'unanswered': published - len(probe.answered()[1]),
+        'dropped': dropped, 'dropped_where': where,
+        'unanswered': published - len(probe.answered()[1]),
         'crashed': crashed, 'exit_code': exit_code,
         'rss_mb': _range(values['rss_mb']), 'explainer_rss_mb': _range(values['child_rss_mb']),
         'open_fds': {k: int(v) for k, v in _range(values['open_fds']).items()},
@@ -207,6 +217,8 @@ def print_report(report: Dict[str, Any]) -> None:
     print(f'crashed: {r["crashed"]} (exit code {r["exit_code"]}); published {r["published"]}, '
           f'dropped {r["dropped"]}, unanswered {r["unanswered"]}; explanations '
           f'{r["explanations"]}')
+    if r['dropped']:
+        print(f'dropped where: {r["dropped_where"]}')
     for name in ('rss_mb', 'explainer_rss_mb', 'open_fds'):
         print(f'{name}: ' + ', '.join(f'{k} {v}' for k, v in r[name].items()))
     print(f'{"minute":>6} {"p50 ms":>8} {"p99 ms":>8} {"label p50":>9} {"label p99":>9} '

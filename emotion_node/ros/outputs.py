@@ -27,6 +27,7 @@ LABEL_COLORS: Dict[str, Tuple[float, float, float]] = {
 STATUS_TEXT = {PersonEmotion.STATUS_WARMING_UP: 'warming up', PersonEmotion.STATUS_LOST: 'lost'}
 TEXT_HEIGHT_M = 0.15
 MARKER_LIFETIME_S = 1.0  # labels fade if the node stops
+MAX_PUBLISHERS = 64  # input publishers whose sequence numbers are followed
 
 
 def to_time(seconds: float) -> Time:
@@ -93,6 +94,10 @@ class NodeStats:
     """Counters and recent timings behind /diagnostics; written by the node's callbacks."""
 
     received: int = 0  # input messages
+    # messages a publisher sent that never reached the node: gaps in its sequence numbers
+    # (a DDS history that overflowed while the node was busy, or the network); DDS itself
+    # reports none of these
+    missed: int = 0
     frames: int = 0  # bodies accepted into buffers
     dropped: int = 0  # messages dropped because the queue was full
     ticks: int = 0
@@ -104,6 +109,27 @@ class NodeStats:
     node_latencies_ms: Deque[float] = field(default_factory=lambda: deque(maxlen=512))  # in->out
     newest_stamp: float = 0.0
     _rate_mark: Tuple[float, int] = (0.0, 0)
+    _last_sequence: Dict[bytes, int] = field(default_factory=dict)  # publisher gid -> number
+
+    def count_sequence(self, publisher: Optional[bytes], sequence: Optional[int]) -> None:
+        """Count the messages skipped since this publisher's previous one (its first one
+        counts nothing: what it sent before the node subscribed was never the node's). Without
+        sequence numbers (an RMW that gives none, or rmw's "unsupported", UINT64_MAX) nothing
+        is counted."""
+        if publisher is None or sequence is None or sequence >= 2**63:
+            return
+        last = self._last_sequence.pop(publisher, None)
+        if last is not None and sequence > last + 1:
+            self.missed += sequence - last - 1
+        # Re-inserted last, so the oldest publisher is the first one forgotten.
+        self._last_sequence[publisher] = max(sequence, last or 0)
+        if len(self._last_sequence) > MAX_PUBLISHERS:
+            del self._last_sequence[next(iter(self._last_sequence))]
+
+    def forget_publishers(self) -> None:
+        """Start following sequence numbers afresh (on subscribing again: what publishers sent
+        while the node was not subscribed was never the node's)."""
+        self._last_sequence.clear()
 
     def input_rate(self) -> float:
         """Input messages per second since the previous call."""
@@ -147,7 +173,8 @@ def diagnostics(name: str, stamp: Time, stats: NodeStats, state: str, persons: i
         ('input_rate_hz', f'{stats.input_rate():.1f}'), ('stamp_age_ms', f'{age * 1e3:.1f}'),
         ('inference_p50_ms', f'{p50:.2f}'), ('inference_p95_ms', f'{p95:.2f}'),
         ('input_to_state_p50_ms', f'{n50:.2f}'), ('input_to_state_p95_ms', f'{n95:.2f}'),
-        ('messages_received', str(stats.received)), ('bodies_accepted', str(stats.frames)),
+        ('messages_received', str(stats.received)), ('messages_missed', str(stats.missed)),
+        ('bodies_accepted', str(stats.frames)),
         ('dropped_queue_full', str(stats.dropped)), ('ticks', str(stats.ticks)),
         ('inferences', str(stats.inferences)),
         ('repaired_joints', str(stats.repaired_joints)),

@@ -42,7 +42,10 @@ class NodeParams:
                           '/zed/zed_node/body_trk/skeletons, /yolo/detections_3d)')
     input_reliability: str = _p('best_effort', 'input QoS reliability; best_effort matches '
                                 'reliable and best-effort publishers', choices=RELIABILITIES)
-    input_depth: int = _p(10, 'input QoS history depth (messages)', low=1, high=1000)
+    # Deep enough to ride out a busy moment: with one executor thread, inputs wait in this DDS
+    # history while a tick runs, and what overflows it is lost without a word from DDS (the node
+    # counts it as messages_missed). 100 is 3.3 s of a 30 Hz tracker.
+    input_depth: int = _p(100, 'input QoS history depth (messages)', low=1, high=1000)
     input_queue_size: int = _p(64, 'input messages waiting for the next inference tick; more '
                                'are dropped and counted', low=1, high=10000)
     input_up_axis: str = _p('z', 'up axis of the tracker frame, rotated to Z-up ("z": REP-103; '

@@ -15,7 +15,7 @@ def test_bench_measure_row(tiny_llm):
     assert row["sources"] == {"sampled": 0, "greedy": 0, "composed": 3}
     assert 1 <= row["mean_new_tokens"] <= 5
     assert row["tokens_per_s"] > 0 and 0 < row["s_per_explanation"] < 10
-    # Sampled: each run also retries greedily, the row counts both generations' tokens.
+    # Sampled: the greedy fallback is generated beside the sample, in the same steps.
     sampled = tiny_llm.explainer(reference=reference, temperature=1.0)
     row = measure(sampled, inputs, "cpu", max_new_tokens=5)
-    assert row["sources"]["composed"] == 3 and row["mean_new_tokens"] > 5
+    assert row["sources"]["composed"] == 3 and 1 <= row["mean_new_tokens"] <= 5

@@ -1,5 +1,6 @@
 """One request end to end (tiny LLM): the explainer's reading, the prompt that names it, a
-rejected sample replaced by the greedy answer and a rejected greedy one by the composer's."""
+rejected sample replaced by the greedy answer (generated beside it) and a rejected greedy one by
+the composer's."""
 import numpy as np
 import torch
 
@@ -97,4 +98,18 @@ def test_an_answer_the_checker_accepts_is_kept(tiny_llm, monkeypatch):
     monkeypatch.setattr(ex, "generate", generate)
     out = answers.answer_batch(ex, tiny_llm.tokens(1), ["sad"], [z], seed=3)[0]
     assert (out.text, out.source, out.first_passed, out.llm_text) == (good, "sampled", True, None)
-    assert calls == [1]  # no retry
+    assert calls == [2]  # one generation: the sample and its greedy fallback side by side
+
+
+def test_the_greedy_fallback_rows_decode_greedily_inside_a_sampled_batch(tiny_llm):
+    ex = tiny_llm.explainer(reference=REFERENCE, max_new_tokens=8, temperature=5.0)
+    tokens = tiny_llm.tokens(2, seed=1)
+    prompts = [ex.make_prompt("recognise", None, np.zeros(7))] * 2
+    greedy, _ = ex.generate(tokens, prompts, temperature=0.0)
+    from transformers import LogitsProcessorList
+    torch.manual_seed(0)
+    doubled = [np.concatenate([t, t]) for t in tokens]
+    mixed, _ = ex.generate(doubled, prompts * 2, temperature=5.0, logits_processor=
+                           LogitsProcessorList([answers.GreedyRows([2, 3])]))
+    assert mixed[2:] == greedy  # the greedy rows, whatever the sampling around them
+    assert mixed[:2] != greedy  # at temperature 5 the sampled rows wander off

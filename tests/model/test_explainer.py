@@ -109,3 +109,10 @@ def test_save_load_round_trip(tiny_llm, tmp_path):
     assert back.generate(tokens, [prompt])[0] == ex.generate(tokens, [prompt])[0]
     fresh = tiny_llm.explainer()  # a different adapter must change the output
     assert fresh.generate(tokens, [prompt])[0] != back.generate(tokens, [prompt])[0]
+    # Loaded for answering, the adapter is merged into the LLM (the same answers above): such an
+    # explainer refuses to save; loaded unmerged, it saves the same adapter again.
+    with pytest.raises(ValueError, match="merge=False"):
+        back.save(tmp_path / "again")
+    Explainer.load(tmp_path / "ex", merge=False).save(tmp_path / "again")
+    assert (tmp_path / "again" / "adapter_model.safetensors").read_bytes() == \
+        (tmp_path / "ex" / "adapter_model.safetensors").read_bytes()

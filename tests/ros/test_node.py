@@ -388,6 +388,50 @@ def test_stray_old_frames_do_not_wipe_a_persons_window(setup, skeleton_replay):
         [p.status for p in seen]
 
 
+def test_messages_lost_before_the_node_are_counted(setup, skeleton_replay):
+    # A DDS history of one message and bursts faster than the node takes them in: DDS drops
+    # the overflow without a word. The node counts the gaps in the publisher's sequence
+    # numbers, so what it received and what it missed add up to what was sent.
+    rec = setup['recorder']
+    _reconfigure(rec, input__depth=1)
+    try:
+        track = _tracks()[0]
+        crowd = [_good_frame(track, 0, f'burst{i}') for i in range(30)]
+        t0, sent = time.time(), 0
+
+        def send() -> None:
+            nonlocal sent
+            sent += 1
+            rec.pub.publish(build_skeleton_array(rclpy_factory(), t0 + sent / 1000.0, 'world',
+                                                 crowd))
+
+        mark = len(rec.diagnostics)  # the counters start again at configure
+
+        def counted() -> Dict[str, int]:
+            last = rec.diagnostics[-1] if len(rec.diagnostics) > mark else {}
+            return {k: int(last.get(k, 0)) for k in ('messages_received', 'messages_missed')}
+
+        # Until the new subscription has taken one (those before it were never the node's).
+        send()
+        while not rec.spin_until(lambda: counted()['messages_received'] > 0, 1.5):
+            send()
+        warm_up = sent
+        for _ in range(3):
+            for _ in range(200):
+                send()
+            rec.spin_for(0.3)
+        send()  # a last one, alone: every gap before it shows
+        seen = sum(counted().values())
+        assert rec.spin_until(lambda: sum(counted().values()) >= sent - warm_up + 1, 20.0), \
+            (counted(), sent, warm_up)
+        rec.spin_for(1.5)  # one more diagnostics period: nothing more comes
+        got = counted()
+        assert got['messages_missed'] > 0, got  # depth 1 overflowed
+        assert sent - warm_up + 1 <= sum(got.values()) <= sent, (got, sent, warm_up, seen)
+    finally:
+        _reconfigure(rec, input__depth=100)
+
+
 def _reconfigure(rec: Recorder, **values: Any) -> None:
     """Deactivate and clean up the node, set parameters, configure and activate it again."""
     for step in (Transition.TRANSITION_DEACTIVATE, Transition.TRANSITION_CLEANUP):

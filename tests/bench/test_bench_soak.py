@@ -23,6 +23,9 @@ def test_two_minutes_with_people_coming_and_going(tmp_path, capsys):
     assert report['published'] == 60 * MINUTES * 30  # the measured part
     # Every message reached a buffer or is counted as dropped; states answered the rest.
     assert 0 <= report['dropped'] <= report['sent'] // 20
+    where = report['dropped_where']  # and where: the parts add up to the total
+    assert where['never_received'] + where['queue_full'] + sum(where['rejected'].values()) == \
+        report['dropped'] and 0 <= where['missed_by_sequence'] <= where['never_received']
     assert report['unanswered'] <= report['published'] // 100
     assert [s['minute'] for s in report['slices']] == [0, 1]
     assert all(s['messages'] > 0 and s['p50_ms'] <= s['p99_ms'] for s in report['slices'])

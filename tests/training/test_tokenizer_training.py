@@ -145,7 +145,7 @@ def test_joint_training_over_two_datasets(two_dataset_roots):
             head.weight.zero_()
             head.bias.zero_()
     loss = heads.style_loss(torch.zeros(2, 8), [clips[0], d2])
-    assert float(loss) == pytest.approx(0.5 * (np.log(15) + np.log(7)), rel=1e-5)
+    assert loss.detach().item() == pytest.approx(0.5 * (np.log(15) + np.log(7)), rel=1e-5)
 
 
 def test_stratum_weights_keep_every_emotion_equal(two_dataset_roots):

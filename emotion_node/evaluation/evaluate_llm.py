@@ -179,23 +179,20 @@ def _report(explainer: Any, table: Any, labels: Sequence[str], batch_size: int,
             scored["first_sample_passed"] = float(np.mean([a.first_passed
                                                            for a in answers[mode]]))
             scored["sources"] = {k: sum(a.source == k for a in answers[mode]) for k in SOURCES}
-            # The LLM alone: its last answer where the composer replaced it.
-            alone = [a.llm_text if a.llm_text is not None else a.text for a in answers[mode]]
-            scored["llm_alone"] = _score(alone, head, zs, truth, clips,
-                                         [a.reading for a in answers[mode]])[0]
         report["modes"][mode] = scored
-    report["modes"]["template"] = _score([template_explanation(h, z) for h, z in zip(head, zs)],
-                                         head, zs, truth, clips)[0]
+    plain = [template_explanation(h, z) for h, z in zip(head, zs)]
+    report["modes"]["template"] = _score(plain, head, zs, truth, clips)[0]
     report["modes"]["coherent_template"] = _score(
         [coherent_template(h, z) for h, z in zip(head, zs)], head, zs, truth, clips)[0]
     node = report["modes"]["explain_label"]
-    plain = [template_explanation(h, z) for h, z in zip(head, zs)]
-    node["same_as_template"] = float(np.mean([a.text == b for a, b in
-                                              zip(answers["explain_label"], plain)]))
-    node["llm_alone"]["same_as_template"] = float(np.mean([
-        (a.llm_text if a.llm_text is not None else a.text) == b
-        for a, b in zip(answers["explain_label"], plain)]))
-    readings = [a.reading for a in answers["explain_label"]]
+    published = answers["explain_label"]
+    readings = [a.reading for a in published]
+    # The LLM alone: its last answer where the composer replaced it.
+    alone = [a.llm_text if a.llm_text is not None else a.text for a in published]
+    node["llm_alone"] = _score(alone, head, zs, truth, clips, readings)[0]
+    node["same_as_template"] = float(np.mean([a.text == b for a, b in zip(published, plain)]))
+    node["llm_alone"]["same_as_template"] = float(np.mean([a == b for a, b in
+                                                           zip(alone, plain)]))
     report.update(_recognition(table, labels, head, readings))
     report.update(
         faithfulness=node["faithfulness"], same_as_template=node["same_as_template"],

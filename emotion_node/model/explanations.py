@@ -19,7 +19,7 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 
 from emotion_node.model.labels import EMOTION_STYLES, hri_label
-from emotion_node.model.signatures import AGAINST, SUPPORTS, relation
+from emotion_node.model.signatures import AGAINST, SIGNATURES, SUPPORTS, relation
 from emotion_node.model.wording import (
     BACKGROUND, CUE_PHRASES, CUE_WORDINGS, EMOTION_NOUNS, EMOTION_WORDS, HOLD_Z, NO_CUE_SENTENCES,
     SALIENT_Z, SPAN_WORDS, Claim, plain_claims_sentence, salient_claims, span_z)
@@ -247,6 +247,11 @@ def _blank(text: str, match: re.Match) -> str:
     return text[:match.start()] + " " * (match.end() - match.start()) + text[match.end():]
 
 
+def _blank_all(pattern: re.Pattern, text: str) -> str:
+    """Consume every match of `pattern` (same length keeps positions)."""
+    return pattern.sub(lambda m: " " * len(m.group()), text)
+
+
 def _general(sentence: str) -> GeneralStatement:
     low = sentence.lower()
     noun = re.search(_NOUNS, low)
@@ -255,7 +260,7 @@ def _general(sentence: str) -> GeneralStatement:
     for cue, direction, pattern in _GENERAL_MENTIONS:
         if pattern.search(low):
             mentions.append((cue, direction))
-            low = pattern.sub(lambda m: " " * len(m.group()), low)
+            low = _blank_all(pattern, low)
     return GeneralStatement(sentence, style, mentions, bool(_NOT_HERE.search(sentence.lower())),
                             bool(_FIT_OPENER.match(sentence.lower())))
 
@@ -283,7 +288,7 @@ def _person(sentence: str, parsed: ParsedExplanation) -> None:
     for cue, direction, pattern in _CLAIM_RES:
         for match in pattern.finditer(low):
             found.append((match.start(), match.end(), cue, direction))
-        low = pattern.sub(lambda m: " " * len(m.group()), low)
+        low = _blank_all(pattern, low)
     found.sort()
     spans = ["window"] * len(found)
     for span, pattern in _SPAN_RES:
@@ -291,7 +296,7 @@ def _person(sentence: str, parsed: ParsedExplanation) -> None:
             before = [k for k, f in enumerate(found) if f[1] <= match.start()]
             if before or found:
                 spans[before[-1] if before else 0] = span
-        low = pattern.sub(lambda m: " " * len(m.group()), low)
+        low = _blank_all(pattern, low)
     parsed.claims += [Claim(c, d, s) for (_, _, c, d), s in zip(found, spans)]
     parsed.contrary += [contrary] * len(found)
     parsed.other_nouns += [_NOUN_TO_STYLE[noun] for noun in re.findall(_NOUNS, low)]
@@ -406,12 +411,8 @@ def _held(parsed: ParsedExplanation, label: str, zs: np.ndarray) -> int:
         held += int(max(rest, default=0.0) < quiet)
     for style in parsed.little_of:  # no cue of the signature departs clearly its way
         held += int(all(whole[CUE_NAMES.index(c)] * d < quiet
-                        for c, d in _signature_items(style)))
+                        for c, d in SIGNATURES[style].items()))
     return held
-
-
-def _signature_items(style: str) -> list[tuple[str, int]]:
-    return [(c, d) for c in CUE_NAMES for d in (1, -1) if relation(style, c, d) == SUPPORTS]
 
 
 def check_explanation(text: str, label: str, z: np.ndarray,

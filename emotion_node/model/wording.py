@@ -321,8 +321,7 @@ def general_sentence(style: str, reasons: bool, contrary: bool,
     """A general statement about the emotion, framed by how this movement relates to it: it
     fits (reasons, nothing against), it fits only partly (reasons and a contrary cue), it does
     not (a contrary cue, no reason), or it is only background (neither)."""
-    predicate = GENERAL[style][0][0] if rng is None else \
-        GENERAL[style][int(rng.integers(len(GENERAL[style])))][0]
+    predicate = _pick([p for p, _ in GENERAL[style]], rng)
     noun = EMOTION_NOUNS[style]
     frames: Sequence[str]
     if contrary:

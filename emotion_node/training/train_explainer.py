@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -141,9 +142,7 @@ def draw_weights(table: WindowTable, rows: np.ndarray, stage: int) -> np.ndarray
     in stage 2 (Dataset 2's many neutral and tired windows widen those two, not their share)."""
     groups = [f"{d}:{s}" for d, s in zip(table.datasets[rows], table.styles[rows])] \
         if stage == 1 else list(table.emotions[rows])
-    counts: dict[str, int] = {}
-    for g in groups:
-        counts[g] = counts.get(g, 0) + 1
+    counts = Counter(groups)
     weights = np.array([1.0 / counts[g] for g in groups])
     return weights / weights.sum()
 

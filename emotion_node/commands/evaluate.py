@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--llm", action="store_true",
                         help="also score the LLM explainer: its own reading of the emotion "
-                             "(llm_clip_accuracy, llm_window_accuracy), its agreement with "
+                             "(llm_clip_accuracy: a clip's label of highest mean probability, "
+                             "as for the tokenizer; llm_window_accuracy), its agreement with "
                              "the tokenizer head, and its explanations of the head's labels: "
                              "faithfulness, silent clashes with the label's movement signature "
                              "(label_cue_clashes), the share word for word the plain template "

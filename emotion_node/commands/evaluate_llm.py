@@ -2,6 +2,7 @@
 
     emotion-node evaluate-llm [--model DIR] [--explainer DIR] [--contents ACTION ...] [--json F]
     emotion-node evaluate-llm --fold runs/llm_fold [--json F]
+    emotion-node evaluate-llm --fold runs/llm_fold --modes reading   # the reading alone
 
 Prints the report (`emotion_node.evaluation.evaluate_llm`) as JSON. `--fold DIR` is the clean
 held-out evaluation in one command: it first trains (or keeps, or resumes) a tokenizer and an
@@ -46,7 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "faster on shared cores)")
     parser.add_argument("--modes", nargs="+", default=None, metavar="MODE",
                         help="runs to score (default: all of explain_label recognise "
-                             "tokens_only; the first two are always needed)")
+                             "tokens_only; the first two are always needed), or 'reading' "
+                             "alone: only the explainer's reading against the head, in minutes")
     parser.add_argument("--json", type=Path, default=None, help="also write the report here")
 
 

@@ -2,23 +2,25 @@
 with the checker in the loop.
 
 The reading is the emotion the explainer itself names for the window (task recognise, with the
-cue hint): the label words are scored after `Emotion:` in one forward pass of the prompt and,
-only where two words share their first tokens, a step or two more, so it costs about one prompt
-read, not a generation. The explanation of the label is then asked with that reading in the
-prompt when it differs, and its answer says so. Answers may be sampled for varied words; one
-the checker rejects (a claim the cues do not support, a silent clash, a contradiction or a
-degenerate text) is replaced by the greedy answer to the same prompt, and where that is rejected
-too, by the answer the composer builds from the same hint (`wording.compose_answer`, words
-drawn from the same seed): what reaches a user has been checked. The sampled and the greedy
-answer are generated side by side in one batch (`GreedyRows`): on a CPU a batch of two costs
-about 1.15 times one answer, where answering again after a rejection cost twice.
-`Answer.source` says which one it is and `Answer.llm_text` keeps the LLM's last rejected
-answer, so an evaluation can score the LLM alone.
+cue hint): every label's answer word is scored after `Emotion:` (one read of the prompt, then a
+step or two per word from its cache), so it costs about one prompt read, not a generation, and
+it comes with a probability per label (`Answer.reading_probs`), which an evaluation averages
+over a clip the way it averages the tokenizer head's. The explanation of the label is then
+asked with that reading in the prompt when it differs, and its answer says so. Answers may be
+sampled for varied words; one the checker rejects (a claim the cues do not support, a silent
+clash, a contradiction or a degenerate text) is replaced by the greedy answer to the same
+prompt, and where that is rejected too, by the answer the composer builds from the same hint
+(`wording.compose_answer`, words drawn from the same seed): what reaches a user has been
+checked. The sampled and the greedy answer are generated side by side in one batch
+(`GreedyRows`): on a CPU a batch of two costs about 1.15 times one answer, where answering
+again after a rejection cost twice. `Answer.source` says which one it is and `Answer.llm_text`
+keeps the LLM's last rejected answer, so an evaluation can score the LLM alone.
 
 Functions take the explainer as `Any`: the explainer module calls them (no import cycle).
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
@@ -44,6 +46,7 @@ class Answer:
     source: str = "sampled"       # SOURCES: the LLM sampled it, answered greedily, or the
     #                               composer wrote it after both LLM answers were rejected
     llm_text: Optional[str] = None  # composed: the LLM's rejected (greedy) answer
+    reading_probs: Optional[tuple[float, ...]] = None  # of every label, explainer.config.labels
 
 
 def passes(check: CheckResult) -> bool:
@@ -71,10 +74,16 @@ def label_ids(explainer: Any) -> tuple[list[int], dict[str, list[int]]]:
 
 
 @torch.no_grad()
-def read(explainer: Any, tokens: Sequence[Any], zs: Sequence[Optional[np.ndarray]]
-         ) -> list[str]:
-    """The label each window reads as to the explainer (task recognise, with the hint when a z
-    is given): the best-scoring label word after `Emotion:`, word piece by word piece."""
+def reading_probs(explainer: Any, tokens: Sequence[Any], zs: Sequence[Optional[np.ndarray]]
+                  ) -> np.ndarray:
+    """(B, C) how each window reads to the explainer (task recognise, with the hint when a z is
+    given): the probability of every label's whole answer word (` <word>.` after `Emotion:`),
+    renormalised over the labels, in `explainer.config.labels` order.
+
+    The prompt is read once; a label's word pieces after the first are scored from a copy of
+    its key-value cache, so the cost is one prompt read plus a few one-token steps. Whole words
+    are scored, not the first piece alone: `not confident` and `neutral` compete as words.
+    """
     prefix, words = label_ids(explainer)
     prompts = [explainer.make_prompt("recognise", None, z) for z in zs]
     embeds, mask, _ = explainer.embed(tokens, prompts, prefix=prefix)  # left-padded
@@ -83,25 +92,30 @@ def read(explainer: Any, tokens: Sequence[Any], zs: Sequence[Optional[np.ndarray
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     out = model(inputs_embeds=embeds, attention_mask=mask, position_ids=positions,
                 use_cache=True, logits_to_keep=1)
-    alive = [list(words) for _ in prompts]  # candidate labels per row
-    for step in range(max(len(v) for v in words.values())):
-        logits = out.logits[:, -1].float()  # (B, V)
-        chosen = torch.zeros(len(prompts), dtype=torch.long)
-        for row, names in enumerate(alive):
-            if len(names) == 1:
-                continue
-            options = sorted({words[n][step] for n in names if step < len(words[n])})
-            best = options[int(torch.argmax(logits[row, options]))]
-            alive[row] = [n for n in names if step < len(words[n]) and words[n][step] == best]
-            chosen[row] = best
-        if all(len(names) == 1 for names in alive):
-            break
-        mask = torch.cat([mask, mask.new_ones(len(prompts), 1)], dim=1)
-        positions = positions[:, -1:] + 1
-        out = model(input_ids=chosen[:, None].to(mask.device), attention_mask=mask,
-                    position_ids=positions, past_key_values=out.past_key_values,
-                    use_cache=True, logits_to_keep=1)
-    return [names[0] for names in alive]
+    first = torch.log_softmax(out.logits[:, -1].float(), dim=-1)  # (B, V)
+    rows = len(prompts)
+    scores = torch.zeros(rows, len(explainer.config.labels))
+    for j, style in enumerate(explainer.config.labels):
+        ids = words[style]
+        scores[:, j] = first[:, ids[0]].cpu()
+        if len(ids) == 1:
+            continue
+        rest = len(ids) - 1
+        step = model(input_ids=torch.tensor([ids[:-1]] * rows, device=mask.device),
+                     attention_mask=torch.cat([mask, mask.new_ones(rows, rest)], dim=1),
+                     position_ids=positions[:, -1:] + torch.arange(1, rest + 1,
+                                                                   device=mask.device),
+                     past_key_values=copy.deepcopy(out.past_key_values), use_cache=True)
+        later = torch.log_softmax(step.logits.float(), dim=-1)  # (B, rest, V)
+        scores[:, j] += later[:, torch.arange(rest), torch.tensor(ids[1:])].sum(-1).cpu()
+    return torch.softmax(scores, dim=-1).numpy()
+
+
+def read(explainer: Any, tokens: Sequence[Any], zs: Sequence[Optional[np.ndarray]]
+         ) -> list[str]:
+    """The label each window reads as to the explainer: the most probable of `reading_probs`."""
+    labels = explainer.config.labels
+    return [labels[int(i)] for i in reading_probs(explainer, tokens, zs).argmax(-1)]
 
 
 def answer_batch(explainer: Any, tokens: Sequence[Any], labels: Sequence[Optional[str]],
@@ -119,11 +133,13 @@ def answer_batch(explainer: Any, tokens: Sequence[Any], labels: Sequence[Optiona
     """
     explain = [i for i, label in enumerate(labels) if label is not None]
     readings: list[Optional[str]] = [None] * len(labels)
+    probs: list[Optional[tuple[float, ...]]] = [None] * len(labels)
     if explain:
-        picked = read(explainer, [np.asarray(t)[explain] for t in tokens],
-                      [zs[i] for i in explain])
-        for i, style in zip(explain, picked):
-            readings[i] = style
+        read_as = reading_probs(explainer, [np.asarray(t)[explain] for t in tokens],
+                                [zs[i] for i in explain])
+        for i, row in zip(explain, read_as):
+            readings[i] = explainer.config.labels[int(row.argmax())]
+            probs[i] = tuple(float(p) for p in row)
     prompts = [explainer.make_prompt("explain", label, z, readings[i]) if label is not None
                else explainer.make_prompt("recognise", None, z)
                for i, (label, z) in enumerate(zip(labels, zs))]
@@ -148,14 +164,16 @@ def answer_batch(explainer: Any, tokens: Sequence[Any], labels: Sequence[Optiona
     for i, (text, count) in enumerate(zip(texts[:len(labels)], counts)):
         reading = readings[i] if labels[i] is not None else parse_explanation(text).label
         steps = max(count, greedy[i][1]) if i in greedy else count
-        out.append(Answer(text, labels[i], reading, True, steps, first))
+        out.append(Answer(text, labels[i], reading, True, steps, first,
+                          reading_probs=probs[i]))
     if stop is not None and stop.fired:
         return out
     rejected = _rejected(out, zs)
     for i in [i for i in rejected if i in greedy]:
         reading = out[i].reading if labels[i] is not None else \
             parse_explanation(greedy[i][0]).label
-        out[i] = Answer(greedy[i][0], labels[i], reading, False, out[i].new_tokens, "greedy")
+        out[i] = Answer(greedy[i][0], labels[i], reading, False, out[i].new_tokens, "greedy",
+                        reading_probs=out[i].reading_probs)
     if greedy:
         rejected = _rejected(out, zs)
     for i in rejected:
@@ -166,7 +184,7 @@ def answer_batch(explainer: Any, tokens: Sequence[Any], labels: Sequence[Optiona
         rng = None if seed is None else np.random.default_rng([seed, i])
         text = compose_answer(label, fits, against, rng, out[i].reading)
         out[i] = Answer(text, label, out[i].reading, False, out[i].new_tokens, "composed",
-                        out[i].text)
+                        out[i].text, out[i].reading_probs)
     return out
 
 

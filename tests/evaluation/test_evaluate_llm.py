@@ -102,3 +102,59 @@ def test_fold_pair_follows_the_recorded_recipes(tmp_path, monkeypatch):
         {"training": {"train_config": settings}}))
     with pytest.raises(ValueError, match="holds out"):
         module.fold_pair(fold, None, recipe, threads=1, progress=False)
+
+
+def test_the_reading_and_the_head_are_scored_per_clip_by_one_rule():
+    """A clip whose windows mostly lean the wrong way by a little and once the right way by a
+    lot: its mean probability is right, its vote wrong, for the head and the reading alike."""
+    from types import SimpleNamespace
+
+    class Table(SimpleNamespace):
+        def __len__(self):
+            return len(self.emotions)
+
+    from emotion_node.evaluation.evaluate_llm import _recognition
+
+    labels = list(EMOTION_STYLES)
+    probs = np.zeros((4, len(labels)))
+    sad, happy = labels.index("sad"), labels.index("happy")
+    probs[0, sad] = 1.0
+    probs[1:3, happy], probs[1:3, sad] = 0.55, 0.45
+    probs[3, happy] = 1.0  # a second clip, right by either rule
+    table = Table(emotions=np.array(["sad"] * 3 + ["happy"]),
+                  clip=np.array([0, 0, 0, 1]), datasets=np.array(["dataset-1"] * 4),
+                  probs=probs)
+    head = [labels[int(i)] for i in probs.argmax(1)]
+    out = _recognition(table, labels, head, probs.copy(), labels)
+    assert out["head_clip_accuracy"] == out["llm_clip_accuracy"] == 1.0
+    assert out["head_clip_accuracy_vote"] == out["llm_clip_accuracy_vote"] == 0.5
+    assert out["head_window_accuracy"] == out["llm_window_accuracy"] == 0.5
+    assert out["agreement"] == 1.0
+    # The reading's own probabilities are what count: flatten them and its clip turns wrong.
+    flat = probs.copy()
+    flat[0] = [0.0] * len(labels)
+    flat[0, sad], flat[0, happy] = 0.51, 0.49  # still read as sad, by little
+    out = _recognition(table, labels, head, flat, labels)
+    assert out["llm_window_accuracy"] == 0.5 and out["llm_clip_accuracy"] == 0.5
+
+
+def test_a_reading_only_report_scores_the_reading_against_the_head(tiny_llm):
+    from emotion_node.evaluation.evaluate_llm import READING_ONLY, _report
+
+    ex = tiny_llm.explainer(reference={"global_mean": [0.0] * 7, "scale": [1.0] * 7})
+    table = tiny_llm.table(n=14)
+    table = table.subset(np.isin(table.emotions, EMOTION_STYLES))
+    report = _report(ex, table, EMOTION_STYLES, batch_size=4, examples=3, progress=False,
+                     modes=READING_ONLY)
+    assert report["modes"] == {} and "faithfulness" not in report  # nothing generated
+    from emotion_node.model.answers import read
+    keys = table.action_keys()
+    zs = [ex.zscores(table.span_cues(r), str(keys[r])) for r in range(len(table))]
+    readings = read(ex, table.tokens(np.arange(len(table))), zs)
+    head = [EMOTION_STYLES[int(i)] for i in table.probs.argmax(-1)]
+    assert report["agreement"] == float(np.mean([r == h for r, h in zip(readings, head)]))
+    assert report["llm_window_accuracy"] == float(np.mean(
+        [r == t for r, t in zip(readings, table.emotions)]))
+    with pytest.raises(ValueError, match="alone"):
+        _report(ex, table, EMOTION_STYLES, batch_size=4, examples=3, progress=False,
+                modes=("reading", "recognise"))

@@ -12,25 +12,25 @@ from emotion_node.model.wording import coherent_template
 REFERENCE = {"global_mean": [0.0] * 7, "scale": [1.0] * 7}
 
 
-def _greedy_reference(ex, tokens, z):
-    """The reading of one window word piece by word piece, each step a full forward pass."""
+def _word_probs_reference(ex, tokens, z):
+    """Each label's whole answer word scored from scratch: one full forward pass (no cache) of
+    the prompt, `Emotion:` and the word, its pieces' log-probabilities summed, then normalised
+    over the labels."""
     prefix, words = answers.label_ids(ex)
     prompt = ex.make_prompt("recognise", None, z)
     model = ex.llm.get_base_model()
-    alive, chosen, step = list(words), [], 0
-    while len(alive) > 1:
-        embeds, mask, _ = ex.embed(tokens, [prompt], prefix=prefix + chosen)
+    scores = []
+    for style in ex.config.labels:
+        ids = words[style]
+        embeds, mask, _ = ex.embed(tokens, [prompt], prefix=prefix + ids)
         with torch.no_grad():
-            logits = model(inputs_embeds=embeds, attention_mask=mask).logits[0, -1]
-        options = sorted({words[n][step] for n in alive})
-        best = max(options, key=lambda t: float(logits[t]))
-        alive = [n for n in alive if words[n][step] == best]
-        chosen.append(best)
-        step += 1
-    return alive[0]
+            logits = model(inputs_embeds=embeds, attention_mask=mask).logits[0].float()
+        steps = torch.log_softmax(logits[-len(ids) - 1:-1], dim=-1)  # predicts each piece
+        scores.append(float(sum(steps[k, t] for k, t in enumerate(ids))))
+    return torch.softmax(torch.tensor(scores), dim=0).numpy()
 
 
-def test_the_reading_is_the_best_label_word(tiny_llm):
+def test_the_reading_is_the_most_probable_whole_label_word(tiny_llm):
     ex = tiny_llm.explainer(reference=REFERENCE)
     with torch.no_grad():  # a non-trivial adapter, so the readings differ between windows
         for name, p in ex.llm.named_parameters():
@@ -38,15 +38,26 @@ def test_the_reading_is_the_best_label_word(tiny_llm):
                 p.normal_(0, 0.5)
     tokens = tiny_llm.tokens(4, seed=2)
     zs = [None, np.full(7, 2.0), np.zeros(7), np.stack([np.full(7, -3.0)] * 3)]
-    got = answers.read(ex, tokens, zs)  # left-padded batch (hints of different lengths)
+    probs = answers.reading_probs(ex, tokens, zs)  # left-padded batch (hints of other lengths)
+    assert probs.shape == (4, len(ex.config.labels))
+    got = answers.read(ex, tokens, zs)
     assert all(g in EMOTION_STYLES for g in got)
     for i, z in enumerate(zs):
-        assert got[i] == _greedy_reference(ex, [t[i:i + 1] for t in tokens], z)
+        want = _word_probs_reference(ex, [t[i:i + 1] for t in tokens], z)
+        np.testing.assert_allclose(np.log(probs[i]), np.log(want), atol=1e-3)  # tails too
+        assert got[i] == ex.config.labels[int(want.argmax())]
+    assert np.abs(np.log(probs) - np.log(probs[0])).max() > 0.1  # the windows differ
+    multi = [s for s, ids in answers.label_ids(ex)[1].items() if len(ids) > 1]
+    assert multi  # words of several pieces are among those scored through the cache
 
 
 def test_the_explain_prompt_names_a_differing_reading(tiny_llm, monkeypatch):
     ex = tiny_llm.explainer(reference=REFERENCE, max_new_tokens=4)
-    monkeypatch.setattr(answers, "read", lambda explainer, tokens, zs: ["tired", "sad"])
+    labels = ex.config.labels
+    picked = np.zeros((2, len(labels)))
+    picked[0, labels.index("tired")], picked[1, labels.index("sad")] = 0.6, 0.9
+    picked[:, labels.index("happy")] = 1 - picked.max(1)
+    monkeypatch.setattr(answers, "reading_probs", lambda explainer, tokens, zs: picked)
     seen = []
     generate = ex.generate
 
@@ -58,6 +69,7 @@ def test_the_explain_prompt_names_a_differing_reading(tiny_llm, monkeypatch):
     z = np.zeros(7)
     out = answers.answer_batch(ex, tiny_llm.tokens(2), ["sad", "sad"], [z, z])
     assert [a.reading for a in out] == ["tired", "sad"]
+    assert [a.reading_probs for a in out] == [tuple(row) for row in picked]
     assert seen[0].reading == "tired" and seen[1].reading is None  # named only when it differs
     assert "also reads as tired" in seen[0].user_text()
 

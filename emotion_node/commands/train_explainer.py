@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for name in ("stage1_steps", "stage2_steps", "batch_size", "threads", "seed"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=int,
                             default=getattr(defaults, name))
+    parser.add_argument("--label-weight", type=float, default=defaults.label_weight,
+                        help="loss weight of the label ids of recognise answers (default "
+                             f"{defaults.label_weight:g})")
     parser.add_argument("--fold-tokenizer", type=Path, default=None, metavar="DIR",
                         help="only train a tokenizer without the held-out contents into DIR")
     parser.add_argument("--no-progress", action="store_true")
@@ -61,7 +64,7 @@ def main(args: argparse.Namespace) -> int:
         cfg = ExplainerTrainConfig(seed=args.seed, holdout=tuple(args.holdout),
                                    stage1_steps=args.stage1_steps,
                                    stage2_steps=args.stage2_steps, batch_size=args.batch_size,
-                                   threads=args.threads)
+                                   threads=args.threads, label_weight=args.label_weight)
         if args.fold_tokenizer is not None:
             path = train_fold_tokenizer(args.data, cfg.holdout, args.fold_tokenizer,
                                         args.tokenizer, args.threads, progress)

@@ -342,15 +342,37 @@ class Explainer:
         return embeds, mask, (labels if answers is not None else None)
 
     def loss(self, tokens: Sequence[Any], prompts: Sequence[Prompt],
-             answers: Sequence[str]) -> torch.Tensor:
-        """Next-token cross-entropy on the answer ids only (the LM head runs on those alone)."""
+             answers: Sequence[str], label_weight: float = 1.0) -> torch.Tensor:
+        """Next-token cross-entropy on the answer ids only (the LM head runs on those alone),
+        averaged over them with `label_weight` on the label (`Emotion: <word>.`) of each
+        recognise answer: the reading is those few ids among some fifty, and at weight 1 it
+        can stay unlearnt (a label never read, even on training windows)."""
         embeds, mask, labels = self.embed(tokens, prompts, answers)
         base = self.llm.get_base_model() if hasattr(self.llm, "get_base_model") else self.llm
         hidden = base.get_decoder()(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
         target = labels[:, 1:]
         keep = target != -100  # (B, L-1): positions whose next token is an answer token
         logits = base.get_output_embeddings()(hidden[:, :-1][keep])  # (N, V)
-        return nn.functional.cross_entropy(logits.float(), target[keep])
+        losses = nn.functional.cross_entropy(logits.float(), target[keep], reduction="none")
+        if label_weight == 1.0:
+            return losses.mean()
+        weights = torch.ones_like(target, dtype=torch.float32)
+        for row, prompt in enumerate(prompts):
+            if prompt.task != "recognise":
+                continue
+            start = int(keep[row].nonzero()[0])  # the answer's first id
+            answer = target[row, start:].tolist()
+            for ids in self._label_sequences():
+                if answer[:len(ids)] == ids:
+                    weights[row, start:start + len(ids)] = label_weight
+                    break
+        weights = weights[keep]
+        return (losses * weights).sum() / weights.sum()
+
+    def _label_sequences(self) -> list[list[int]]:
+        """Ids of each label's answer opening, `Emotion: <word>.`."""
+        prefix, words = answers.label_ids(self)
+        return [prefix + ids for ids in words.values()]
 
     @torch.no_grad()
     def generate(self, tokens: Sequence[Any], prompts: Sequence[Prompt],

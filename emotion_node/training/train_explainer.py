@@ -64,6 +64,7 @@ class ExplainerTrainConfig:
     made_up_hints: float = 0.5   # share of hinted prompts whose hint (and claims) are made up
     other_labels: float = 0.5    # share of explain prompts asking for another label
     second_readings: float = 0.4  # share of explain prompts naming a differing second reading
+    label_weight: float = 1.0  # loss weight of a recognise answer's label ids (others: 1)
     threads: int = 1   # one thread: on two shared cores OpenMP barriers stall under load
     save_every: int = 20
     explainer: dict = field(default_factory=dict)  # ExplainerConfig overrides
@@ -74,6 +75,8 @@ class ExplainerTrainConfig:
         self.task_mix = tuple(float(p) for p in self.task_mix)
         if len(self.task_mix) != 3 or abs(sum(self.task_mix) - 1.0) > 1e-6:
             raise ValueError(f"task_mix must be three shares summing to 1, got {self.task_mix}")
+        if not self.label_weight > 0:
+            raise ValueError(f"label_weight must be > 0, got {self.label_weight}")
 
 
 def random_claims(rng: np.random.Generator) -> list[Claim]:
@@ -258,7 +261,7 @@ def _run_stage(explainer: Explainer, table: WindowTable, reference: CueReference
         prompts, answers = stage_examples(table, reference, stage, batch, rng, cfg)
         for group, lr in zip(opt.param_groups, base_lrs):
             group["lr"] = lr * _lr_factor(step, total, cfg.warmup_steps)
-        loss = explainer.loss(table.tokens(batch), prompts, answers)
+        loss = explainer.loss(table.tokens(batch), prompts, answers, cfg.label_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -59,6 +59,37 @@ def test_answer_labels_and_loss_reach_projector_and_lora(tiny_llm):
     assert all(p.grad is None or p.grad.abs().sum() == 0 for p in lora_a)  # B starts at 0
 
 
+def _id_losses(ex, tokens, prompt, text):
+    """Cross-entropy of each answer id of one prompt, from the full LLM's logits."""
+    embeds, mask, labels = ex.embed(tokens, [prompt], [text])
+    logits = ex.llm(inputs_embeds=embeds, attention_mask=mask).logits[0, :-1].float()
+    target = labels[0, 1:]
+    keep = target != -100
+    return torch.nn.functional.cross_entropy(logits[keep], target[keep], reduction="none")
+
+
+def test_the_label_weight_counts_only_the_label_of_recognise_answers(tiny_llm):
+    from emotion_node.model import answers as answering
+
+    ex = tiny_llm.explainer()
+    tokens = tiny_llm.tokens(2)
+    prompts = [Prompt("recognise", hint="none"), Prompt("explain", "sad", hint="none")]
+    texts = [compose_answer("sad", [Claim("speed", -1)], [], None)] * 2
+    prefix, words = answering.label_ids(ex)
+    n_label = len(prefix) + len(words["sad"])  # "Emotion: sad."
+    w = 10.0
+    with torch.no_grad():
+        rows = [_id_losses(ex, [t[i:i + 1] for t in tokens], prompts[i], texts[i])
+                for i in range(2)]
+        want = (rows[0].sum() + rows[1].sum() + (w - 1) * rows[0][:n_label].sum()) / (
+            len(rows[0]) + len(rows[1]) + (w - 1) * n_label)
+        plain = torch.cat(rows).mean()
+        assert float(ex.loss(tokens, prompts, texts)) == pytest.approx(float(plain), rel=1e-4)
+        got = float(ex.loss(tokens, prompts, texts, label_weight=w))
+    assert got == pytest.approx(float(want), rel=1e-4)
+    assert abs(got - float(plain)) > 1e-3  # the weight changed something
+
+
 def test_batched_generation_matches_single(tiny_llm):
     ex = tiny_llm.explainer()
     tokens = tiny_llm.tokens(2, seed=1)

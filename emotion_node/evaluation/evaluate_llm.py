@@ -338,4 +338,6 @@ def _explainer_recipe(explainer_dir: Path) -> dict[str, Any]:
     unknown = sorted(set(recorded) - {f.name for f in fields(ExplainerTrainConfig)})
     if unknown:
         raise ValueError(f"{config} records settings this version does not know: {unknown}")
+    # Recorded before the label had its own weight: trained at weight 1.
+    recorded = {"label_weight": 1.0, **recorded}
     return {k: v for k, v in recorded.items() if k not in ("threads", "save_every")}

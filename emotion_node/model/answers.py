@@ -50,9 +50,10 @@ class Answer:
 
 
 def passes(check: CheckResult) -> bool:
-    """Every claim holds; no clash, contradiction or degenerate text."""
+    """Every claim holds; no clash, contradiction or degenerate text, and no cue that fits the
+    label given as contrary ("although the head is lowered" of a sad person)."""
     return (check.held == check.claims and not check.clashes and not check.contradictions
-            and not check.degenerate)
+            and not check.degenerate and not check.contrary_supporting)
 
 
 def label_ids(explainer: Any) -> tuple[list[int], dict[str, list[int]]]:

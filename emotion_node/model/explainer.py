@@ -345,7 +345,7 @@ class Explainer:
              answers: Sequence[str], label_weight: float = 1.0) -> torch.Tensor:
         """Next-token cross-entropy on the answer ids only (the LM head runs on those alone),
         averaged over them with `label_weight` on the label (`Emotion: <word>.`) of each
-        recognise answer: the reading is those few ids among some fifty, and at weight 1 it
+        recognise answer: the reading is those few ids among some forty, and at weight 1 it
         can stay unlearnt (a label never read, even on training windows)."""
         embeds, mask, labels = self.embed(tokens, prompts, answers)
         base = self.llm.get_base_model() if hasattr(self.llm, "get_base_model") else self.llm

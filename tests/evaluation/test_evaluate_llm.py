@@ -104,6 +104,19 @@ def test_fold_pair_follows_the_recorded_recipes(tmp_path, monkeypatch):
         module.fold_pair(fold, None, recipe, threads=1, progress=False)
 
 
+def test_a_recipe_recorded_before_the_label_weight_is_followed_at_weight_1(tmp_path):
+    import json
+
+    from emotion_node.evaluation.evaluate_llm import _explainer_recipe
+    from emotion_node.training.train_explainer import ExplainerTrainConfig
+
+    assert ExplainerTrainConfig().label_weight != 1.0  # the default moved on
+    config = tmp_path / "explainer.json"
+    for recorded, want in (({"seed": 3}, 1.0), ({"seed": 3, "label_weight": 10.0}, 10.0)):
+        config.write_text(json.dumps({"training": {"train_config": recorded}}))
+        assert ExplainerTrainConfig(**_explainer_recipe(tmp_path)).label_weight == want
+
+
 def test_the_reading_and_the_head_are_scored_per_clip_by_one_rule():
     """A clip whose windows mostly lean the wrong way by a little and once the right way by a
     lot: its mean probability is right, its vote wrong, for the head and the reading alike."""

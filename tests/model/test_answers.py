@@ -125,3 +125,20 @@ def test_the_greedy_fallback_rows_decode_greedily_inside_a_sampled_batch(tiny_ll
                            LogitsProcessorList([answers.GreedyRows([2, 3])]))
     assert mixed[2:] == greedy  # the greedy rows, whatever the sampling around them
     assert mixed[:2] != greedy  # at temperature 5 the sampled rows wander off
+
+
+def test_a_cue_that_fits_the_label_given_as_contrary_does_not_pass():
+    """Every claim holds and nothing clashes, but the lowered head of a sad person is named as
+    running against sadness: the checker in the loop rejects it."""
+    from emotion_node.skeleton.cues import CUE_NAMES
+
+    z = np.zeros(7)
+    z[CUE_NAMES.index("head_pitch")] = 2.5  # head lowered
+    general = " Sadness usually shows as a lowered head and a slow rhythm."
+    odd = check_explanation("Emotion: sad. The head is lowered in this window, which runs "
+                            "against sadness." + general, "sad", z)
+    plain = check_explanation("Emotion: sad. The head is lowered in this window." + general,
+                              "sad", z)
+    assert odd.held == odd.claims == 1 and not odd.clashes and odd.contrary_supporting == 1
+    assert not answers.passes(odd)
+    assert answers.passes(plain)

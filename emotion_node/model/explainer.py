@@ -355,14 +355,15 @@ class Explainer:
         logits = base.get_output_embeddings()(hidden[:, :-1][keep])  # (N, V)
         losses = nn.functional.cross_entropy(logits.float(), target[keep], reduction="none")
         if label_weight == 1.0:
-            return losses.mean()
+            return losses.mean()  # the plain mean, bit for bit as runs before the weight
         weights = torch.ones_like(target, dtype=torch.float32)
+        openings = self._label_sequences()
         for row, prompt in enumerate(prompts):
             if prompt.task != "recognise":
                 continue
             start = int(keep[row].nonzero()[0])  # the answer's first id
             answer = target[row, start:].tolist()
-            for ids in self._label_sequences():
+            for ids in openings:
                 if answer[:len(ids)] == ids:
                     weights[row, start:start + len(ids)] = label_weight
                     break

@@ -1,25 +1,27 @@
-"""BVH reader with vectorised forward kinematics, output in the REP-103 frame (metres, Z up)."""
+"""BVH reader with vectorised forward kinematics, output in the REP-103 frame (metres, Z up).
+
+Parsing and forward kinematics live in `bvh_parse`; which joint is which, the up axis and the
+unit of a file are told by `conventions` and `frames`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from emotion_node.skeleton.layouts import (
-    LAYOUTS, Layout, layout_from_joint_names, map_to_canonical)
+from emotion_node.skeleton.bvh_parse import STATIC_ROOT_NAMES, read_skeleton
+from emotion_node.skeleton.conventions import HEAD_CENTRE_OFFSET_M, read_bvh_motion
+from emotion_node.skeleton.frames import Y_UP_TO_REP103
 
 # BVH (Y up, character forward +Z, +X to the character's left, centimetres) -> REP-103
 # (X forward, Y left, Z up, metres): x' = z, y' = x, z' = y. A cyclic axis permutation, so a
 # proper rotation (det = +1) that keeps left and right.
-BVH_TO_REP103 = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+BVH_TO_REP103 = Y_UP_TO_REP103
 CM_TO_M = 0.01
-STATIC_ROOT_NAMES = ("joint_Root",)
-# Top of neck -> head centre (about ear height), so BVH heads match trackers' HEAD joints.
-HEAD_CENTRE_OFFSET_M = 0.09
-
-_AXES = {"X": 0, "Y": 1, "Z": 2}
+__all__ = ["BVH_TO_REP103", "CM_TO_M", "HEAD_CENTRE_OFFSET_M", "STATIC_ROOT_NAMES", "BvhMotion",
+           "read_bvh", "read_bvh_canonical"]
 
 
 @dataclass
@@ -32,219 +34,23 @@ class BvhMotion:
     fps: float
 
 
-@dataclass
-class _Joint:
-    name: str
-    parent: int
-    offset: np.ndarray
-    channels: list[str] = field(default_factory=list)
-    first_channel: int = 0
-
-
-class _Tokens:
-    """Whitespace tokens with their line numbers, for error messages."""
-
-    def __init__(self, lines: list[str], path: Path):
-        self.items = [(tok, no + 1) for no, line in enumerate(lines) for tok in line.split()]
-        self.pos = 0
-        self.path = path
-
-    def error(self, msg: str) -> ValueError:
-        # The line of the last token read: the offending one.
-        line = self.items[min(max(self.pos - 1, 0), len(self.items) - 1)][1] if self.items else 0
-        return ValueError(f"{self.path}:{line}: malformed BVH: {msg}")
-
-    def next(self) -> str:
-        if self.pos >= len(self.items):
-            raise self.error("unexpected end of file")
-        tok = self.items[self.pos][0]
-        self.pos += 1
-        return tok
-
-    def expect(self, want: str) -> None:
-        tok = self.next()
-        if tok != want:
-            raise self.error(f"expected {want!r}, got {tok!r}")
-
-    def floats(self, n: int) -> np.ndarray:
-        vals = [self.next() for _ in range(n)]
-        try:
-            return np.array([float(v) for v in vals])
-        except ValueError:
-            raise self.error(f"expected {n} numbers, got {vals}") from None
-
-
-def _parse_joint(tok: _Tokens, name: str, parent: int, joints: list[_Joint], n_ch: int) -> int:
-    """Parse one JOINT/ROOT block (after its name); returns the running channel count."""
-    tok.expect("{")
-    tok.expect("OFFSET")
-    joint = _Joint(name, parent, tok.floats(3))
-    me = len(joints)
-    joints.append(joint)
-    while True:
-        key = tok.next()
-        if key == "CHANNELS":
-            try:
-                count = int(tok.next())
-            except ValueError:
-                raise tok.error("CHANNELS count is not an integer") from None
-            joint.channels = [tok.next() for _ in range(count)]
-            bad = [c for c in joint.channels if len(c) != 9 or c[0] not in _AXES
-                   or c[1:] not in ("position", "rotation")]
-            if bad:
-                raise tok.error(f"unknown channel(s) {bad} in joint {name!r}")
-            joint.first_channel = n_ch
-            n_ch += count
-        elif key == "JOINT":
-            n_ch = _parse_joint(tok, tok.next(), me, joints, n_ch)
-        elif key == "End":
-            tok.expect("Site")
-            tok.expect("{")
-            tok.expect("OFFSET")
-            tok.floats(3)
-            tok.expect("}")
-        elif key == "}":
-            return n_ch
-        else:
-            raise tok.error(f"unexpected token {key!r} in joint {name!r}")
-
-
-def _parse(path: Path) -> tuple[list[_Joint], np.ndarray, float]:
-    """Parse hierarchy and motion; returns joints, (T, C) channel values and frame time."""
-    text = path.read_text()
-    lines = text.splitlines()
-    try:
-        motion_line = next(i for i, ln in enumerate(lines) if ln.strip() == "MOTION")
-    except StopIteration:
-        raise ValueError(f"{path}: malformed BVH: no MOTION section") from None
-    tok = _Tokens(lines[:motion_line], path)
-    tok.expect("HIERARCHY")
-    tok.expect("ROOT")
-    joints: list[_Joint] = []
-    n_ch = _parse_joint(tok, tok.next(), -1, joints, 0)
-    if tok.pos != len(tok.items):
-        raise tok.error("trailing tokens after the hierarchy (only one ROOT is supported)")
-    head = lines[motion_line + 1: motion_line + 3]
-    if (len(head) < 2 or not head[0].strip().startswith("Frames:")
-            or not head[1].strip().startswith("Frame Time:")):
-        raise ValueError(f"{path}:{motion_line + 2}: malformed BVH: expected 'Frames:' and "
-                         "'Frame Time:' lines after MOTION")
-    try:
-        n_frames = int(head[0].split(":")[1])
-        frame_time = float(head[1].split(":")[1])
-        values = np.array(" ".join(lines[motion_line + 3:]).split(), dtype=np.float64)
-    except ValueError as err:
-        raise ValueError(f"{path}:{motion_line + 2}: malformed BVH motion data: {err}") from None
-    if n_frames < 1 or frame_time <= 0 or values.size != n_frames * n_ch:
-        raise ValueError(f"{path}:{motion_line + 2}: malformed BVH: {n_frames} frames x "
-                         f"{n_ch} channels needs {n_frames * n_ch} values, found {values.size} "
-                         f"(frame time {frame_time})")
-    return joints, values.reshape(n_frames, n_ch), frame_time
-
-
-def _axis_rotation(axis: int, deg: np.ndarray) -> np.ndarray:
-    """Rotation matrices (T, 3, 3) about one coordinate axis by angles in degrees."""
-    a = np.deg2rad(deg)
-    c, s = np.cos(a), np.sin(a)
-    i, j = [(1, 2), (2, 0), (0, 1)][axis]
-    rot = np.zeros(deg.shape + (3, 3))
-    rot[..., axis, axis] = 1.0
-    rot[..., i, i] = c
-    rot[..., j, j] = c
-    rot[..., i, j] = -s
-    rot[..., j, i] = s
-    return rot
-
-
-def _local_transform(joint: _Joint, motion: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Local translation (T, 3) and rotation (T, 3, 3) of one joint from its channels."""
-    n_frames = motion.shape[0]
-    trans = np.broadcast_to(joint.offset, (n_frames, 3)).copy()
-    rot = np.broadcast_to(np.eye(3), (n_frames, 3, 3)).copy()
-    for k, ch in enumerate(joint.channels):
-        col = motion[:, joint.first_channel + k]
-        axis = _AXES[ch[0]]
-        if ch.endswith("position"):
-            trans[:, axis] = col  # position channels replace the OFFSET component
-        else:
-            rot = rot @ _axis_rotation(axis, col)  # channel order = intrinsic rotation order
-    return trans, rot
-
-
-def _forward_kinematics(joints: list[_Joint], motion: np.ndarray
-                        ) -> tuple[np.ndarray, np.ndarray]:
-    """Global positions (T, J, 3) and rotations (T, J, 3, 3) in the BVH frame."""
-    n_frames = motion.shape[0]
-    pos = np.zeros((n_frames, len(joints), 3))
-    rots = np.zeros((n_frames, len(joints), 3, 3))
-    for j, joint in enumerate(joints):  # parents precede children in file order
-        trans, rot = _local_transform(joint, motion)
-        if joint.parent < 0:
-            pos[:, j] = trans
-            rots[:, j] = rot
-        else:
-            prot = rots[:, joint.parent]
-            pos[:, j] = np.einsum("tij,tj->ti", prot, trans) + pos[:, joint.parent]
-            rots[:, j] = prot @ rot
-    return pos, rots
-
-
-def _read(path: Path) -> tuple[BvhMotion, np.ndarray, list[_Joint]]:
-    """Read a clip; also return kept joints' global rotations (T, J, 3, 3) in REP-103."""
-    joints, motion, frame_time = _parse(path)
-    pos, rots = _forward_kinematics(joints, motion)  # BVH frame, cm
-    keep = [i for i, jt in enumerate(joints) if jt.name not in STATIC_ROOT_NAMES]
-    if not keep:
-        raise ValueError(f"{path}: BVH has no joints besides the static root")
-    remap = {old: new for new, old in enumerate(keep)}
-    parents = []
-    for i in keep:
-        p = joints[i].parent
-        while p >= 0 and p not in remap:  # skip over dropped ancestors
-            p = joints[p].parent
-        parents.append(remap.get(p, -1))
-    out = (pos[:, keep] @ BVH_TO_REP103.T) * CM_TO_M  # (T, J, 3) metres
-    rots = BVH_TO_REP103 @ rots[:, keep]  # joint axes expressed in REP-103
-    motion_out = BvhMotion([joints[i].name for i in keep], parents, out.astype(np.float32),
-                           _fps(frame_time))
-    return motion_out, rots, [joints[i] for i in keep]
-
-
 def read_bvh(path: str | Path) -> BvhMotion:
-    """Read a BVH file into joint positions in metres, REP-103 frame (X fwd, Y left, Z up)."""
-    return _read(Path(path))[0]
-
-
-def _fps(frame_time: float) -> float:
-    """Frame rate from a frame time, snapped to an integer when it is printed rounded."""
-    fps = 1.0 / frame_time
-    # 'Frame Time: 0.0333333' means 30 fps, not 30.00003.
-    return float(round(fps)) if abs(fps - round(fps)) < 1e-3 else fps
-
-
-def _layout_for(names: list[str]) -> Layout:
-    """Bandai layout when the joints match it, else a by-name ad-hoc layout."""
-    bandai = LAYOUTS["bandai"]
-    if tuple(names) == bandai.joints:
-        return bandai
-    return layout_from_joint_names(names)
+    """Read a BVH file's joints in metres, REP-103 frame (X fwd, Y left, Z up), taking the file
+    as Y up in centimetres (Bandai's convention; `read_bvh_canonical` detects both)."""
+    skel = read_skeleton(Path(path))
+    out = (skel.positions @ BVH_TO_REP103.T) * CM_TO_M  # (T, J, 3) metres
+    return BvhMotion(skel.names, skel.parents, out.astype(np.float32), skel.fps)
 
 
 def read_bvh_canonical(path: str | Path, head_centre_m: float = HEAD_CENTRE_OFFSET_M
                        ) -> tuple[np.ndarray, np.ndarray, float]:
     """Read a BVH file as canonical positions (T, 21, 3) float32, mask (T, 21) and fps.
 
+    The skeleton convention (Bandai, CMU, Mixamo, Xsens, OptiTrack, Vicon, Perception Neuron),
+    its up axis and its unit are detected from the file (`conventions.read_bvh_motion`).
     The dataset's Head joint sits at the top of the neck, while trackers report the head
     centre; canonical head is therefore moved head_centre_m along the head's own bone axis
     (the direction of its OFFSET, in its rotated frame). Pass 0 to keep the raw joint.
     """
-    motion, rots, joints = _read(Path(path))
-    positions = motion.positions.copy()
-    if head_centre_m and "Head" in motion.joint_names:
-        j = motion.joint_names.index("Head")
-        length = np.linalg.norm(joints[j].offset)
-        axis = joints[j].offset / length if length > 1e-9 else np.array([0.0, 1.0, 0.0])
-        # rots map joint-local BVH axes to REP-103 world axes.
-        positions[:, j] += (rots[:, j] @ axis * head_centre_m).astype(np.float32)
-    pos, mask = map_to_canonical(positions, _layout_for(motion.joint_names))
-    return pos, mask, motion.fps
+    motion = read_bvh_motion(path, head_centre_m=head_centre_m)
+    return motion.positions, motion.mask, motion.fps

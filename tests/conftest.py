@@ -239,3 +239,26 @@ def two_dataset_roots(tmp_path_factory) -> list:
                 (root / "data" / (name + suffix)).symlink_to(source / "data" / (name + suffix))
         roots.append(root)
     return roots
+
+
+@pytest.fixture(scope="session")
+def egait_root(tmp_path_factory) -> Path:
+    """A small Emotion-Gait copy: four walkers' four walks, and one unnamed library's gaits
+    (links to the shared copy; skipped without it)."""
+    from emotion_node.skeleton.dataset import EMOTION_GAIT, default_data_roots
+
+    try:
+        source = next(r for r in default_data_roots() if (r / "labels.csv").is_file()
+                      and r.name == EMOTION_GAIT.dirname)
+    except (FileNotFoundError, StopIteration):
+        pytest.skip("Emotion-Gait not found (../shared/data/emotion-gait)")
+    lines = (source / "labels.csv").read_text().splitlines()
+    keep = [ln for ln in lines[1:] if ln.split(",")[2] == "numbered"][:16] + \
+        [ln for ln in lines[1:] if ln.split(",")[2] == "scene"][:4]
+    root = tmp_path_factory.mktemp("egait")
+    (root / "gaits").mkdir()
+    for line in keep:
+        name = line.split(",")[0]
+        (root / name).symlink_to(source / name)
+    (root / "labels.csv").write_text("\n".join([lines[0]] + keep) + "\n")
+    return root

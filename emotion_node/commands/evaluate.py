@@ -17,8 +17,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `emotion-node evaluate`."""
     parser.add_argument("--data", type=Path, nargs="+", action="extend", required=True,
                         metavar="DIR",
-                        help="folders laid out like either dataset (dataset-N_* BVH clips, "
-                             "optional cfg/); several are scored together")
+                        help="folders to score together: a Bandai dataset (dataset-N_* BVH "
+                             "clips, optional cfg/), Emotion-Gait (gaits/ and its labels.csv), "
+                             "or a lab's own recordings: motion files (.bvh of any common mocap "
+                             "skeleton, SMPL .npz/.npy) with a labels.csv of file,label and "
+                             "optional action,person columns (label: the model's label words, "
+                             "neutral for normal)")
+    parser.add_argument("--joint-map", type=Path, default=None, metavar="FILE",
+                        help="JSON {\"your joint name\": \"canonical joint name\"} for a "
+                             "skeleton no known convention covers")
     parser.add_argument("--model", type=Path, default=None,
                         help="model directory (default: the committed models/default)")
     parser.add_argument("--json", type=Path, default=None, metavar="FILE",
@@ -56,7 +63,8 @@ def main(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(max(1, args.threads))
     try:
-        result = evaluate_folder(args.data, args.model, stride_s=args.stride)
+        result = evaluate_folder(args.data, args.model, stride_s=args.stride,
+                                 joint_map=args.joint_map)
     except (FileNotFoundError, ValueError, KeyError) as err:
         print(f"emotion-node evaluate: {err}", file=sys.stderr)
         return 2
@@ -70,6 +78,11 @@ def main(args: argparse.Namespace) -> int:
         print(f"  {key}: {part['num_clips']} clips, clip accuracy {part['clip_accuracy']:.3f}, "
               f"window accuracy {part['window_accuracy']:.3f}, false-emotion rate "
               f"{'n/a' if rate is None else f'{rate:.3f}'}")
+        if "restricted" in part:
+            sub = part["restricted"]
+            print(f"    among its own labels ({', '.join(sub['labels'])}): clip accuracy "
+                  f"{sub['clip_accuracy']:.3f}, macro-F1 {sub['macro_f1']:.3f}, normal "
+                  f"recall {_share(sub['per_class_recall'].get('normal'))}")
     if args.llm:
         try:
             result.update(_score_llm(args))

@@ -18,8 +18,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `emotion-node train`."""
     parser.add_argument("--data", type=Path, nargs="+", action="extend", default=None,
                         metavar="ROOT",
-                        help="dataset roots, one or several (default: $EMOTION_NODE_DATA, "
-                             "':'-separated, else every copy found in ../shared/data)")
+                        help="dataset roots, one or several: Bandai datasets, Emotion-Gait, a "
+                             "lab's folder with a labels.csv (see `evaluate --help`) (default: "
+                             "$EMOTION_NODE_DATA, ':'-separated, else every copy found in "
+                             "../shared/data)")
+    parser.add_argument("--joint-map", type=Path, default=None, metavar="FILE",
+                        help="JSON {\"your joint name\": \"canonical joint name\"} for a lab "
+                             "folder whose skeleton no known convention covers")
     parser.add_argument("--out", type=Path, default=None,
                         help="model directory to write (default: models/default)")
     parser.add_argument("--loco", type=Path, default=None, metavar="DIR",
@@ -31,8 +36,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--folds", default="",
                         help="with --loco: comma-separated held-out actions (default: all); "
                              "with --visibility: the held-out actions")
+    parser.add_argument("--fold-by", choices=("action", "family"), default="action",
+                        help="with --loco: hold out one action per fold, or one action family "
+                             "(walk, walk-left, walk-turn-right ... together); datasets whose "
+                             "clips name their people (Emotion-Gait) are split by person")
+    parser.add_argument("--person-split", choices=("walkers", "random"), default="walkers",
+                        help="with --loco: person folds hold out whole walkers (default), or "
+                             "deal gaits at random (the peers' protocol, for comparison)")
     parser.add_argument("--no-ablation", action="store_true",
                         help="with --loco: skip the model without alignment pre-training")
+    parser.add_argument("--no-robustness", action="store_true",
+                        help="with --loco: skip scoring the other trackers' joint sets and the "
+                             "tracker damage (a seed study needs only the clean figures)")
     parser.add_argument("--no-baseline", action="store_true",
                         help="with --loco: skip the feature baseline")
     parser.add_argument("--compare", type=Path, nargs=2, default=None,
@@ -42,6 +57,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--neutral-rules", type=Path, default=None, metavar="STUDY_DIR",
                         help="score a prior on normal and an abstain rule on a study's saved "
                              "held-out logits (per dataset) and exit")
+    parser.add_argument("--tau", type=float, default=None, metavar="T",
+                        help="with --neutral-rules: details (macro-F1, recall per class) of the "
+                             "abstain rule at T (the node's default smoothing.neutral_below is "
+                             "0.7)")
     parser.add_argument("--loco-results", type=Path, default=None, metavar="JSON",
                         help="results.json of a study: its calibration temperature and scores "
                              "are stored with the trained model")
@@ -129,9 +148,11 @@ def _run_loco(args: argparse.Namespace, cfg) -> int:
     from emotion_node.evaluation.loco_report import summary_markdown
 
     held = _held_out(args)
+    robustness = {} if not args.no_robustness else {"layouts": (), "damages": ()}
     results = run_loco(args.data, cfg, args.loco, ablation=not args.no_ablation,
-                       baseline=not args.no_baseline, held_out=held or None,
-                       progress=not args.quiet)
+                       baseline=not args.no_baseline, held_out=held or None, **robustness,
+                       progress=not args.quiet, fold_by=args.fold_by,
+                       person_split=args.person_split)
     text = summary_markdown(results)
     (args.loco / "summary.md").write_text(text + "\n")
     print(text)
@@ -172,6 +193,10 @@ def main(args: argparse.Namespace) -> int:
             from emotion_node.evaluation.neutral_rules import neutral_rules_table
 
             print("\n".join(neutral_rules_table(args.neutral_rules)))
+            if args.tau is not None:
+                from emotion_node.evaluation.neutral_rules import rule_details
+
+                print("\n".join(["", *rule_details(args.neutral_rules, tau=args.tau)]))
             return 0
         cfg = _train_config(args)
         if args.loco is not None:
@@ -187,7 +212,7 @@ def main(args: argparse.Namespace) -> int:
             extra["loco"], temperature = found["loco"], found["temperature"]
         out = args.out if args.out is not None else default_model_dir()
         path = train_default(args.data, cfg, out, temperature=temperature, extra=extra,
-                             progress=not args.quiet)
+                             progress=not args.quiet, joint_map=args.joint_map)
     except (FileNotFoundError, ValueError, KeyError, TypeError, json.JSONDecodeError) as err:
         print(f"emotion-node train: {err}", file=sys.stderr)
         return 2

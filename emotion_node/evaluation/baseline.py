@@ -1,6 +1,7 @@
 """Baseline: hand-made kinematic features of a window and multinomial logistic regression."""
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -73,7 +74,9 @@ class LogisticRegression:
     def fit(self, feats: np.ndarray, y: np.ndarray, num_classes: int,
             sample_weight: Optional[Sequence[float]] = None) -> "LogisticRegression":
         """Fit on (N, F) features and (N,) integer labels."""
-        with np.errstate(invalid="ignore"):
+        # A feature no training window has (toes of a 16-joint skeleton) is imputed as 0.
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
             self.mean = np.nan_to_num(np.nanmean(feats, axis=0))
             self.std = np.nan_to_num(np.nanstd(feats, axis=0), nan=1.0) + 1e-6
         z = self._prepare(feats)

@@ -11,7 +11,7 @@ import torch
 from emotion_node.training.data import ClipRecord, eval_windows, load_records
 from emotion_node.model.tokenizer import SkeletonTokenizer, load_tokenizer
 from emotion_node.skeleton.damage import TrackerDamage
-from emotion_node.skeleton.dataset import DataRoots, resolve_roots, scan_clips
+from emotion_node.skeleton.dataset import DATASETS, DataRoots, resolve_roots, scan_clips
 from emotion_node.skeleton.preprocess import PreprocessConfig
 
 
@@ -155,6 +155,15 @@ def summarize(logits: Sequence[np.ndarray], labels: Sequence[int], num_classes: 
     }
 
 
+def restrict_to(logits: Sequence[np.ndarray], labels: Sequence[int], names: Sequence[str],
+                allowed: Sequence[str]) -> Tuple[List[np.ndarray], List[int]]:
+    """Per-clip logits over the `allowed` labels only (in that order) and the labels renumbered:
+    a dataset whose annotators chose among four is also scored among those four."""
+    columns = [list(names).index(a) for a in allowed]
+    return ([np.asarray(w)[:, columns] for w in logits],
+            [columns.index(int(y)) for y in labels])
+
+
 def false_emotion_rate(y: np.ndarray, pred: np.ndarray, labels: Sequence[str],
                        neutral: str = "normal") -> Optional[float]:
     """Share of neutral clips (or windows) given another label; None without neutral ones."""
@@ -189,7 +198,8 @@ def _folder_scores(logits: List[np.ndarray], y: List[int], labels: Sequence[str]
 
 
 def evaluate_folder(data_dir: DataRoots, model_dir: Optional[Path] = None,
-                    stride_s: float = 0.5, cache_dir: Optional[Path] = None) -> dict:
+                    stride_s: float = 0.5, cache_dir: Optional[Path] = None,
+                    joint_map: Optional[Path] = None) -> dict:
     """Score a trained model on every clip of one or several dataset-like folders; no training.
 
     A clip counts when its dataset's label table gives it an emotion among the model's labels
@@ -198,7 +208,7 @@ def evaluate_folder(data_dir: DataRoots, model_dir: Optional[Path] = None,
     """
     model, config = load_tokenizer(model_dir)
     roots = [str(d) for d in resolve_roots(data_dir)]
-    found = scan_clips(data_dir)
+    found = scan_clips(data_dir, joint_map)
     kept = [c for c in found.clips if c.emotion in config.labels]
     if not kept:
         raise ValueError(f"no clip in {data_dir} has an emotion among the model labels "
@@ -211,8 +221,14 @@ def evaluate_folder(data_dir: DataRoots, model_dir: Optional[Path] = None,
     per_dataset = {}
     for key in sorted({c.dataset for c in kept}):
         rows = [i for i, c in enumerate(kept) if c.dataset == key]
-        per_dataset[key] = _folder_scores([logits[i] for i in rows], [y[i] for i in rows],
-                                          config.labels)[0]
+        part = [logits[i] for i in rows], [y[i] for i in rows]
+        per_dataset[key] = _folder_scores(*part, config.labels)[0]
+        spec = DATASETS[key]
+        if spec.partial_labels:  # also among the labels its annotators could choose
+            allowed = [a for a in spec.label_set if a in config.labels]
+            per_dataset[key]["restricted"] = {
+                "labels": allowed,
+                **_folder_scores(*restrict_to(*part, config.labels, allowed), allowed)[0]}
     return {
         "model": str(Path(model_dir) if model_dir is not None else "models/default"),
         "data": roots[0] if len(roots) == 1 else roots,
@@ -225,7 +241,7 @@ def evaluate_folder(data_dir: DataRoots, model_dir: Optional[Path] = None,
         "confusion": scores["confusion"],
         "per_dataset": per_dataset,
         "clips": [{"file": c.path.name, "dataset": c.dataset, "style": c.style,
-                   "label": c.emotion, "predicted": config.labels[int(p)],
+                   "person": c.person, "label": c.emotion, "predicted": config.labels[int(p)],
                    "confidence": round(float(q), 4)}
                   for c, p, q in zip(kept, result["clip_pred"], result["clip_confidence"])],
     }

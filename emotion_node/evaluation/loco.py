@@ -1,10 +1,13 @@
-"""The leave-one-content-out study: tokenizer (with and without text alignment) vs a baseline.
+"""The held-out study: tokenizer (with and without text alignment) vs a baseline.
 
-Every fold holds out one action (by name, in every dataset: Dataset 1's walk and Dataset 2's walk
-are one fold) among those where a dataset has all its emotion styles; nothing of that action (no
-clip of any style, no cue statistic, no text) is seen in training. Results are pooled per
-dataset. Calibration temperatures of a fold are fitted on the held-out predictions of the other
-folds only.
+Every fold holds out one group of clips and nothing of it (no clip of any style, no cue
+statistic, no text) is seen in training. A dataset whose clips name their people (Emotion-Gait)
+is split by person: its people (or, where unknown, whole source libraries) are dealt into
+`PERSON_FOLDS` folds, so no walker is on both sides. Other datasets hold out one action (by
+name, in every dataset: Dataset 1's walk and Dataset 2's walk are one fold), or one action
+family (`fold_by="family"`: walk, walk-left and walk-turn-right together), among those where a
+dataset has all its emotion styles. Results are pooled per dataset. Calibration temperatures of
+a fold are fitted on the held-out predictions of the other folds only.
 """
 from __future__ import annotations
 
@@ -19,13 +22,17 @@ from emotion_node.evaluation import evaluate as ev
 from emotion_node.evaluation.baseline import LogisticRegression, baseline_features
 from emotion_node.training.data import (
     ClipRecord, WindowPool, build_pool, load_records, raw_eval_windows)
-from emotion_node.training.train_tokenizer import TrainConfig, clip_cues, train_tokenizer
+from emotion_node.training.train_tokenizer import (
+    TrainConfig, action_family, clip_cues, train_tokenizer)
 from emotion_node.skeleton.damage import DAMAGE_KINDS, damage_kind
-from emotion_node.skeleton.dataset import DataRoots, emotion_contents, index_clips
+from emotion_node.skeleton.dataset import DATASETS, DataRoots, emotion_contents, index_clips
 from emotion_node.skeleton.layouts import layout_presence
 from emotion_node.skeleton.preprocess import PreprocessConfig, preprocess_batch
 
 CROSS_LAYOUTS = ("k4abt", "zed_body18", "kinect_v2")
+PERSON_FOLDS = 5
+FOLD_BY = ("action", "family")
+PERSON_SPLITS = ("walkers", "random")  # random: the peers' protocol, gaits of one walker apart
 # Every held-out window's logits, one array per (variant, held-out action, clip) under this key.
 WINDOW_LOGITS_FILE = "window_logits.npz"
 
@@ -47,11 +54,12 @@ class StudyData:
 
     records: List[ClipRecord]
     cues: List[tuple]
-    contents: List[str]    # fold actions: where some dataset has all its emotion styles
+    contents: List[str]    # the folds: actions (or families, or person folds) with emotion tests
     labels: tuple
     pool: WindowPool       # pre-cut training windows of every clip, shared by all folds
     emotion_contents: Dict[str, List[str]] = field(default_factory=dict)  # per dataset
     features: Dict[int, np.ndarray] = field(default_factory=dict)  # baseline, per record
+    fold_of: List[str] = field(default_factory=list)  # per record, the fold it is held out in
 
     def label(self, i: int) -> int:
         """Emotion class of an emotion-labelled record."""
@@ -62,17 +70,62 @@ class StudyData:
         return sorted(self.emotion_contents)
 
 
-def load_study(data_root: DataRoots, cfg: TrainConfig) -> StudyData:
+def person_folds(infos: Sequence, split: str = "walkers", folds: int = PERSON_FOLDS,
+                 seed: int = 0) -> List[Optional[str]]:
+    """Per clip, its person fold ('<dataset>:walkers-k'), or None for a clip without people.
+
+    "walkers": each person group (`ClipInfo.person_key`) goes whole to the fold with the fewest
+    clips so far, largest groups first. "random": clips are dealt at random (the peers'
+    protocol; one walker's gaits land on both sides)."""
+    if split not in PERSON_SPLITS:
+        raise ValueError(f"person split must be one of {PERSON_SPLITS}, got {split!r}")
+    keys = [info.person_key for info in infos]
+    out: List[Optional[str]] = [None] * len(keys)
+    rows = [n for n, k in enumerate(keys) if k is not None]
+    if split == "random":
+        order = np.random.default_rng(seed).permutation(len(rows))
+        for rank, n in enumerate(order):
+            out[rows[n]] = f"{infos[rows[n]].dataset}:random-{rank % folds + 1}"
+        return out
+    groups: Dict[str, List[int]] = {}
+    for n in rows:
+        groups.setdefault(str(keys[n]), []).append(n)
+    sizes: Dict[str, List[int]] = {}  # dataset -> clips per fold so far
+    for _, members in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        dataset = infos[members[0]].dataset
+        load = sizes.setdefault(dataset, [0] * folds)
+        k = int(np.argmin(load))
+        load[k] += len(members)
+        for n in members:
+            out[n] = f"{dataset}:walkers-{k + 1}"
+    return out
+
+
+def fold_keys(infos: Sequence, fold_by: str = "action", person_split: str = "walkers",
+              seed: int = 0) -> List[str]:
+    """Per clip, the fold that holds it out: its person fold, else its action (or family)."""
+    if fold_by not in FOLD_BY:
+        raise ValueError(f"fold_by must be one of {FOLD_BY}, got {fold_by!r}")
+    people = person_folds(infos, person_split, seed=seed)
+    return [person if person is not None else
+            (action_family(info.content) if fold_by == "family" else info.content)
+            for info, person in zip(infos, people)]
+
+
+def load_study(data_root: DataRoots, cfg: TrainConfig, fold_by: str = "action",
+               person_split: str = "walkers") -> StudyData:
     """Load all clips of the datasets and compute their cue windows once."""
     clips = index_clips(data_root)
     labels = cfg.tokenizer.labels
     per_dataset = emotion_contents(clips)
-    folds = sorted({c for contents in per_dataset.values() for c in contents})
+    fold_of = fold_keys(clips, fold_by, person_split)
+    folds = sorted({fold for info, fold in zip(clips, fold_of)
+                    if info.content in per_dataset.get(info.dataset, ())})
     records = load_records(clips)
     cues = clip_cues(records, cfg.tokenizer.preprocess, cfg.cue_stride_s)
     pool = build_pool(records, cfg.tokenizer.preprocess, cfg.augment, cfg.pool_per_clip,
                       cfg.seed)
-    return StudyData(records, cues, folds, labels, pool, per_dataset)
+    return StudyData(records, cues, folds, labels, pool, per_dataset, fold_of=fold_of)
 
 
 def _emotion(study: StudyData, records: Sequence[int]) -> List[int]:
@@ -88,8 +141,8 @@ def _emotion(study: StudyData, records: Sequence[int]) -> List[int]:
 
 def fold_indices(study: StudyData, held: str) -> Dict[str, List[int]]:
     """Record indices of one fold: fine-tuning, pre-training (any style/action) and test."""
-    train = [i for i, r in enumerate(study.records) if r.info.content != held]
-    test = [i for i, r in enumerate(study.records) if r.info.content == held]
+    train = [i for i, fold in enumerate(study.fold_of) if fold != held]
+    test = [i for i, fold in enumerate(study.fold_of) if fold == held]
     return {"finetune": _emotion(study, train), "pretrain": train, "test": _emotion(study, test)}
 
 
@@ -142,10 +195,12 @@ def _calibration(fold_logits: List[List[np.ndarray]], fold_labels: List[List[int
     raw_p, cal_p, ys, clip_raw, clip_cal, clip_y, temps = [], [], [], [], [], [], []
     for k in range(len(fold_logits)):
         others = [j for j in range(len(fold_logits)) if j != k]
-        fit_x = np.concatenate([w for j in others for w in fold_logits[j]])
-        fit_y = np.concatenate([np.full(len(w), y) for j in others
-                                for w, y in zip(fold_logits[j], fold_labels[j])])
-        t = ev.fit_temperature(fit_x, fit_y)
+        t = 1.0  # a single fold has no other folds to fit its temperature on
+        if others:
+            fit_x = np.concatenate([w for j in others for w in fold_logits[j]])
+            fit_y = np.concatenate([np.full(len(w), y) for j in others
+                                    for w, y in zip(fold_logits[j], fold_labels[j])])
+            t = ev.fit_temperature(fit_x, fit_y)
         temps.append(t)
         for w, y in zip(fold_logits[k], fold_labels[k]):
             raw_p.append(ev.softmax(w))
@@ -203,9 +258,13 @@ def aggregate(study: StudyData, folds: List[str], tests: List[List[int]],
     for key in study.datasets():
         rows = [n for n, (_, i) in enumerate(flat) if study.records[i].info.dataset == key]
         if rows:
-            per_dataset[key], _ = _scores([logits[n] for n in rows], [labels[n] for n in rows],
-                                          study.labels)
+            part = [logits[n] for n in rows], [labels[n] for n in rows]
+            per_dataset[key], _ = _scores(*part, study.labels)
             per_dataset[key]["folds"] = sorted({flat[n][0] for n in rows})
+            if DATASETS[key].partial_labels:  # among the labels its annotators could choose
+                allowed = [a for a in DATASETS[key].label_set if a in study.labels]
+                restricted, _ = _scores(*ev.restrict_to(*part, study.labels, allowed), allowed)
+                per_dataset[key]["restricted"] = {"labels": allowed, **restricted}
     per_content = {}
     for held, f_logits, f_labels, test in zip(folds, fold_logits, fold_labels, tests):
         for key in study.datasets():
@@ -226,22 +285,35 @@ def aggregate(study: StudyData, folds: List[str], tests: List[List[int]],
         "calibration": _calibration(fold_logits, fold_labels),
         "predictions": [
             {"file": study.records[i].info.path.name, "dataset": study.records[i].info.dataset,
-             "content": held, "style": study.records[i].info.style,
-             "label": study.records[i].info.emotion, "predicted": study.labels[int(p)]}
-            for (held, i), p in zip(flat, clip_pred)],
+             "content": held, "person": study.records[i].info.person_key,
+             "style": study.records[i].info.style,
+             "label": study.records[i].info.emotion, "predicted": study.labels[int(p)],
+             **_restricted_prediction(study, i, w)}
+            for (held, i), p, w in zip(flat, clip_pred, logits)],
     }
+
+
+def _restricted_prediction(study: StudyData, i: int, window_logits: np.ndarray) -> dict:
+    """{'predicted_restricted': label} among a partial-label dataset's own labels, else {}."""
+    spec = DATASETS[study.records[i].info.dataset]
+    if not spec.partial_labels:
+        return {}
+    allowed = [a for a in spec.label_set if a in study.labels]
+    vote = ev.clip_vote(window_logits[:, [study.labels.index(a) for a in allowed]])
+    return {"predicted_restricted": allowed[int(vote.argmax())]}
 
 
 def run_loco(data_root: DataRoots, cfg: TrainConfig, out_dir: Path, ablation: bool = True,
              baseline: bool = True, layouts: Sequence[str] = CROSS_LAYOUTS,
              held_out: Optional[Sequence[str]] = None, progress: bool = True,
-             damages: Sequence[str] = tuple(DAMAGE_KINDS)) -> dict:
+             damages: Sequence[str] = tuple(DAMAGE_KINDS), fold_by: str = "action",
+             person_split: str = "walkers") -> dict:
     """Run every fold (or only `held_out` ones), write results.json and confusion PNGs."""
-    study = load_study(data_root, cfg)
+    study = load_study(data_root, cfg, fold_by, person_split)
     bad = sorted(set(held_out or ()) - set(study.contents))
     if bad:
-        raise ValueError(f"contents {bad} are not fold actions (actions where a dataset has "
-                         f"every emotion style): {study.contents}")
+        raise ValueError(f"folds {bad} are not fold actions (actions where a dataset has "
+                         f"every emotion style) or person folds: {study.contents}")
     # The split itself is fold_indices'; here only which actions to hold out, in order.
     folds = [held for held in study.contents if not held_out or held in held_out]
     outputs = []
@@ -252,6 +324,7 @@ def run_loco(data_root: DataRoots, cfg: TrainConfig, out_dir: Path, ablation: bo
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results: Dict[str, Any] = {"folds": folds, "labels": list(study.labels),
+                               "fold_by": fold_by, "person_split": person_split,
                                "datasets": study.datasets(),
                                "emotion_contents": study.emotion_contents,
                                "train_config": cfg.to_dict(),

@@ -33,11 +33,14 @@ def mcnemar(a: List[bool], b: List[bool]) -> Tuple[int, int, float]:
     return only_a, only_b, min(1.0, 2 * tail)
 
 
-def _correct(results: dict, variant: str, dataset: Optional[str]) -> Dict[str, bool]:
-    """file -> whether the variant's clip prediction is right (one dataset, or all)."""
-    return {p["file"]: p["label"] == p["predicted"]
+def _correct(results: dict, variant: str, dataset: Optional[str],
+             restricted: bool = False) -> Dict[str, bool]:
+    """file -> whether the variant's clip prediction is right (one dataset, or all);
+    `restricted`: the prediction among the clip's dataset's own labels (where it has one)."""
+    key = "predicted_restricted" if restricted else "predicted"
+    return {p["file"]: p["label"] == p[key]
             for p in results["variants"][variant]["predictions"]
-            if dataset is None or p["dataset"] == dataset}
+            if (dataset is None or p["dataset"] == dataset) and key in p}
 
 
 def compare_studies(a: dict, b: dict, names: Tuple[str, str] = ("A", "B"),
@@ -48,39 +51,46 @@ def compare_studies(a: dict, b: dict, names: Tuple[str, str] = ("A", "B"),
             f"{names[0]} right, {names[1]} wrong | {names[1]} right, {names[0]} wrong | "
             "McNemar p |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     datasets = sorted({p["dataset"] for p in a["variants"][variant]["predictions"]})
-    for dataset in datasets:
-        right_a, right_b = _correct(a, variant, dataset), _correct(b, variant, dataset)
+    for dataset, restricted in [(d, r) for d in datasets for r in (False, True)]:
+        right_a = _correct(a, variant, dataset, restricted)
+        right_b = _correct(b, variant, dataset, restricted)
         files = sorted(set(right_a) & set(right_b))
         if not files:
             continue
         x, y = [right_a[f] for f in files], [right_b[f] for f in files]
         only_a, only_b, p = mcnemar(x, y)
-        rows.append(f"| {dataset} | {len(files)} | {_pct(sum(x) / len(files))} | "
+        name = f"{dataset} (among its own labels)" if restricted else dataset
+        rows.append(f"| {name} | {len(files)} | {_pct(sum(x) / len(files))} | "
                     f"{_pct(sum(y) / len(files))} | {only_a} | {only_b} | {p:.3f} |")
     return rows
 
 
-def _scope(results: dict, key: str, dataset: Optional[str]) -> Optional[dict]:
-    """A variant's metrics pooled over all folds, or over one dataset's clips."""
+def _scope(results: dict, key: str, dataset: Optional[str],
+           restricted: bool = False) -> Optional[dict]:
+    """A variant's metrics pooled over all folds, or over one dataset's clips (`restricted`:
+    among that dataset's own labels; None where it has no such scores)."""
     r = results["variants"].get(key)
     if r is None or dataset is None:
         return r
-    return r.get("per_dataset", {}).get(dataset)
+    r = r.get("per_dataset", {}).get(dataset)
+    return r.get("restricted") if restricted and r is not None else r
 
 
-def overall_table(results: dict, dataset: Optional[str] = None) -> List[str]:
+def overall_table(results: dict, dataset: Optional[str] = None,
+                  restricted: bool = False) -> List[str]:
     """One row per model variant: accuracy, macro-F1, false-emotion rate, paired test."""
     rows = ["| model | clips | clip acc % [95% CI] | window acc % | clip macro-F1 | "
             "false-emotion % (clip / window) | vs baseline (McNemar) |",
             "| --- | --- | --- | --- | --- | --- | --- |"]
-    base = _correct(results, "baseline", dataset) if "baseline" in results["variants"] else None
+    base = (_correct(results, "baseline", dataset, restricted)
+            if "baseline" in results["variants"] else None)
     for key, name in VARIANT_NAMES.items():
-        r = _scope(results, key, dataset)
+        r = _scope(results, key, dataset, restricted)
         if r is None:
             continue
         paired = "-"
         if base is not None and key != "baseline":
-            mine = _correct(results, key, dataset)
+            mine = _correct(results, key, dataset, restricted)
             files = sorted(mine)
             a, b, p = mcnemar([mine[f] for f in files], [base[f] for f in files])
             paired = f"{a} vs {b} clips, p = {p:.3f}"
@@ -91,10 +101,12 @@ def overall_table(results: dict, dataset: Optional[str] = None) -> List[str]:
     return rows
 
 
-def recall_table(results: dict, dataset: Optional[str] = None) -> List[str]:
+def recall_table(results: dict, dataset: Optional[str] = None,
+                 restricted: bool = False) -> List[str]:
     """Per-class clip recall of every variant."""
     labels = results["labels"]
-    scopes = {k: s for k in VARIANT_NAMES if (s := _scope(results, k, dataset)) is not None}
+    scopes = {k: s for k in VARIANT_NAMES
+              if (s := _scope(results, k, dataset, restricted)) is not None}
     used = [name for name in labels
             if any(s["per_class_recall"].get(name) is not None for s in scopes.values())]
     rows = ["| model | " + " | ".join(used) + " |", "| --- |" + " --- |" * len(used)]
@@ -166,10 +178,16 @@ def summary_markdown(results: dict) -> str:
     parts: List[str] = []
     for dataset in datasets:
         title = dataset or "all folds"
-        parts += [f"### {title}: leave-one-content-out, all folds pooled", "",
+        parts += [f"### {title}: held-out folds pooled", "",
                   *overall_table(results, dataset), "", f"Per-class clip recall ({title}):", "",
-                  *recall_table(results, dataset), "", f"### {title}: per held-out action", "",
-                  *per_content_table(results, dataset), ""]
+                  *recall_table(results, dataset), ""]
+        if _scope(results, "tokenizer", dataset, restricted=True) is not None:
+            parts += [f"### {title}: among its own labels only", "",
+                      *overall_table(results, dataset, restricted=True), "",
+                      f"Per-class clip recall ({title}, among its own labels):", "",
+                      *recall_table(results, dataset, restricted=True), ""]
+        parts += [f"### {title}: per held-out fold", "", *per_content_table(results, dataset),
+                  ""]
         for prefix, what in (("layout:", "other trackers' joints"),
                              ("damage:", "tracker damage")):
             rows = layout_table(results, prefix, dataset)

@@ -378,7 +378,7 @@ def plain_claims_sentence(claims: Sequence[Claim]) -> str:
     return f"The person {joined}."
 
 
-# Every style of both datasets as a description (stage-1 captions); Dataset 2's normal, active
+# Every style of every dataset as a description (stage-1 captions); Dataset 2's normal, active
 # and feminine read as Dataset 1's.
 STYLE_DESCRIPTIONS: dict[str, str] = {
     "normal": "an ordinary, neutral way of moving",
@@ -400,6 +400,7 @@ STYLE_DESCRIPTIONS: dict[str, str] = {
     "elderly": "a frail, elderly way of moving",
     "masculine": "a broad, masculine way of moving",
     "youthful": "a youthful, lively way of moving",
+    "neutral": "an ordinary, neutral way of moving",  # Emotion-Gait's and a lab's normal
 }
 
 

@@ -209,8 +209,24 @@ _MEDIAPIPE33 = _make("mediapipe33", list(zip(_MP_NAMES, _MP_PARENTS)), _lr("left
     "{S}_hip": "hip_{s}", "{S}_knee": "knee_{s}", "{S}_ankle": "ankle_{s}",
     "{S}_foot_index": "toe_{s}", "{S}_ear": "head"}))
 
+# Emotion-Gait (STEP / ProxEmo) gaits, 16 joints: no clavicles, chest or toes (masked); "spine"
+# sits midway between root and neck, "neck" at shoulder height; hand = wrist, foot = ankle.
+_EGAIT16 = _make("egait16", [
+    ("root", -1), ("spine", 0), ("neck", 1), ("head", 2),
+    ("left_shoulder", 2), ("left_elbow", 4), ("left_hand", 5),
+    ("right_shoulder", 2), ("right_elbow", 7), ("right_hand", 8),
+    ("left_hip", 0), ("left_knee", 10), ("left_foot", 11),
+    ("right_hip", 0), ("right_knee", 13), ("right_foot", 14),
+], {
+    "root": "pelvis", "spine": "spine", "neck": "neck", "head": "head",
+    **_lr("left", "right", {
+        "{S}_shoulder": "shoulder_{s}", "{S}_elbow": "elbow_{s}", "{S}_hand": "wrist_{s}",
+        "{S}_hip": "hip_{s}", "{S}_knee": "knee_{s}", "{S}_foot": "ankle_{s}"}),
+})
+
 LAYOUTS: dict[str, Layout] = {lay.name: lay for lay in (
-    _CANONICAL, _BANDAI, _K4ABT, _ZED18, _ZED34, _ZED38, _KINECT_V2, _COCO17, _MEDIAPIPE33)}
+    _CANONICAL, _BANDAI, _K4ABT, _ZED18, _ZED34, _ZED38, _KINECT_V2, _COCO17, _MEDIAPIPE33,
+    _EGAIT16)}
 
 
 def get_layout(name: str) -> Layout:

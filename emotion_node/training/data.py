@@ -45,6 +45,9 @@ class AugmentConfig:
     tracker_p: float = 0.4          # damage the raw stream like a tracker (skeleton.damage)
     tracker_lower_body_p: float = 0.75  # of damaged windows: legs out of view (a robot up
     # close sees the upper body only; at 0.25 that case still cost 10 points)
+    # Remove the path through the room (root held at the origin, as Emotion-Gait's gaits are),
+    # so emotion is read from the body's own motion as well as from travel.
+    root_lock_p: float = 0.3
 
     @property
     def tracker(self) -> DamageAugment:
@@ -63,6 +66,7 @@ class AugmentConfig:
         data = dict(data)
         if "layouts" in data:
             data["layouts"] = tuple(data["layouts"])
+        data.setdefault("root_lock_p", 0.0)  # recipes recorded before it never root-locked
         return cls(**data)
 
 
@@ -134,6 +138,17 @@ def cut_window(record: ClipRecord, config: PreprocessConfig, speed: float,
     return pos, mask, t_end * speed  # end time in the clip's own seconds
 
 
+PELVIS = CANONICAL_INDEX["pelvis"]
+
+
+def root_lock(positions: np.ndarray, mask: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Hold the pelvis at the origin in every frame, (T, 21, 3); frames without a pelvis are
+    masked (their offset is unknown)."""
+    mask = mask & mask[:, PELVIS:PELVIS + 1]
+    locked = positions - positions[:, PELVIS:PELVIS + 1]
+    return np.where(mask[..., None], locked, 0.0).astype(np.float32), mask
+
+
 def _drop_joints(mask: np.ndarray, aug: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
     """Mask a whole layout's missing joints, random joints and random frames."""
     mask = mask.copy()
@@ -171,6 +186,8 @@ def training_sample(record: ClipRecord, config: PreprocessConfig, aug: AugmentCo
     speed = float(rng.uniform(1.0 - aug.time_warp, 1.0 + aug.time_warp))
     damage = random_damage(rng, aug.tracker) if aug.tracker_p > 0 else None
     raw, mask, t_end = cut_window(record, config, speed, rng, damage)
+    if aug.root_lock_p > 0 and rng.random() < aug.root_lock_p:  # no draw at 0: old recipes
+        raw, mask = root_lock(raw, mask)                          # replay bit for bit
     x, mask = preprocess_window(raw, _drop_joints(mask, aug, rng), config)
     return x, mask, t_end
 

@@ -41,6 +41,8 @@ STYLE_PHRASES: Dict[str, str] = {
     "elderly": "An elderly, frail person.",
     "masculine": "A person moving in a strong, masculine way.",
     "youthful": "A youthful, lively person.",
+    # Emotion-Gait's and a lab's word for normal.
+    "neutral": "A person moving in a calm, neutral way.",
 }
 
 # (phrase when the cue is low, phrase when high), relative to neutral.

@@ -53,6 +53,14 @@ class TrainConfig:
     # evenly over the datasets that have it (so Dataset 2's many normal and tired clips count
     # as much as Dataset 1's few); expressive strata share the rest.
     emotion_share: Optional[float] = None
+    # Fine-tuning draws of each stratum of a dataset, times this (dataset key -> factor; a
+    # missing key is 1). Emotion-Gait at 2 or 4 gained its walkers 4 to 5 points but cost
+    # Dataset 2's held-out walks 11 to 20 (EVALUATION.md, recipes tried): even by default.
+    dataset_weights: Dict[str, float] = field(default_factory=dict)
+    # True: clips of a dataset whose annotators chose among fewer labels (Emotion-Gait) train
+    # only those labels. Off by default: held-out walkers were then read as tired or proud
+    # (7-way 21.6 % against 52.0 % with every label trained, EVALUATION.md).
+    partial_labels: bool = False
     weight_average: float = 0.995       # > 0: the saved model is this EMA of fine-tuning's weights
     align_temperature: float = 0.07     # initial CLIP temperature (learned afterwards)
     cue_threshold: float = 1.0          # |z| vs neutral above which a cue is put into words
@@ -289,6 +297,28 @@ def head_index(info) -> int:
     return DATASETS[info.dataset].styles.index(info.style)
 
 
+def allowed_labels(infos: Sequence, labels: Sequence[str]) -> Optional[torch.Tensor]:
+    """(B, C) which labels each clip's dataset can have; None when every clip can have all
+    (then the plain cross-entropy runs, bit for bit as before partial labels existed)."""
+    if not any(DATASETS[info.dataset].partial_labels for info in infos):
+        return None
+    rows = [[not DATASETS[i.dataset].partial_labels or label in DATASETS[i.dataset].label_set
+             for label in labels] for i in infos]
+    return torch.tensor(rows, dtype=torch.bool)
+
+
+def partial_cross_entropy(logits: torch.Tensor, target: torch.Tensor,
+                          allowed: Optional[torch.Tensor], smoothing: float) -> torch.Tensor:
+    """Cross-entropy with label smoothing over each row's allowed labels only: a gait labelled
+    among four never pushes down the labels it could not have had."""
+    if allowed is None:
+        return F.cross_entropy(logits, target, label_smoothing=smoothing)
+    log_p = logits.masked_fill(~allowed, float("-inf")).log_softmax(dim=-1)  # (B, C)
+    nll = -log_p.gather(1, target[:, None])[:, 0]
+    uniform = -log_p.masked_fill(~allowed, 0.0).sum(dim=-1) / allowed.sum(dim=-1)
+    return ((1.0 - smoothing) * nll + smoothing * uniform).mean()
+
+
 def finetune(model: SkeletonTokenizer, sampler: BalancedSampler, records: Sequence[ClipRecord],
              targets: Dict[int, int], cfg: TrainConfig, head: Optional[AlignHead] = None,
              table: Optional[TextTable] = None, progress: bool = True) -> List[float]:
@@ -320,7 +350,11 @@ def finetune(model: SkeletonTokenizer, sampler: BalancedSampler, records: Sequen
             align = torch.zeros(())
         y = torch.tensor([targets[i] for i in clips])
         keep = y >= 0  # only emotion-style windows teach the emotion head
-        ce = (F.cross_entropy(logits[keep], y[keep], label_smoothing=cfg.label_smoothing)
+        allowed = (allowed_labels([records[i].info for i in clips], cfg.tokenizer.labels)
+                   if cfg.partial_labels else None)
+        ce = (partial_cross_entropy(logits[keep], y[keep],
+                                    None if allowed is None else allowed[keep],
+                                    cfg.label_smoothing)
               if bool(keep.any()) else logits.sum() * 0.0)
         ce_log.append(ce.item())
         loss = ce + cfg.finetune_align_weight * align
@@ -387,6 +421,11 @@ def train_tokenizer(records: Sequence[ClipRecord], finetune_ids: Sequence[int],
     weights = None
     if cfg.emotion_share is not None and cfg.style_weight > 0:
         weights = stratum_weights([records[i].info for i in targets], cfg.emotion_share)
+    if cfg.dataset_weights and cfg.style_weight > 0:
+        weights = {s: (1.0 if weights is None else weights[s])
+                   * cfg.dataset_weights.get(info.dataset, 1.0)
+                   for s, info in {stratum(records[i].info): records[i].info
+                                   for i in targets}.items()}
     sampler = BalancedSampler(pool, list(targets), classes, cfg.augment, cfg.seed + 1, groups,
                               weights)
     history["classify"] = finetune(model, sampler, records, targets, cfg, head, table, progress)
@@ -426,9 +465,10 @@ def fold_temperature(model: SkeletonTokenizer, temperature: float) -> SkeletonTo
 
 def train_default(data_root: DataRoots, cfg: TrainConfig, out_dir: Path,
                   temperature: float = 1.0, extra: Optional[dict] = None,
-                  progress: bool = True) -> Path:
-    """Train on every action all emotion styles share (pre-training: every clip); save it."""
-    clips = index_clips(data_root)
+                  progress: bool = True, joint_map: Optional[Path] = None) -> Path:
+    """Train on every action all emotion styles share (pre-training: every clip); save it.
+    `joint_map`: a joint-name map for the motion files of a lab's folder."""
+    clips = index_clips(data_root, joint_map)
     labels = cfg.tokenizer.labels
     emotion = emotion_clips(clips, labels)
     shared = sorted({clips[i].content for i in emotion})
@@ -441,7 +481,9 @@ def train_default(data_root: DataRoots, cfg: TrainConfig, out_dir: Path,
             "temperature": temperature, "temperature_folded_into_classifier": True,
             "final_losses": {k: float(np.mean(v[-50:])) for k, v in history.items()
                              if isinstance(v, list) and v},
-            "datasets": [DATASETS[k].citation for k in sorted({c.dataset for c in clips})]}
+            "datasets": [DATASETS[k].citation for k in sorted({c.dataset for c in clips})],
+            "label_notes": [DATASETS[k].label_note for k in sorted({c.dataset for c in clips})
+                            if DATASETS[k].label_note]}
     tok_cfg = TokenizerConfig.from_dict({**cfg.tokenizer.to_dict(),
                                          "training": {**meta, **(extra or {})}})
     return save_tokenizer(model, tok_cfg, out_dir)

@@ -70,7 +70,7 @@ def _table_key(tokenizer_dir: Path, clips: Sequence, stride_s: float) -> str:
     digest = hashlib.sha1(f"v{_TABLE_VERSION} {stride_s}".encode())
     digest.update(json.dumps(model_hashes(tokenizer_dir), sort_keys=True).encode())
     for info in clips:
-        digest.update(f"{info.path.name}:{info.path.stat().st_size}".encode())
+        digest.update(f"{info.dataset}:{info.path.name}:{info.path.stat().st_size}".encode())
     return digest.hexdigest()[:16]
 
 

@@ -1,6 +1,7 @@
 """`emotion-node evaluate` on a small folder of real clips, with and without the LLM."""
 import argparse
 import json
+import re
 
 import numpy as np
 import pytest
@@ -59,11 +60,67 @@ def test_evaluate_command_writes_the_documented_json(small_folder, small_model, 
         "dataset-1_bow_happy_001.bvh", "dataset-1_bow_sad_001.bvh",
         "dataset-1_walk-left_angry_001.bvh"]
     for clip in result["clips"]:
-        assert set(clip) == {"file", "dataset", "style", "label", "predicted", "confidence"}
+        assert set(clip) == {"file", "dataset", "style", "person", "label", "predicted",
+                             "confidence"}
         assert clip["predicted"] in result["labels"] and 0.0 < clip["confidence"] <= 1.0
     hits = np.mean([c["label"] == c["predicted"] for c in result["clips"]])
     assert result["clip_accuracy"] == pytest.approx(hits)
     assert result["num_windows"] > result["num_clips"] == 3
+
+
+# Bandai joint names -> other conventions' (a name used by several means other joints in each).
+_BANDAI_TO = {
+    "mixamo": {"Hips": "mixamorig:Hips", "Spine": "mixamorig:Spine1",
+               "Chest": "mixamorig:Spine2", "Neck": "mixamorig:Neck", "Head": "mixamorig:Head",
+               **{f"{b}_{s}": f"mixamorig:{side}{m}" for s, side in (("L", "Left"), ("R", "Right"))
+                  for b, m in (("Shoulder", "Shoulder"), ("UpperArm", "Arm"),
+                               ("LowerArm", "ForeArm"), ("Hand", "Hand"), ("UpperLeg", "UpLeg"),
+                               ("LowerLeg", "Leg"), ("Foot", "Foot"), ("Toes", "ToeBase"))}},
+    "vicon": {"Hips": "Hips", "Spine": "Spine", "Chest": "Spine1", "Neck": "Neck", "Head": "Head",
+              **{f"{b}_{s}": f"{side}{m}" for s, side in (("L", "Left"), ("R", "Right"))
+                 for b, m in (("Shoulder", "Collar"), ("UpperArm", "Shoulder"),
+                              ("LowerArm", "Elbow"), ("Hand", "Wrist"), ("UpperLeg", "Hip"),
+                              ("LowerLeg", "Knee"), ("Foot", "Ankle"), ("Toes", "Toe"))}},
+}
+
+
+def _renamed_bvh(source, target, names):
+    """A copy of a BVH file whose joints are renamed (the motion is the same)."""
+    head, motion = source.read_text().split("MOTION", 1)
+    renamed = re.sub(r"(JOINT|ROOT) (\S+)", lambda m: f"{m[1]} {names.get(m[2], m[2])}", head)
+    assert "UpperArm_L" not in renamed and names["UpperArm_L"] in renamed
+    target.write_text(renamed + "MOTION" + motion)
+    return target
+
+
+def test_a_lab_folder_of_other_conventions_scores_like_the_original(
+        data_root, small_model, tmp_path):
+    """A lab's own folder (labels.csv, BVH of other mocap conventions, no joint map) reads
+    the same motion as the Bandai original, so every clip gets the original's prediction."""
+    source = data_root / "data" / "dataset-1_walk_sad_001.bvh"
+    lab = tmp_path / "lab"
+    lab.mkdir()
+    rows = ["file,label,action,person"]
+    for convention, names in _BANDAI_TO.items():
+        _renamed_bvh(source, lab / f"{convention}.bvh", names)
+        rows.append(f"{convention}.bvh,sad,walk,{convention}-walker")
+    (lab / "labels.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "lab.json"
+    assert evaluate_command.main(_args("--data", lab, "--model", small_model, "--json", out,
+                                       "--threads", 1)) == 0
+    result = json.loads(out.read_text())
+    (lone := tmp_path / "original").mkdir()
+    (lone / source.name).symlink_to(source)
+    reference = tmp_path / "original.json"
+    assert evaluate_command.main(_args("--data", lone, "--model", small_model, "--json",
+                                       reference, "--threads", 1)) == 0
+    want = json.loads(reference.read_text())["clips"][0]
+    assert [c["file"] for c in result["clips"]] == ["mixamo.bvh", "vicon.bvh"]
+    for clip in result["clips"]:
+        assert (clip["dataset"], clip["label"], clip["person"]) == (
+            "folder", "sad", clip["file"][:-4] + "-walker")
+        assert (clip["predicted"], clip["confidence"]) == (want["predicted"],
+                                                          want["confidence"])
 
 
 def test_evaluate_command_rejects_a_missing_folder(tmp_path, capsys):

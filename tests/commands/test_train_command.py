@@ -29,3 +29,28 @@ def test_train_command_rejects_an_unknown_setting(capsys, tmp_path):
     assert command.main(args) == 2
     assert "tokenizer.preprocess" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_train_command_study_options_reach_the_study(monkeypatch, tmp_path):
+    from emotion_node.evaluation import loco, loco_report
+
+    seen = {}
+
+    def study(data, cfg, out, **kwargs):
+        seen.update(kwargs, data=data, weights=cfg.dataset_weights)
+        return {}
+
+    monkeypatch.setattr(loco, "run_loco", study)
+    monkeypatch.setattr(loco_report, "summary_markdown", lambda results: "")
+    command, args = _train_args("--loco", str(tmp_path), "--fold-by", "family",
+                                "--person-split", "random", "--no-robustness",
+                                "--set", 'dataset_weights={"emotion-gait": 2}')
+    assert command.main(args) == 0
+    assert (seen["fold_by"], seen["person_split"], seen["layouts"], seen["damages"]) == (
+        "family", "random", (), ())
+    assert seen["weights"] == {"emotion-gait": 2}
+    command, args = _train_args("--loco", str(tmp_path))
+    seen.clear()
+    assert command.main(args) == 0
+    assert (seen["fold_by"], seen["person_split"]) == ("action", "walkers")
+    assert "layouts" not in seen  # the study's own defaults: every robustness variant

@@ -66,3 +66,22 @@ def test_run_loco_writes_results_for_the_chosen_folds(tiny_cfg, tmp_path, two_da
     with np.load(tmp_path / "window_logits.npz") as logits:
         held = {key.split("|")[1] for key in logits.files}
     assert held == {"bow", "wave-left-hand"}
+
+
+def test_person_folds_hold_out_whole_walkers(tiny_cfg, tmp_path, egait_root):
+    study = load_study([egait_root], tiny_cfg)
+    assert study.contents == [f"emotion-gait:walkers-{k}" for k in range(1, 6)]
+    for held in study.contents:
+        idx = fold_indices(study, held)
+        people = {k: {study.records[i].info.person_key for i in v} for k, v in idx.items()}
+        assert people["test"] and not people["test"] & (people["finetune"] | people["pretrain"])
+    results = run_loco([egait_root], tiny_cfg, tmp_path, ablation=False, layouts=(),
+                       damages=(), held_out=["emotion-gait:walkers-1"], progress=False)
+    tok = results["variants"]["tokenizer"]["per_dataset"]["emotion-gait"]
+    restricted = tok["restricted"]
+    assert restricted["labels"] == ["normal", "happy", "sad", "angry"]
+    assert len(restricted["confusion"]) == 4 and restricted["num_clips"] == tok["num_clips"]
+    predictions = results["variants"]["tokenizer"]["predictions"]
+    assert all(p["predicted_restricted"] in restricted["labels"] for p in predictions)
+    assert restricted["clip_accuracy"] == pytest.approx(
+        np.mean([p["predicted_restricted"] == p["label"] for p in predictions]))

@@ -7,7 +7,7 @@ import pytest
 
 from emotion_node.evaluation.loco import WINDOW_LOGITS_FILE, window_logits_key
 from emotion_node.evaluation.neutral_rules import (
-    load_study_logits, neutral_rules_table, score_rule)
+    load_study_logits, neutral_rules_table, rule_details, score_rule)
 
 LABELS = ["normal", "happy", "sad"]
 
@@ -36,7 +36,13 @@ def test_abstain_and_prior_turn_unsure_emotions_into_normal(tmp_path):
     assert plain["dataset-1"]["clip_accuracy"] == 0.5
     abstain = score_rule(clips, 0, tau=0.5)
     assert abstain["dataset-1"] == {"clip_accuracy": 1.0, "window_accuracy": 1.0,
-                                    "false_emotion_rate": 0.0, "false_emotion_window_rate": 0.0}
+                                    "false_emotion_rate": 0.0, "false_emotion_window_rate": 0.0,
+                                    "clip_recall": {0: 1.0, 1: 1.0}, "clip_macro_f1": 1.0}
+    assert plain["dataset-1"]["clip_recall"] == {0: 0.0, 1: 1.0}
+    assert plain["dataset-1"]["clip_macro_f1"] == pytest.approx(np.mean([0.0, 2 / 3]))
+    details = rule_details(tmp_path, tau=0.5)
+    assert details[1] == ("- dataset-1: clip 100.0 %, macro-F1 1.000 over its 2 classes, "
+                          "false-emotion 0.0 %; recall: normal 100.0, happy 100.0")
     prior = score_rule(clips, 0, bias=1.0)
     assert prior["dataset-1"]["false_emotion_rate"] == 0.0
     assert prior["dataset-2"]["clip_accuracy"] == 1.0

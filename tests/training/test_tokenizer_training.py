@@ -191,8 +191,9 @@ def test_tracker_damage_off_leaves_training_windows_unchanged(records):
     from emotion_node.skeleton.preprocess import preprocess_window
     from emotion_node.training.data import _drop_joints, training_sample
 
-    config, aug = PreprocessConfig(), AugmentConfig(tracker_p=0.0)
-    rng = np.random.default_rng(3)  # the cut of the recipe before tracker damage, by hand
+    # The cut of the recipe before tracker damage (and before root locking), by hand.
+    config, aug = PreprocessConfig(), AugmentConfig(tracker_p=0.0, root_lock_p=0.0)
+    rng = np.random.default_rng(3)
     speed = float(rng.uniform(1.0 - aug.time_warp, 1.0 + aug.time_warp))
     raw, mask, t_end = cut_window(records[0], config, speed, rng)
     plain = (*preprocess_window(raw, _drop_joints(mask, aug, rng), config), t_end)

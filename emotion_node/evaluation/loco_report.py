@@ -117,9 +117,9 @@ def recall_table(results: dict, dataset: Optional[str] = None,
 
 
 def per_content_table(results: dict, dataset: Optional[str] = None) -> List[str]:
-    """Clip (and window) accuracy of each held-out action for every variant."""
+    """Clip (and window) accuracy of each held-out fold (action, family or walkers)."""
     present = [k for k in VARIANT_NAMES if k in results["variants"]]
-    head = "| held-out action | clips | " + " | ".join(
+    head = "| held-out fold | clips | " + " | ".join(
         f"{k} clip % [95% CI] / window %" for k in present) + " |"
     rows = [head, "| --- | --- |" + " --- |" * len(present)]
     first = results["variants"][present[0]]["per_content"]

@@ -55,7 +55,7 @@ class TrainConfig:
     emotion_share: Optional[float] = None
     # Fine-tuning draws of each stratum of a dataset, times this (dataset key -> factor; a
     # missing key is 1). Emotion-Gait at 2 or 4 gained its walkers 4 to 5 points but cost
-    # Dataset 2's held-out walks 11 to 20 (EVALUATION.md, recipes tried): even by default.
+    # Dataset 2's held-out walks 11 to 25 (EVALUATION.md, recipes tried): even by default.
     dataset_weights: Dict[str, float] = field(default_factory=dict)
     # True: clips of a dataset whose annotators chose among fewer labels (Emotion-Gait) train
     # only those labels. Off by default: held-out walkers were then read as tired or proud

@@ -225,7 +225,7 @@ def evaluate_folder(data_dir: DataRoots, model_dir: Optional[Path] = None,
         per_dataset[key] = _folder_scores(*part, config.labels)[0]
         spec = DATASETS[key]
         if spec.partial_labels:  # also among the labels its annotators could choose
-            allowed = [a for a in spec.label_set if a in config.labels]
+            allowed = spec.own_labels(config.labels)
             per_dataset[key]["restricted"] = {
                 "labels": allowed,
                 **_folder_scores(*restrict_to(*part, config.labels, allowed), allowed)[0]}

@@ -262,7 +262,7 @@ def aggregate(study: StudyData, folds: List[str], tests: List[List[int]],
             per_dataset[key], _ = _scores(*part, study.labels)
             per_dataset[key]["folds"] = sorted({flat[n][0] for n in rows})
             if DATASETS[key].partial_labels:  # among the labels its annotators could choose
-                allowed = [a for a in DATASETS[key].label_set if a in study.labels]
+                allowed = DATASETS[key].own_labels(study.labels)
                 restricted, _ = _scores(*ev.restrict_to(*part, study.labels, allowed), allowed)
                 per_dataset[key]["restricted"] = {"labels": allowed, **restricted}
     per_content = {}
@@ -298,7 +298,7 @@ def _restricted_prediction(study: StudyData, i: int, window_logits: np.ndarray) 
     spec = DATASETS[study.records[i].info.dataset]
     if not spec.partial_labels:
         return {}
-    allowed = [a for a in spec.label_set if a in study.labels]
+    allowed = spec.own_labels(study.labels)
     vote = ev.clip_vote(window_logits[:, [study.labels.index(a) for a in allowed]])
     return {"predicted_restricted": allowed[int(vote.argmax())]}
 

@@ -22,6 +22,8 @@ from emotion_node.skeleton.specs import (
 
 _NAME_RE = re.compile(r"^(?P<dataset>dataset-\d+)_(?P<content>.+)_(?P<style>[^_]+)_"
                       r"(?P<take>\d+)$")
+# The datasets read from BVH names and cfg/ label files (Emotion-Gait and a folder use a CSV).
+_BANDAI_KEYS = tuple(k for k in DATASETS if k.startswith("dataset-"))
 EGAIT_FPS = 30.0
 LABELS_CSV = "labels.csv"
 
@@ -43,9 +45,9 @@ def _read_labels(root: Path, name: str) -> dict[str, list[str]]:
     for line in (ln.strip() for ln in path.read_text().splitlines()):
         if line:
             key, sep, label = line.partition("_")
-            if not sep or key not in DATASETS:
+            if not sep or key not in _BANDAI_KEYS:
                 raise ValueError(f"{path}: label {line!r} does not start with a known dataset "
-                                 f"prefix ({', '.join(k + '_' for k in DATASETS)})")
+                                 f"prefix ({', '.join(k + '_' for k in _BANDAI_KEYS)})")
             out.setdefault(key, []).append(label)
     return out
 
@@ -88,7 +90,7 @@ def _index_bandai(root: Path) -> ClipIndex:
     found = ClipIndex()
     for path in files:
         match = _NAME_RE.match(path.stem)
-        if match is None or match["dataset"] not in DATASETS:
+        if match is None or match["dataset"] not in _BANDAI_KEYS:
             found.skipped.append(path)
         else:
             found.clips.append(_clip_info(path, match, contents, styles))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,11 @@ class DatasetSpec:
     def label_set(self) -> tuple[str, ...]:
         """The emotion labels this dataset's clips can have, in table order, once each."""
         return tuple(dict.fromkeys(self.emotions.values()))
+
+    def own_labels(self, model_labels: Sequence[str]) -> list[str]:
+        """The model's labels this dataset's clips can have, in table order: what a
+        partial-label dataset is also scored among."""
+        return [label for label in self.label_set if label in model_labels]
 
     @property
     def styles(self) -> tuple[str, ...]:

@@ -220,6 +220,9 @@ class EmotionPipeline:
         """Record a person who has not yet covered enough of the window."""
         result = self._result(track)
         result.status, result.label, result.style, result.confidence = WARMING_UP, '', '', 0.0
+        # No label, no reason: an explanation of the label before must not be published with
+        # a person warming up again (seen under load, when a body left view and came back).
+        result.explanation, result.explanation_stamp, result.explainer_label = '', 0.0, ''
         self._fill_window(result, track, window, window.mask)
 
     def _fill_window(self, result: PersonResult, track: PersonTrack, window: Window,

@@ -176,10 +176,16 @@ def test_too_little_of_the_body_seen_means_warming_up_not_a_label():
         b = partial(['b'], t, UPPER_ARMS_AND_HEAD) if 2.0 <= t < 4.5 else frames(['b'], t)
         pipeline.add(frames(['a'], t) + b, now=t)
         result = {r.body_id: r for r in pipeline.step(now=t)}['b']
-        seen.append((t, result.status, result.label, result.valid_joint_fraction))
+        if result.status == OK and not result.explanation:
+            assert pipeline.set_explanation('b', 'Emotion: happy. ...', t, 'happy')
+        seen.append((t, result.status, result.label, result.valid_joint_fraction,
+                     result.explanation))
     during = [s for s in seen if 4.0 <= s[0] < 4.5]  # the 2 s window holds only the partial body
-    assert all(status == WARMING_UP and label == '' for _, status, label, _ in during)
-    assert all(fraction == pytest.approx(10 / 21) for *_, fraction in during)
+    assert all(status == WARMING_UP and label == '' for _, status, label, *_ in during)
+    # No label, no reason: the explanation of the label before is not shown meanwhile.
+    assert all(text == '' for *_, text in during)
+    assert seen[int(1.9 * 30)][4].startswith('Emotion: happy')
+    assert all(s[3] == pytest.approx(10 / 21) for s in during)
     assert seen[int(1.9 * 30)][1:3] == (OK, 'happy')  # labelled before ...
     assert seen[-1][1:3] == (OK, 'happy')  # ... and again once seen whole
     assert set(backend.batches) == {1, 2}  # b left out of the batch, not inferred and hidden

@@ -21,6 +21,7 @@ SOURCE = Path(__file__).resolve().parents[1] / PACKAGE
 TOP_LEVEL_ROOMS = {'cache': 'base', 'package_files': 'base', 'cli': 'front', '__main__': 'front',
                    '__init__': 'base'}
 GENERATED = 'msg'  # emotion_node.msg: the generated ROS messages (built by colcon, not here)
+GENERATED_PACKAGES = (GENERATED, 'srv')  # ... and services: one room of generated interfaces
 ROOMS = ('base', 'skeleton', 'model', 'runtime', 'ros', 'training', 'evaluation', 'bench',
          'commands', 'front')
 # room -> the rooms it may import (besides itself).
@@ -55,11 +56,11 @@ def module_name(path: Path, root: Path = SOURCE) -> str:
 
 
 def room_of(module: str) -> str:
-    """The room a module of ours belongs to (GENERATED for the generated messages)."""
+    """The room a module of ours belongs to (GENERATED for the generated interfaces)."""
     parts = module.split('.')
     if len(parts) == 1:
         return 'base'
-    if parts[1] == GENERATED:
+    if parts[1] in GENERATED_PACKAGES:
         return GENERATED
     if len(parts) == 2 and parts[1] in TOP_LEVEL_ROOMS:
         return TOP_LEVEL_ROOMS[parts[1]]

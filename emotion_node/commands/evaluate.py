@@ -33,6 +33,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stride", type=float, default=0.5,
                         help="seconds between window ends (default 0.5)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--baseline", choices=("off", "others", "neutral", "stream"),
+                        default="off",
+                        help="also read each clip whose person is known (Emotion-Gait's "
+                             "walkers, a person column in labels.csv) against that person's "
+                             "baseline: the mean of their other clips (others), of their "
+                             "neutral clips (neutral), or of the clips before it in take order "
+                             "with the node's running rule (stream); scores with and without, "
+                             "a paired test, and each clip's predicted_relative in the JSON")
+    parser.add_argument("--baseline-strength", type=float, default=None, metavar="S",
+                        help="how much of the person's offset the relative reading removes, "
+                             "0 to 1 (default: the node's people.baseline_strength default)")
+    parser.add_argument("--baseline-min-s", type=float, default=None, metavar="S",
+                        help="with --baseline stream: seconds of a person's clips before "
+                             "their baseline is used (default: the node's)")
     parser.add_argument("--llm", action="store_true",
                         help="also score the LLM explainer: its own reading of the emotion "
                              "(llm_clip_accuracy: a clip's label of highest mean probability, "
@@ -60,11 +74,18 @@ def main(args: argparse.Namespace) -> int:
     import torch
 
     from emotion_node.evaluation.evaluate import evaluate_folder
+    from emotion_node.model.person_baseline import BaselineConfig
 
     torch.set_num_threads(max(1, args.threads))
     try:
+        defaults = BaselineConfig()
+        baseline_config = BaselineConfig(
+            defaults.strength if args.baseline_strength is None else args.baseline_strength,
+            defaults.min_s if args.baseline_min_s is None else args.baseline_min_s,
+            defaults.tau_s, defaults.max_shift).check()
         result = evaluate_folder(args.data, args.model, stride_s=args.stride,
-                                 joint_map=args.joint_map)
+                                 joint_map=args.joint_map, baseline=args.baseline,
+                                 baseline_config=baseline_config)
     except (FileNotFoundError, ValueError, KeyError) as err:
         print(f"emotion-node evaluate: {err}", file=sys.stderr)
         return 2
@@ -83,6 +104,8 @@ def main(args: argparse.Namespace) -> int:
             print(f"    among its own labels ({', '.join(sub['labels'])}): clip accuracy "
                   f"{sub['clip_accuracy']:.3f}, macro-F1 {sub['macro_f1']:.3f}, normal "
                   f"recall {_share(sub['per_class_recall'].get('normal'))}")
+    if "person_baseline" in result:
+        _print_baseline(result["person_baseline"])
     if args.llm:
         try:
             result.update(_score_llm(args))
@@ -104,6 +127,26 @@ def main(args: argparse.Namespace) -> int:
             return 2
         print(f"written to {args.json}")
     return 0
+
+
+def _print_baseline(part: dict) -> None:
+    """The person-relative reading beside the absolute one, on the clips with a baseline."""
+    def line(what: str, section: dict) -> str:
+        a, r, test = section["absolute"], section["relative"], section["paired"]
+        rate = (f", false-emotion rate {_share(a['false_emotion_rate'])} -> "
+                f"{_share(r['false_emotion_rate'])}" if a["false_emotion_rate"] is not None
+                else "")
+        return (f"  {what}: clip accuracy {a['clip_accuracy']:.3f} -> {r['clip_accuracy']:.3f}"
+                f"{rate}; right only with the baseline {test['relative_right_absolute_wrong']}, "
+                f"only without {test['absolute_right_relative_wrong']} (exact McNemar p "
+                f"{test['p_exact_mcnemar']:.3f})")
+
+    print(f"person baseline ({part['mode']}, strength {part['strength']:g}): "
+          f"{part['clips_with_baseline']} clips have one, {part['clips_without_baseline']} "
+          f"keep the absolute reading; population from {part['population']}")
+    print(line("labels", part))
+    if "acted" in part:
+        print(line(f"acted emotion ({part['acted']['clips']} clips)", part["acted"]))
 
 
 def _share(value) -> str:

@@ -61,6 +61,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --neutral-rules: details (macro-F1, recall per class) of the "
                              "abstain rule at T (the node's default smoothing.neutral_below is "
                              "0.7)")
+    parser.add_argument("--person-baseline", type=Path, default=None, metavar="STUDY_DIR",
+                        help="read a study's held-out clips (train --loco) against each "
+                             "person's baseline (others, neutral, stream) at several "
+                             "strengths and print the table (no training)")
+    parser.add_argument("--record-population", type=Path, default=None, metavar="MODEL_DIR",
+                        help="record a trained model's population mean over --data in its "
+                             "config.json, for the node's person baselines (no training; "
+                             "`train` records it for the models it writes)")
     parser.add_argument("--loco-results", type=Path, default=None, metavar="JSON",
                         help="results.json of a study: its calibration temperature and scores "
                              "are stored with the trained model")
@@ -198,6 +206,17 @@ def main(args: argparse.Namespace) -> int:
 
                 print("\n".join(["", *rule_details(args.neutral_rules, tau=args.tau)]))
             return 0
+        if args.person_baseline is not None:
+            from emotion_node.evaluation.person_baseline_study import study_table
+
+            print("\n".join(study_table(args.person_baseline, args.data)))
+            return 0
+        if args.record_population is not None:
+            from emotion_node.evaluation.evaluate import model_population
+
+            model_population(args.record_population, args.data, joint_map=args.joint_map)
+            print(f"population mean recorded in {args.record_population}/config.json")
+            return 0
         cfg = _train_config(args)
         if args.loco is not None:
             return _run_loco(args, cfg)
@@ -213,6 +232,9 @@ def main(args: argparse.Namespace) -> int:
         out = args.out if args.out is not None else default_model_dir()
         path = train_default(args.data, cfg, out, temperature=temperature, extra=extra,
                              progress=not args.quiet, joint_map=args.joint_map)
+        from emotion_node.evaluation.evaluate import model_population
+
+        model_population(path, args.data, joint_map=args.joint_map)  # for person baselines
     except (FileNotFoundError, ValueError, KeyError, TypeError, json.JSONDecodeError) as err:
         print(f"emotion-node train: {err}", file=sys.stderr)
         return 2

@@ -1,6 +1,7 @@
 """Scoring a trained tokenizer: window and clip predictions, metrics, calibration, plots."""
 from __future__ import annotations
 
+import json
 import zlib
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -8,6 +9,10 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
+from emotion_node.evaluation import person_baseline as pb
+from emotion_node.model import model_files
+from emotion_node.model.person_baseline import (
+    CONFIG_KEY, BaselineConfig, population_from_config, population_to_config)
 from emotion_node.training.data import ClipRecord, eval_windows, load_records
 from emotion_node.model.tokenizer import SkeletonTokenizer, load_tokenizer
 from emotion_node.skeleton.damage import TrackerDamage
@@ -199,12 +204,15 @@ def _folder_scores(logits: List[np.ndarray], y: List[int], labels: Sequence[str]
 
 def evaluate_folder(data_dir: DataRoots, model_dir: Optional[Path] = None,
                     stride_s: float = 0.5, cache_dir: Optional[Path] = None,
-                    joint_map: Optional[Path] = None) -> dict:
+                    joint_map: Optional[Path] = None, baseline: str = "off",
+                    baseline_config: Optional[BaselineConfig] = None) -> dict:
     """Score a trained model on every clip of one or several dataset-like folders; no training.
 
     A clip counts when its dataset's label table gives it an emotion among the model's labels
     (Dataset 2's `exhausted` counts as tired); expressive styles and files whose names follow
-    no known dataset are skipped and counted, never guessed.
+    no known dataset are skipped and counted, never guessed. `baseline` (`others`, `neutral`,
+    `stream`; `emotion_node.evaluation.person_baseline`) also scores each clip whose person is
+    known against that person's baseline, under `person_baseline` and clip by clip.
     """
     model, config = load_tokenizer(model_dir)
     roots = [str(d) for d in resolve_roots(data_dir)]
@@ -229,6 +237,11 @@ def evaluate_folder(data_dir: DataRoots, model_dir: Optional[Path] = None,
             per_dataset[key]["restricted"] = {
                 "labels": allowed,
                 **_folder_scores(*restrict_to(*part, config.labels, allowed), allowed)[0]}
+    relative: Dict[str, Any] = {}
+    if baseline != "off":
+        relative = person_baseline_scores(kept, logits, y, config, model_dir, baseline,
+                                          baseline_config or BaselineConfig(), stride_s,
+                                          result["clip_pred"])
     return {
         "model": str(Path(model_dir) if model_dir is not None else "models/default"),
         "data": roots[0] if len(roots) == 1 else roots,
@@ -242,6 +255,80 @@ def evaluate_folder(data_dir: DataRoots, model_dir: Optional[Path] = None,
         "per_dataset": per_dataset,
         "clips": [{"file": c.path.name, "dataset": c.dataset, "style": c.style,
                    "person": c.person, "label": c.emotion, "predicted": config.labels[int(p)],
-                   "confidence": round(float(q), 4)}
-                  for c, p, q in zip(kept, result["clip_pred"], result["clip_confidence"])],
+                   "confidence": round(float(q), 4),
+                   **({"acted": c.acted} if c.acted is not None else {}),
+                   **({"predicted_relative": relative["clip_pred"][i]} if relative else {})}
+                  for i, (c, p, q) in enumerate(zip(kept, result["clip_pred"],
+                                                    result["clip_confidence"]))],
+        **({"person_baseline": relative["summary"]} if relative else {}),
     }
+
+
+def model_population(model_dir: Optional[Path], data_dir: DataRoots, stride_s: float = 0.5,
+                     joint_map: Optional[Path] = None, record: bool = True) -> np.ndarray:
+    """The population mean log-probabilities (C,) of a model over the emotion clips of its
+    data, each dataset alike (`person_baseline.population_mean`); `record`: also into the
+    model's config.json (`training.population_log_probs`), where the node reads it."""
+    model, config = load_tokenizer(model_dir)
+    clips = [c for c in scan_clips(data_dir, joint_map).clips if c.emotion in config.labels]
+    if not clips:
+        raise ValueError(f"no clip in {data_dir} has an emotion among the model labels")
+    log_probs = pb.as_log_probs(clip_logits(model, load_records(clips), config.preprocess,
+                                            stride_s))
+    population = pb.fold_population(log_probs, [c.dataset for c in clips])
+    if record:
+        directory = Path(model_dir) if model_dir is not None else model_files.default_model_dir()
+        data = model_files.read_config(directory)
+        data.setdefault("training", {})[CONFIG_KEY] = population_to_config(population,
+                                                                            config.labels)
+        (directory / model_files.CONFIG_FILE).write_text(json.dumps(data, indent=2) + "\n",
+                                                         encoding="utf-8")
+    return population
+
+
+def person_baseline_scores(kept: Sequence[Any], logits: List[np.ndarray], y: List[int],
+                           config: Any, model_dir: Optional[Path], mode: str,
+                           cfg: BaselineConfig, stride_s: float,
+                           absolute_pred: np.ndarray) -> Dict[str, Any]:
+    """The person-relative reading of the clips with a baseline under `mode`, beside the
+    absolute one on the same clips: scores, the paired test, and against the acted emotion
+    where the source names one. `clip_pred`: every clip's relative label (absolute without a
+    baseline)."""
+    labels = list(config.labels)
+    population = population_from_config(model_files.read_config(
+        Path(model_dir) if model_dir is not None else model_files.default_model_dir()), labels)
+    log_probs = pb.as_log_probs(logits)
+    source = "the model's config.json"
+    if population is None:  # a model from before baselines: the clips' own population
+        population = pb.fold_population(log_probs, [c.dataset for c in kept])
+        source = "the scored clips (the model's config.json records none)"
+    bases = pb.baselines(kept, log_probs, mode, cfg, stride_s)
+    rows = [i for i, b in enumerate(bases) if b is not None]
+    if not rows:
+        raise ValueError(f"--baseline {mode}: no clip has a baseline; it needs clips whose "
+                         f"person is known (Emotion-Gait's walkers, a person column in "
+                         f"labels.csv) and, for {mode}, "
+                         + {"others": "another clip of the same person",
+                            "neutral": "a neutral clip of the same person",
+                            "stream": f"{cfg.min_s:g} s of the person's clips before it"}[mode])
+    rel = pb.relative_clip_log_probs(log_probs, bases, population, cfg)
+    rel_pred = summarize(rel, y, len(labels))["clip_pred"]
+    part = ([logits[i] for i in rows], [y[i] for i in rows])
+    summary: Dict[str, Any] = {
+        "mode": mode, "strength": cfg.strength, "max_shift": cfg.max_shift,
+        **({"min_s": cfg.min_s, "tau_s": cfg.tau_s} if mode == "stream" else {}),
+        "population": source, "clips_with_baseline": len(rows),
+        "clips_without_baseline": len(kept) - len(rows),
+        "absolute": _folder_scores(*part, labels)[0],
+        "relative": _folder_scores([rel[i] for i in rows], part[1], labels)[0],
+        "paired": pb.paired(part[1], absolute_pred[rows], rel_pred[rows]),
+    }
+    acted = [i for i in rows if kept[i].acted in labels]
+    if acted:  # the emotion the person was asked to show, beside the perceived one
+        truth = [labels.index(kept[i].acted) for i in acted]
+        summary["acted"] = {
+            "clips": len(acted),
+            "absolute": _folder_scores([logits[i] for i in acted], truth, labels)[0],
+            "relative": _folder_scores([rel[i] for i in acted], truth, labels)[0],
+            "paired": pb.paired(truth, absolute_pred[acted], rel_pred[acted])}
+    return {"summary": summary, "clip_pred": [labels[int(k)] for k in rel_pred]}

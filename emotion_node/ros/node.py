@@ -20,6 +20,7 @@ from rclpy.timer import Timer
 from visualization_msgs.msg import MarkerArray
 
 from emotion_node.msg import EmotionState
+from emotion_node.srv import ResetBaseline
 from emotion_node.ros import convert, inputs, outputs, params
 from emotion_node.ros.hri_output import EXPRESSION_TYPE, HriExpressions
 from emotion_node.ros.pipeline import EmotionPipeline, PipelineSettings, load_model
@@ -70,6 +71,9 @@ class EmotionNode(LifecycleNode):
         self._input_group = MutuallyExclusiveCallbackGroup()
         self._tick_group = MutuallyExclusiveCallbackGroup()
         self.add_on_set_parameters_callback(self._on_set_parameters)
+        self._reset_service = self.create_service(ResetBaseline, '~/reset_baseline',
+                                                  self._on_reset_baseline,
+                                                  callback_group=self._tick_group)
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -217,6 +221,19 @@ class EmotionNode(LifecycleNode):
         self._params = new
         return SetParametersResult(successful=True)
 
+    def _on_reset_baseline(self, request: Any, response: Any) -> Any:
+        """Forget one person's baseline (an empty body_id: everyone's)."""
+        with self._tick_lock:
+            if self._pipeline is None:
+                response.forgotten, response.message = 0, 'not configured: no baselines'
+                return response
+            body_id = request.body_id or None
+            response.forgotten = self._pipeline.reset_baselines(body_id)
+        who = f'body {request.body_id!r}' if body_id else 'everyone'
+        response.message = f'forgot {response.forgotten} baseline(s) of {who}'
+        self.get_logger().info(response.message)
+        return response
+
     # --- input ------------------------------------------------------------------------------
 
     def _on_input(self, msg: Any, info: MessageInfo) -> None:
@@ -334,8 +351,13 @@ class EmotionNode(LifecycleNode):
         """Publish /diagnostics (lifecycle state, rates, latency, rejections, LLM)."""
         if self._diag_pub is None or self._pipeline is None or self._model is None:
             return
-        people = self._pipeline.people
-        extra = {'buffer_resets': str(people.restarts_back + people.restarts_forward),
+        pipeline = self._pipeline
+        people = pipeline.people
+        with_baseline = (pipeline.baselines.ready_count(pipeline.settings.baseline_config.min_s)
+                         if pipeline.settings.baseline else 0)  # read against one now
+        extra = {'people_with_baseline': str(with_baseline),
+                 'baselines_kept': str(len(pipeline.baselines)),
+                 'buffer_resets': str(people.restarts_back + people.restarts_forward),
                  'buffer_resets_back': str(people.restarts_back),
                  'buffer_resets_forward': str(people.restarts_forward)}
         if self._explainer is not None:

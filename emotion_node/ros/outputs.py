@@ -49,7 +49,8 @@ def person_message(result: PersonResult, labels: Sequence[str]) -> PersonEmotion
                         valid_joint_fraction=float(result.valid_joint_fraction),
                         explanation=result.explanation,
                         explanation_stamp=to_time(result.explanation_stamp),
-                        explainer_label=result.explainer_label)
+                        explainer_label=result.explainer_label,
+                        baseline_relative=bool(result.baseline_relative))
     scores = result.scores if result.scores.size else np.zeros(len(labels), np.float32)
     msg.scores = scores.astype(np.float32).tolist()
     return msg

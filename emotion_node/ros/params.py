@@ -77,6 +77,27 @@ class NodeParams:
                                  'rejected (bounds memory whatever ids arrive)', low=1, high=1000)
     people_lost_timeout_s: float = _p(1.0, 'a person not seen for this long is reported lost, '
                                       'then removed (s)', low=0.05, high=600.0, runtime=True)
+    people_baseline: str = _p('off', 'read each person against their own baseline (the running '
+                              'mean of their scores): "auto" once people.baseline_min_s of them '
+                              'has been seen (PersonEmotion.baseline_relative), "off": the '
+                              'absolute model; off by default: on new walkers it moved the '
+                              'perceived label by under 2 points (EVALUATION.md)',
+                              choices=('off', 'auto'), runtime=True)
+    people_baseline_strength: float = _p(0.5, 'share of the person\'s offset from the '
+                                         'population the relative reading removes', low=0.0,
+                                         high=1.0, runtime=True)
+    people_baseline_min_s: float = _p(10.0, 'seconds of a person seen before their baseline '
+                                      'is used', low=0.0, high=3600.0, runtime=True)
+    people_baseline_tau_s: float = _p(120.0, 'time constant of the running baseline once it is '
+                                      'that old (s): a long emotional episode moves it slowly',
+                                      low=1.0, high=86400.0, runtime=True)
+    people_baseline_max_shift: float = _p(1.5, 'bound on how far a baseline moves any label\'s '
+                                          'log-probability', low=0.0, high=10.0, runtime=True)
+    people_baseline_keep_s: float = _p(300.0, 'a person who leaves and comes back within this '
+                                       'keeps their baseline (s)', low=0.0, high=86400.0,
+                                       runtime=True)
+    people_baseline_max_people: int = _p(200, 'most baselines kept (the least recently seen '
+                                         'person\'s goes first)', low=1, high=100000)
     model_path: str = _p('', 'tokenizer model directory (model.safetensors + config.json); '
                          'empty: the package default models/default')
     model_backend: str = _p('auto', 'inference backend; unavailable ones fall back to the next',

@@ -19,6 +19,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from emotion_node.model.labels import hri_label, valence_arousal
+from emotion_node.model.person_baseline import (
+    BaselineConfig, PersonBaselines, log_softmax, relative_log_probs)
 from emotion_node.ros.params import NodeParams
 from emotion_node.ros.people import LOST, OK, WARMING_UP, People, PersonTrack, Window, windows
 from emotion_node.ros.smoothing import LabelSmoother, SmoothingConfig
@@ -52,6 +54,7 @@ class PersonResult:
     explanation: str = ''
     explanation_stamp: float = 0.0
     explainer_label: str = ''  # ROS-facing label the explainer read itself; '' without one
+    baseline_relative: bool = False  # scores read against the person's own baseline
 
 
 @dataclass
@@ -76,6 +79,9 @@ class PipelineSettings:
     min_joint_fraction: float = 0.55  # of the canonical joints, over the observed frames
     rate_hz: float = 15.0  # inferences per second of skeleton time
     every_input: bool = False  # infer at every tick instead
+    baseline: bool = False  # read each person against their own baseline (people.baseline)
+    baseline_config: BaselineConfig = field(default_factory=BaselineConfig)
+    baseline_keep_s: float = 300.0
 
     @classmethod
     def from_params(cls, p: NodeParams) -> 'PipelineSettings':
@@ -83,7 +89,10 @@ class PipelineSettings:
         return cls(p.window_min_frames, p.people_lost_timeout_s, SmoothingConfig(
             p.smoothing_enabled, p.smoothing_tau_s, p.smoothing_margin, p.smoothing_min_hold_s,
             p.smoothing_neutral_below),
-            p.window_min_joint_fraction, p.inference_rate_hz, p.inference_on_input)
+            p.window_min_joint_fraction, p.inference_rate_hz, p.inference_on_input,
+            p.people_baseline == 'auto', BaselineConfig(
+                p.people_baseline_strength, p.people_baseline_min_s, p.people_baseline_tau_s,
+                p.people_baseline_max_shift), p.people_baseline_keep_s)
 
 
 def load_model(p: NodeParams, logger: Any = None) -> LoadedModel:
@@ -98,7 +107,9 @@ class EmotionPipeline:
     """Buffers frames per person and infers every person with new frames in one batch."""
 
     def __init__(self, backend: Any, preprocess: PreprocessConfig, max_persons: int,
-                 length_s: float, settings: PipelineSettings) -> None:
+                 length_s: float, settings: PipelineSettings,
+                 population: Optional[np.ndarray] = None,
+                 max_baselines: int = 200) -> None:
         model_window = preprocess.window_frames / preprocess.fps
         if length_s < model_window:
             raise ValueError(f'window.length_s = {length_s} is shorter than the model window '
@@ -111,6 +122,10 @@ class EmotionPipeline:
         # The class smoothing.neutral_below falls back to (a model without one: no fallback).
         self._neutral = self.styles.index('normal') if 'normal' in self.styles else None
         self.people = People(max_persons, length_s, settings.lost_timeout_s)
+        # Person baselines (people.baseline): None when the model records no population mean.
+        self.population = None if population is None else np.asarray(population, np.float64)
+        self.baselines = PersonBaselines(len(self.styles), settings.baseline_keep_s,
+                                         max_baselines)
         self.apply(settings)  # checks and keeps the settings
         self.results: Dict[str, PersonResult] = {}
         self.tokens: Dict[str, PersonTokens] = {}
@@ -127,7 +142,8 @@ class EmotionPipeline:
     def from_params(cls, model: 'LoadedModel', p: NodeParams) -> 'EmotionPipeline':
         """The pipeline the node builds from its parameters around a loaded model."""
         return cls(model.backend, model.preprocess, p.people_max_persons, p.window_length_s,
-                   PipelineSettings.from_params(p))
+                   PipelineSettings.from_params(p), model.population,
+                   p.people_baseline_max_people)
 
     def apply(self, settings: PipelineSettings) -> None:
         """Take new run-time settings; ValueError when min_frames exceeds the model window or
@@ -140,8 +156,14 @@ class EmotionPipeline:
                              f'be in [0, 1]')
         if not (math.isfinite(settings.rate_hz) and settings.rate_hz > 0):
             raise ValueError(f'inference.rate_hz = {settings.rate_hz} must be > 0')
+        settings.baseline_config.check()
+        if settings.baseline and self.population is None:
+            raise ValueError('people.baseline auto needs the population mean the model\'s '
+                             'config.json records (training.population_log_probs): run '
+                             '`emotion-node train --record-population MODEL_DIR`')
         self.settings = settings
         self.people.lost_timeout_s = settings.lost_timeout_s
+        self.baselines.keep_s = settings.baseline_keep_s
 
     def add(self, frames: Sequence[Any], now: float) -> List[Tuple[str, str]]:
         """Buffer BodyFrames received at node time `now`; return (reason, detail) rejections."""
@@ -161,6 +183,7 @@ class EmotionPipeline:
         for body_id in removed:
             for table in (self.results, self.tokens, self._smoothers):
                 table.pop(body_id, None)
+        self.baselines.forget_stale(now)  # a person gone for long is a stranger again
         self.changed = bool(removed)
         stamps = [t.newest_stamp for t in self.people.tracks.values() if t.count]
         if stamps:
@@ -191,7 +214,7 @@ class EmotionPipeline:
                 self._warming(track, window)
         self.last_batch = len(warm)
         if warm:
-            self._infer(warm)
+            self._infer(warm, now)
         return [self.results[b] for b in self.people.tracks if b in self.results]
 
     def _inference_due(self, newest: float) -> bool:
@@ -242,7 +265,7 @@ class EmotionPipeline:
         frames = mask.sum(axis=1) >= max(1, self.preprocess.min_valid_joints)  # (T,)
         return float(mask[frames].mean()) if frames.any() else 0.0
 
-    def _infer(self, batch: List[Tuple[PersonTrack, Window]]) -> None:
+    def _infer(self, batch: List[Tuple[PersonTrack, Window]], now: float) -> None:
         """Preprocess, run the backend once for the whole batch and smooth each person."""
         positions = np.stack([w.positions for _, w in batch])  # (B, T, 21, 3)
         masks = np.stack([w.mask for _, w in batch])  # (B, T, 21)
@@ -253,7 +276,8 @@ class EmotionPipeline:
             if smoother is None:
                 smoother = self._smoothers[track.body_id] = LabelSmoother(
                     len(self.styles), self._neutral)
-            index, confidence = smoother.update(out.probs[i], window.stamps[-1],
+            probs, relative = self._read(track.body_id, out, i, float(window.stamps[-1]), now)
+            index, confidence = smoother.update(probs, window.stamps[-1],
                                                 self.settings.smoothing)
             assert smoother.scores is not None, 'set by the update'
             scores = smoother.scores.astype(np.float32)  # (C,)
@@ -262,11 +286,34 @@ class EmotionPipeline:
             track.status = result.status = OK
             result.style, result.label = self.styles[index], self.labels[index]
             result.confidence, result.scores = confidence, scores
+            result.baseline_relative = relative
             result.valence, result.arousal = float(va[0]), float(va[1])
             self._fill_window(result, track, window, m[i])
             self.tokens[track.body_id] = PersonTokens(
                 out.temporal_tokens[i], out.spatial_tokens[i], out.semantic_tokens[i],
                 window.positions, m[i], float(window.stamps[-1]))
+
+    def _read(self, body_id: str, out: Any, i: int, stamp: float,
+              now: float) -> Tuple[np.ndarray, bool]:
+        """Row i's probabilities as the node reads them: against the person's baseline once
+        it is old enough (and whether it was), then the window folded into the baseline."""
+        probs = out.probs[i]
+        if not self.settings.baseline or self.population is None:
+            return probs, False
+        cfg = self.settings.baseline_config
+        log_probs = log_softmax(out.logits[i])
+        held = self.baselines.get(body_id)
+        relative = held is not None and held.ready(cfg.min_s)
+        if relative:
+            assert held is not None, 'checked above'
+            probs = np.exp(relative_log_probs(log_probs, held.mean, self.population,
+                                              cfg.strength, cfg.max_shift))
+        self.baselines.update(body_id, log_probs, stamp, now, cfg.tau_s)
+        return probs, relative
+
+    def reset_baselines(self, body_id: Optional[str] = None) -> int:
+        """Forget one person's baseline (None: everyone's); return how many were forgotten."""
+        return self.baselines.reset(body_id)
 
     def set_explanation(self, body_id: str, text: str, stamp: float, reading: str = '') -> bool:
         """Attach an explanation and the explainer's own reading (a style, '' for none) to a

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+import numpy as np
+
 from emotion_node.model import model_files
+from emotion_node.model.person_baseline import CONFIG_KEY, population_from_config
 from emotion_node.runtime.backends import DEFAULT_MAX_PERSONS, create_backend
 from emotion_node.runtime.base import TokenizerBackend
 from emotion_node.runtime.export import read_onnx_metadata
@@ -27,6 +30,9 @@ class LoadedModel:
     directory: Path
     name: str
     hash: str  # first 16 hex digits of the weights' SHA-256 (of model.onnx when ONNX-only)
+    # The population mean log-probabilities person baselines are read against (None: the
+    # model records none, so the node reads everyone with the absolute model).
+    population: Optional[np.ndarray] = None
 
 
 def _preprocess_config(directory: Path) -> tuple[PreprocessConfig, dict]:
@@ -36,9 +42,9 @@ def _preprocess_config(directory: Path) -> tuple[PreprocessConfig, dict]:
         config = model_files.read_config(directory)
         preprocess = config.get('preprocess', {})
     else:  # an ONNX-only deployment carries its preprocessing in the metadata
-        config = {}
-        preprocess = json.loads(
-            read_onnx_metadata(directory / model_files.ONNX_FILE).get('preprocess', '{}'))
+        metadata = read_onnx_metadata(directory / model_files.ONNX_FILE)
+        config = json.loads(metadata.get('tokenizer_config', '{}'))
+        preprocess = json.loads(metadata.get('preprocess', '{}'))
     try:
         return PreprocessConfig.from_dict(preprocess), config
     except (TypeError, ValueError) as err:
@@ -65,4 +71,11 @@ def load_model(directory: Optional[Path] = None, backend: str = 'auto', device: 
     digest = model_files.sha256_file(weights if weights.is_file()
                                      else directory / model_files.ONNX_FILE)
     name = str(config.get('training', {}).get('name', '') or directory.name)
-    return LoadedModel(chosen, preprocess, directory, name, digest[:16])
+    try:
+        population = population_from_config(config, chosen.labels)
+    except (TypeError, ValueError) as err:
+        chosen.close()
+        raise model_files.ModelFileError(
+            f'{directory / model_files.CONFIG_FILE}: training.{CONFIG_KEY} is invalid: '
+            f'{err}') from err
+    return LoadedModel(chosen, preprocess, directory, name, digest[:16], population)

@@ -135,9 +135,12 @@ def _index_egait(root: Path) -> ClipIndex:
                                                              "perceived"))):
         path, style = _labelled_file(root, csv_path, line, row["file"], seen, EMOTION_GAIT,
                                      row["perceived"])
+        acted = (row.get("acted") or "").lower()
         found.clips.append(ClipInfo(path, "gait", style, take, EMOTION_GAIT.key,
                                     EMOTION_GAIT.emotion_of(style), row["actor"] or None,
-                                    row["group"] or "unknown"))
+                                    row["group"] or "unknown",
+                                    acted=EMOTION_GAIT.emotion_of(acted)
+                                    if acted in EMOTION_GAIT.styles else None))
     return found
 
 

@@ -103,6 +103,9 @@ class ClipInfo:
     person: Optional[str] = None   # the performer, where the source names one
     group: str = ""                # the source library within a dataset (Emotion-Gait)
     joint_map: Optional[Path] = None  # a user's joint-name map (a lab's own folder)
+    # The emotion the performer was asked to show, where the source names one beside a
+    # perceived label (Emotion-Gait's `acted`); None elsewhere (the label is then both).
+    acted: Optional[str] = None
 
     @property
     def spec(self) -> DatasetSpec:

@@ -47,6 +47,10 @@ class TrainConfig:
     finetune_align_weight: float = 0.0  # keep the text loss on during fine-tuning
     style_weight: float = 1.0           # fine-tune also on all 15 styles (auxiliary head)
     adversary_weight: float = 1.0       # gradient-reversed action critic (action invariance)
+    # False: clips of a dataset with one action only (Emotion-Gait's gaits) stay out of the
+    # critic: it can tell them from every other action by their joint set and root lock alone,
+    # and reversing that pushes their tokens towards the other datasets' actions.
+    adversary_single_action: bool = True
     balance_actions: bool = False       # fine-tuning draws an action family, then a clip
     # Fine-tuning draws a (dataset, style) stratum, then a clip. None: every stratum alike.
     # A share: emotion strata get this much of the draws, each emotion label the same, split
@@ -319,6 +323,11 @@ def partial_cross_entropy(logits: torch.Tensor, target: torch.Tensor,
     return ((1.0 - smoothing) * nll + smoothing * uniform).mean()
 
 
+def _actions_of(records: Sequence[ClipRecord], ids, dataset: str) -> int:
+    """How many actions the training clips of `dataset` span."""
+    return len({records[i].info.content for i in ids if records[i].info.dataset == dataset})
+
+
 def finetune(model: SkeletonTokenizer, sampler: BalancedSampler, records: Sequence[ClipRecord],
              targets: Dict[int, int], cfg: TrainConfig, head: Optional[AlignHead] = None,
              table: Optional[TextTable] = None, progress: bool = True) -> List[float]:
@@ -333,7 +342,9 @@ def finetune(model: SkeletonTokenizer, sampler: BalancedSampler, records: Sequen
             all(i in table.ids for i in targets):
         aligned = (head, table)
     text_emb = torch.from_numpy(aligned[1].embeddings) if aligned is not None else None
-    contents = sorted({records[i].info.content for i in targets})
+    contents = sorted({records[i].info.content for i in targets
+                       if cfg.adversary_single_action or _actions_of(records, targets,
+                                                                     records[i].info.dataset) > 1})
     datasets = [key for key in DATASETS if any(records[i].info.dataset == key for i in targets)]
     aux = AuxHeads(cfg.tokenizer.num_semantic_tokens * cfg.tokenizer.token_dim, len(contents),
                    datasets)
@@ -361,10 +372,15 @@ def finetune(model: SkeletonTokenizer, sampler: BalancedSampler, records: Sequen
         flat = semantic.flatten(1)
         if cfg.style_weight > 0:
             loss = loss + cfg.style_weight * aux.style_loss(flat, [records[i].info for i in clips])
-        if cfg.adversary_weight > 0 and len(contents) > 1:
-            action = torch.tensor([contents.index(records[i].info.content) for i in clips])
-            critic = aux.content(_Reverse.apply(flat))
-            loss = loss + cfg.adversary_weight * F.cross_entropy(critic, action)
+        rows = [b for b, i in enumerate(clips) if records[i].info.content in contents]
+        if cfg.adversary_weight > 0 and len(contents) > 1 and rows:
+            action = torch.tensor([contents.index(records[clips[b]].info.content) for b in rows])
+            if len(rows) == len(clips):
+                critic_loss = F.cross_entropy(aux.content(_Reverse.apply(flat)), action)
+            else:  # the left-out clips count as zero, so a batch's weight stays the same
+                critic_loss = F.cross_entropy(aux.content(_Reverse.apply(flat[rows])), action,
+                                              reduction="sum") / len(clips)
+            loss = loss + cfg.adversary_weight * critic_loss
         return loss
 
     average = WeightAverage(model, cfg.weight_average) if cfg.weight_average > 0 else None

@@ -198,3 +198,47 @@ def test_evaluate_llm_scores_the_modes_asked(monkeypatch, capsys):
     assert command.main(parser.parse_args([])) == 0 and seen["modes"] == module.MODES
     assert command.main(parser.parse_args(["--modes", "tokens_only"])) == 2
     assert "modes must include" in capsys.readouterr().err
+
+
+def test_evaluate_reads_walkers_against_their_own_baseline(egait_root, small_model, tmp_path,
+                                                             capsys):
+    """Four walkers' four walks and an unnamed library's gaits: every walk of a named walker
+    gets a baseline from their other walks, the library's gaits (people unknown) none; the
+    neutral mode leaves out the walker's own neutral walk; strength 0 changes nothing."""
+    out = tmp_path / "others.json"
+    assert evaluate_command.main(_args("--data", egait_root, "--model", small_model,
+                                       "--baseline", "others", "--json", out,
+                                       "--threads", 1)) == 0
+    assert "person baseline (others, strength 0.5): 16 clips have one" in capsys.readouterr().out
+    result = json.loads(out.read_text())
+    part = result["person_baseline"]
+    assert (part["clips_with_baseline"], part["clips_without_baseline"]) == (16, 4)
+    assert part["population"].startswith("the scored clips")  # this model records none
+    assert part["acted"]["clips"] == 16 and "paired" in part["acted"]
+    for key in ("absolute", "relative"):
+        assert part[key]["num_clips"] == 16
+    named = [c for c in result["clips"] if c["person"]]
+    assert len(named) == 16 and all("acted" in c for c in named)
+    unnamed = [c for c in result["clips"] if not c["person"]]
+    assert all(c["predicted_relative"] == c["predicted"] for c in unnamed)
+
+    neutral = tmp_path / "neutral.json"
+    assert evaluate_command.main(_args("--data", egait_root, "--model", small_model,
+                                       "--baseline", "neutral", "--baseline-strength", 0,
+                                       "--json", neutral, "--threads", 1)) == 0
+    result = json.loads(neutral.read_text())
+    assert result["person_baseline"]["clips_with_baseline"] == 12
+    assert all(c["predicted_relative"] == c["predicted"] for c in result["clips"])
+
+    stream = tmp_path / "stream.json"
+    assert evaluate_command.main(_args("--data", egait_root, "--model", small_model,
+                                       "--baseline", "stream", "--baseline-min-s", 0,
+                                       "--json", stream, "--threads", 1)) == 0
+    assert json.loads(stream.read_text())["person_baseline"]["clips_with_baseline"] == 12
+
+
+def test_evaluate_baseline_needs_clips_that_name_their_person(small_folder, small_model,
+                                                              capsys):
+    assert evaluate_command.main(_args("--data", small_folder, "--model", small_model,
+                                       "--baseline", "others", "--threads", 1)) == 2
+    assert "needs clips whose person is known" in capsys.readouterr().err

@@ -35,6 +35,7 @@ from emotion_node.model.explanations import EMOTION_WORDS
 from emotion_node.model.labels import hri_label
 from emotion_node.model.model_files import default_model_dir
 from emotion_node.msg import EmotionState, PersonEmotion, SkeletonArray
+from emotion_node.srv import ResetBaseline
 from emotion_node.ros.bag_io import Track, load_tracks, write_bag
 from emotion_node.ros.convert import BodyFrame, build_skeleton_array, rclpy_factory
 from emotion_node.ros.node_main import spawn_node, stop_process
@@ -430,6 +431,41 @@ def test_messages_lost_before_the_node_are_counted(setup, skeleton_replay):
         assert sent - warm_up + 1 <= sum(got.values()) <= sent, (got, sent, warm_up, seen)
     finally:
         _reconfigure(rec, input__depth=100)
+
+
+def test_a_person_is_read_against_their_baseline_and_the_service_resets_it(setup,
+                                                                          skeleton_replay):
+    # people.baseline on at run time with a short warm-up: a walker's states turn relative once
+    # 1 s of them has been seen; ~/reset_baseline forgets theirs (absolute again at once), and
+    # /diagnostics counts the people who have one.
+    rec = setup['recorder']
+    assert all(r.successful for r in rec.set_params(people__baseline='auto',
+                                                    people__baseline_min_s=1.0))
+    client = rec.node.create_client(ResetBaseline, '/emotion_node/reset_baseline')
+    answers: List[Any] = []
+    reset_at: List[float] = []
+
+    def reset_midway(i: int, stamp: float, good: BodyFrame) -> None:
+        if i == 105:  # 3.5 s in
+            answers.append(rec.call(client, ResetBaseline.Request(body_id='regular')))
+            reset_at.append(time.monotonic())
+    try:
+        states, _, after = _walk(rec, 'regular', 150, reset_midway)  # 5 s
+        seen = [(t, p) for t, m in states for p in m.persons if p.body_id == 'regular'
+                and p.status == PersonEmotion.STATUS_OK]
+        assert answers and answers[0].forgotten == 1, answers
+        before = [p.baseline_relative for t, p in seen if t < reset_at[0]]
+        just_after = [p.baseline_relative for t, p in seen
+                      if reset_at[0] + 0.2 < t < reset_at[0] + 0.8]
+        assert before and not before[0] and any(before), before  # absolute, then relative
+        assert just_after and not any(just_after), just_after
+        assert int(after['people_with_baseline']) >= 1, after
+        everyone = rec.call(client, ResetBaseline.Request(body_id=''))
+        assert everyone.forgotten >= 1 and 'everyone' in everyone.message
+    finally:
+        assert all(r.successful for r in rec.set_params(people__baseline='off',
+                                                        people__baseline_min_s=10.0))
+        rec.node.destroy_client(client)
 
 
 def _reconfigure(rec: Recorder, **values: Any) -> None:

@@ -348,3 +348,106 @@ def test_neutral_below_reaches_the_pipeline_and_labels_unsure_people_neutral():
     pipeline.add(frames(['a'], 20 / 15), now=20 / 15)  # ... and not at 0.9: neutral
     (result,) = pipeline.step(now=20 / 15)
     assert result.style == 'normal' and result.label == 'neutral'
+
+
+class BiasedBackend(FakeBackend):
+    """Scores everyone alike: `bias` on one label's logit over a flat rest (a person whose
+    usual movement the model reads as that label)."""
+
+    def __init__(self, bias_label: int, bias: float) -> None:
+        super().__init__()
+        self.logit = np.zeros(len(self.labels), np.float32)
+        self.logit[bias_label] = bias
+
+    def infer(self, x, mask):
+        b = x.shape[0]
+        self.order = [0] * b
+        out = super().infer(x, mask)
+        out.logits = np.tile(self.logit, (b, 1))
+        e = np.exp(out.logits - out.logits.max(axis=1, keepdims=True))
+        out.probs = (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+        return out
+
+
+def baseline_pipeline(min_s=1.0, strength=1.0, keep_s=300.0, population=None, max_people=200):
+    from emotion_node.model.person_baseline import BaselineConfig
+
+    sad = EMOTION_STYLES.index('sad')
+    backend = BiasedBackend(sad, 3.0)
+    settings = PipelineSettings(15, 1.0, SmoothingConfig(enabled=False), baseline=True,
+                                baseline_config=BaselineConfig(strength, min_s, 120.0, 10.0),
+                                baseline_keep_s=keep_s)
+    flat = np.full(len(EMOTION_STYLES), -np.log(len(EMOTION_STYLES)))
+    return backend, EmotionPipeline(backend, CFG, 8, 4.0, settings,
+                                    flat if population is None else population, max_people)
+
+
+def test_a_person_is_read_against_their_own_baseline_once_it_is_old_enough():
+    """A walker the model always reads as sad: absolute until min_s of them is seen, then their
+    usual score is what 'normal for them' means and the relative reading is flat."""
+    _, pipeline = baseline_pipeline(min_s=1.0, strength=1.0)
+    seen = []
+    for i in range(120):  # 4 s at 30 Hz
+        t = i / 30
+        pipeline.add(frames(['a'], t), now=t)
+        for r in pipeline.step(now=t):
+            if r.status == OK:
+                seen.append((t, r.baseline_relative, r.style, float(r.scores.max())))
+    assert seen and not seen[0][1] and seen[0][2] == 'sad'  # absolute at first
+    relative = [s for s in seen if s[1]]
+    assert relative, 'the baseline was never used'
+    assert relative[0][0] - seen[0][0] >= 1.0 - 1e-6  # min_s after the first label
+    # The person's whole offset removed: every label alike (the flat population).
+    assert relative[-1][3] == pytest.approx(1 / len(EMOTION_STYLES), abs=1e-3)
+    assert pipeline.baselines.ready_count(1.0) == 1
+
+
+def test_baselines_off_leave_the_absolute_reading_and_keep_none():
+    backend, pipeline = baseline_pipeline()
+    pipeline.apply(PipelineSettings(15, 1.0, SmoothingConfig(enabled=False)))
+    for i in range(120):
+        pipeline.add(frames(['a'], i / 30), now=i / 30)
+        results = pipeline.step(now=i / 30)
+    assert results[0].style == 'sad' and not results[0].baseline_relative
+    assert len(pipeline.baselines) == 0
+
+
+def test_a_person_who_comes_back_keeps_their_baseline_until_keep_s_and_reset_forgets_it():
+    _, pipeline = baseline_pipeline(min_s=0.5, keep_s=5.0)
+    t = 0.0
+    for i in range(60):
+        t = i / 30
+        pipeline.add(frames(['a'], t), now=t)
+        pipeline.step(now=t)
+    assert pipeline.baselines.ready_count(0.5) == 1
+    pipeline.step(now=t + 3.0)  # lost (1 s timeout) and removed, baseline kept
+    pipeline.step(now=t + 3.1)
+    assert 'a' not in pipeline.people.tracks and len(pipeline.baselines) == 1
+    back = t + 3.2
+    for i in range(30):  # back within keep_s: read against the baseline from the first label
+        pipeline.add(frames(['a'], back + i / 30), now=back + i / 30)
+        results = pipeline.step(now=back + i / 30)
+    assert results[0].status == OK and results[0].baseline_relative
+    assert pipeline.reset_baselines('nobody') == 0
+    assert pipeline.reset_baselines('a') == 1 and len(pipeline.baselines) == 0
+    pipeline.step(now=back + 100.0)  # gone longer than keep_s: a stranger again
+    assert len(pipeline.baselines) == 0
+
+
+def test_baselines_are_bounded_and_forgotten_after_keep_s():
+    _, pipeline = baseline_pipeline(min_s=0.0, keep_s=2.0, max_people=3)
+    for k in range(6):  # six people one after another, each seen for 1 s
+        for i in range(30):
+            t = k * 1.0 + i / 30
+            pipeline.add(frames([f'p{k}'], t), now=t)
+            pipeline.step(now=t)
+        assert len(pipeline.baselines) <= 3
+    pipeline.step(now=100.0)
+    assert len(pipeline.baselines) == 0
+
+
+def test_baselines_need_the_models_population_mean():
+    backend = BiasedBackend(0, 1.0)
+    settings = PipelineSettings(15, 1.0, SmoothingConfig(enabled=False), baseline=True)
+    with pytest.raises(ValueError, match='record-population'):
+        EmotionPipeline(backend, CFG, 8, 4.0, settings)

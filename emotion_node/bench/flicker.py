@@ -50,7 +50,7 @@ def flicker_sets(model_dir: Path) -> Dict[str, List[tuple]]:
     }
 
 
-def _bag_frames(bag: Path) -> List[list]:
+def bag_frames(bag: Path) -> List[list]:
     """The BodyFrames of every non-empty message of a bag, in its order."""
     frames = (skeleton_array_to_frames(msg)[0] for _, _, msg in read_bag(bag))
     return [f for f in frames if f]
@@ -82,7 +82,7 @@ def _replay_set(model: LoadedModel, p: NodeParams, settings: Sequence[PipelineSe
         truth = {t.body_id: style for t, (_, style) in zip(tracks, group)}
         with tempfile.TemporaryDirectory(prefix='emotion_flicker_') as tmp:
             write_bag(Path(tmp) / 'bag', tracks)
-            messages = _bag_frames(Path(tmp) / 'bag')
+            messages = bag_frames(Path(tmp) / 'bag')
         for total, setting in zip(totals, settings):
             pipeline = EmotionPipeline(model.backend, model.preprocess, len(tracks),
                                        p.window_length_s, setting)

@@ -5,6 +5,7 @@ JSON.
     emotion-node bench node [--flicker | --flicker-only] [--stages | --stages-only] [...]
     emotion-node bench llm [...]
     emotion-node bench soak [--persons 30 --rate 30 --minutes 30] [--json FILE] [...]
+    emotion-node bench baseline [--model DIR ...] [--json FILE]
 
 The measurements live in `emotion_node.bench` (one module per job); here are their options.
 """
@@ -234,12 +235,54 @@ def _llm(args: argparse.Namespace) -> int:
 
 
 # target -> (its options, its run)
+def _baseline_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `emotion-node bench baseline`."""
+    parser.add_argument('--model', action='append', default=[], metavar='DIR',
+                        help='tokenizer directory (repeatable: each scores the Emotion-Gait '
+                             'walkers it held out, `train --hold-out`; default: the package '
+                             'model, whose walkers it trained on)')
+    parser.add_argument('--segment', type=float, default=8.0,
+                        help='seconds each walk is looped for (default 8)')
+    parser.add_argument('--param', action='append', default=[], metavar='NAME:=VALUE',
+                        help='a node parameter, as after -p (repeatable)')
+    parser.add_argument('--backend', default='auto', help='tokenizer backend (default: auto)')
+    parser.add_argument('--data', type=Path, nargs='+', default=None, metavar='DIR',
+                        help='data roots (default: the shared copies; Emotion-Gait needed)')
+    parser.add_argument('--json', metavar='FILE', help='write the report as JSON here')
+
+
+def _baseline(args: argparse.Namespace) -> int:
+    """A walker's four walks in a row, person baselines off and on."""
+    from emotion_node.bench import baseline
+    from emotion_node.ros.params import parse_assignment
+
+    if args.segment <= 0:
+        print('error: --segment must be positive', file=sys.stderr)
+        return 2
+    try:
+        params = dict(parse_assignment(text) for text in args.param)
+        report = baseline.measure(args.model or [''], args.data, args.backend, args.segment,
+                                  params)
+    except (ValueError, FileNotFoundError, RuntimeError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 1
+    if not report['rows'][0]['walkers']:
+        print('error: no Emotion-Gait walker with four acted walks among the models\' '
+              'held-out ones', file=sys.stderr)
+        return 1
+    baseline.print_rows(report)
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + '\n')
+    return 0
+
+
 TARGETS: Dict[str, tuple[Callable[[argparse.ArgumentParser], None],
                          Callable[[argparse.Namespace], int]]] = {
     'tokenizer': (_tokenizer_arguments, _tokenizer),
     'node': (_node_arguments, _node),
     'llm': (_llm_arguments, _llm),
     'soak': (_soak_arguments, _soak),
+    'baseline': (_baseline_arguments, _baseline),
 }
 
 

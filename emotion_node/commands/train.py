@@ -65,6 +65,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="read a study's held-out clips (train --loco) against each "
                              "person's baseline (others, neutral, stream) at several "
                              "strengths and print the table (no training)")
+    parser.add_argument("--person-baseline-features", action="store_true",
+                        help="what a head trained on a window together with the person's "
+                             "baseline reads (kinematic features, Emotion-Gait's named walkers, "
+                             "walker folds; no model): print the table")
     parser.add_argument("--record-population", type=Path, default=None, metavar="MODEL_DIR",
                         help="record a trained model's population mean over --data in its "
                              "config.json, for the node's person baselines (no training; "
@@ -72,6 +76,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--loco-results", type=Path, default=None, metavar="JSON",
                         help="results.json of a study: its calibration temperature and scores "
                              "are stored with the trained model")
+    parser.add_argument("--hold-out", default="", metavar="FOLD[,FOLD]",
+                        help="train the model without every clip of these study folds (e.g. "
+                             "emotion-gait:walkers-1: those walkers become strangers to it, "
+                             "for `bench baseline`); recorded as training.held_out")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pretrain-steps", type=int, default=None)
     parser.add_argument("--finetune-steps", type=int, default=None)
@@ -150,6 +158,22 @@ def _held_out(args: argparse.Namespace) -> list:
     return [h for h in args.folds.split(",") if h]
 
 
+def _held_out_clips(args: argparse.Namespace) -> list:
+    """The clip files of the study folds `--hold-out` names; ValueError for a fold that holds
+    no clip (a typo must not train on everyone)."""
+    from emotion_node.evaluation.loco import fold_keys
+    from emotion_node.skeleton.dataset import index_clips
+
+    clips = index_clips(args.data, args.joint_map)
+    folds = fold_keys(clips)
+    wanted = [f for f in args.hold_out.split(",") if f]
+    empty = [f for f in wanted if f not in folds]
+    if empty:
+        raise ValueError(f"--hold-out {','.join(empty)}: no clip is in such a fold (folds: "
+                         f"{', '.join(sorted(set(folds)))})")
+    return [c.path for c, f in zip(clips, folds) if f in wanted]
+
+
 def _run_loco(args: argparse.Namespace, cfg) -> int:
     """The leave-one-content-out study."""
     from emotion_node.evaluation.loco import run_loco
@@ -211,6 +235,11 @@ def main(args: argparse.Namespace) -> int:
 
             print("\n".join(study_table(args.person_baseline, args.data)))
             return 0
+        if args.person_baseline_features:
+            from emotion_node.evaluation.person_baseline_study import kinematic_table
+
+            print("\n".join(kinematic_table(args.data)))
+            return 0
         if args.record_population is not None:
             from emotion_node.evaluation.evaluate import model_population
 
@@ -230,11 +259,16 @@ def main(args: argparse.Namespace) -> int:
             found = _loco_summary(args.loco_results)
             extra["loco"], temperature = found["loco"], found["temperature"]
         out = args.out if args.out is not None else default_model_dir()
+        exclude = _held_out_clips(args) if args.hold_out else []
+        if exclude:
+            extra["held_out"] = [f for f in args.hold_out.split(",") if f]
         path = train_default(args.data, cfg, out, temperature=temperature, extra=extra,
-                             progress=not args.quiet, joint_map=args.joint_map)
+                             progress=not args.quiet, joint_map=args.joint_map,
+                             exclude=exclude)
         from emotion_node.evaluation.evaluate import model_population
 
-        model_population(path, args.data, joint_map=args.joint_map)  # for person baselines
+        model_population(path, args.data, joint_map=args.joint_map,  # for person baselines
+                         exclude=exclude)
     except (FileNotFoundError, ValueError, KeyError, TypeError, json.JSONDecodeError) as err:
         print(f"emotion-node train: {err}", file=sys.stderr)
         return 2

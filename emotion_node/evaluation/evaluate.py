@@ -265,12 +265,16 @@ def evaluate_folder(data_dir: DataRoots, model_dir: Optional[Path] = None,
 
 
 def model_population(model_dir: Optional[Path], data_dir: DataRoots, stride_s: float = 0.5,
-                     joint_map: Optional[Path] = None, record: bool = True) -> np.ndarray:
+                     joint_map: Optional[Path] = None, record: bool = True,
+                     exclude: Sequence[Path] = ()) -> np.ndarray:
     """The population mean log-probabilities (C,) of a model over the emotion clips of its
-    data, each dataset alike (`person_baseline.population_mean`); `record`: also into the
-    model's config.json (`training.population_log_probs`), where the node reads it."""
+    data (less `exclude`: clips it must not know), each dataset alike
+    (`person_baseline.population_mean`); `record`: also into the model's config.json
+    (`training.population_log_probs`), where the node reads it."""
     model, config = load_tokenizer(model_dir)
-    clips = [c for c in scan_clips(data_dir, joint_map).clips if c.emotion in config.labels]
+    left_out = set(exclude)
+    clips = [c for c in scan_clips(data_dir, joint_map).clips
+             if c.emotion in config.labels and c.path not in left_out]
     if not clips:
         raise ValueError(f"no clip in {data_dir} has an emotion among the model labels")
     log_probs = pb.as_log_probs(clip_logits(model, load_records(clips), config.preprocess,

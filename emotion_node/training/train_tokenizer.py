@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Collection, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -481,10 +481,15 @@ def fold_temperature(model: SkeletonTokenizer, temperature: float) -> SkeletonTo
 
 def train_default(data_root: DataRoots, cfg: TrainConfig, out_dir: Path,
                   temperature: float = 1.0, extra: Optional[dict] = None,
-                  progress: bool = True, joint_map: Optional[Path] = None) -> Path:
+                  progress: bool = True, joint_map: Optional[Path] = None,
+                  exclude: Collection[Path] = ()) -> Path:
     """Train on every action all emotion styles share (pre-training: every clip); save it.
-    `joint_map`: a joint-name map for the motion files of a lab's folder."""
-    clips = index_clips(data_root, joint_map)
+    `joint_map`: a joint-name map for the motion files of a lab's folder; `exclude`: clip
+    files left out altogether (a study fold's people, to score them as strangers)."""
+    left_out = set(exclude)
+    clips = [c for c in index_clips(data_root, joint_map) if c.path not in left_out]
+    if not clips:
+        raise ValueError("no clip left to train on")
     labels = cfg.tokenizer.labels
     emotion = emotion_clips(clips, labels)
     shared = sorted({clips[i].content for i in emotion})

@@ -54,3 +54,14 @@ def test_study_table_reads_a_walker_disjoint_study(egait_root, tmp_path):
     assert len(body) == 6 and body[0].startswith('| others | 0 | 16 |')
     before, after = (float(x) for x in body[1].split('|')[4].replace('%', '').split('->'))
     assert after > before  # the sad bias removed, the truth shows
+
+
+def test_kinematic_table_scores_a_head_with_and_without_the_baseline(egait_root):
+    from emotion_node.evaluation.person_baseline_study import kinematic_table
+
+    rows = kinematic_table([egait_root])
+    body = [r.split('|')[1:-1] for r in rows[2:]]
+    assert [(b[0].strip(), b[1].strip(), b[2].strip()) for b in body] == [
+        ('others', kind, '16') for kind in ('absolute', 'relative', 'both')] + [
+        ('neutral', kind, '12') for kind in ('absolute', 'relative', 'both')]
+    assert all(0.0 <= float(x) <= 100.0 for b in body for x in b[3:])

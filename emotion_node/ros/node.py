@@ -204,7 +204,7 @@ class EmotionNode(LifecycleNode):
                 return SetParametersResult(successful=False, reason=(
                     f'{change.name} is read at configure: deactivate and clean up the node, '
                     f'set it, then configure again'))
-            ours[change.name] = change.value
+            ours[change.name] = params.normalize(change.name, change.value)
         if not ours or self._params is None:
             return SetParametersResult(successful=True)
         assert self._pipeline is not None, 'configured: the pipeline exists'

@@ -81,7 +81,7 @@ class NodeParams:
                               'mean of their scores): "auto" once people.baseline_min_s of them '
                               'has been seen (PersonEmotion.baseline_relative), "off": the '
                               'absolute model; off by default: on new walkers it moved the '
-                              'perceived label by under 2 points (EVALUATION.md)',
+                              'perceived label by -1 to +3 points (EVALUATION.md)',
                               choices=('off', 'auto'), runtime=True)
     people_baseline_strength: float = _p(0.5, 'share of the person\'s offset from the '
                                          'population the relative reading removes', low=0.0,
@@ -210,7 +210,8 @@ def descriptor(name: str, info: Dict[str, Any]) -> Any:
     kinds = {bool: ParameterType.PARAMETER_BOOL, int: ParameterType.PARAMETER_INTEGER,
              float: ParameterType.PARAMETER_DOUBLE, str: ParameterType.PARAMETER_STRING}
     desc = ParameterDescriptor(name=name, type=kinds[info['type']],
-                               description=info['description'])
+                               description=info['description'],
+                               dynamic_typing=_takes_yaml_off(info))  # `off` may come as false
     if info['choices']:
         desc.additional_constraints = 'one of: ' + ', '.join(info['choices'])
     if not info['runtime']:
@@ -252,11 +253,26 @@ def parse_assignment(text: str) -> Tuple[str, Any]:
     return name, value
 
 
+def _takes_yaml_off(info: Dict[str, Any]) -> bool:
+    """A string parameter one of whose choices is `off`, which YAML 1.1 (and so `-p NAME:=off`
+    on a ROS command line) reads as the boolean false."""
+    return info['type'] is str and 'off' in info['choices']
+
+
+def normalize(ros: str, value: Any) -> Any:
+    """A value as the parameter means it: false for a parameter with an `off` choice is
+    `off` (what `-p people.baseline:=off` delivers); anything else unchanged."""
+    info = describe().get(ros)
+    if info is not None and value is False and _takes_yaml_off(info):
+        return 'off'
+    return value
+
+
 def read_all(get_value: Callable[[str], Any]) -> NodeParams:
     """Build NodeParams from `get_value(ros_name)`; ValueError names a bad parameter."""
     values: Dict[str, Any] = {}
     for f in fields(NodeParams):
-        value = get_value(ros_name(f.name))
+        value = normalize(ros_name(f.name), get_value(ros_name(f.name)))
         if isinstance(f.default, float) and isinstance(value, int) and \
                 not isinstance(value, bool):
             value = float(value)

@@ -131,3 +131,15 @@ def test_launch_arguments_and_overrides():
             'RegisterEventHandler'} <= imported
     calls = {getattr(n.func, 'id', '') for n in ast.walk(tree) if isinstance(n, ast.Call)}
     assert not calls & {'eval', 'exec'}, 'no eval in launch files'
+
+
+def test_off_given_on_a_command_line_arrives_as_false_and_means_off():
+    # `-p people.baseline:=off` is YAML: the node receives the boolean false.
+    assert params.normalize('people.baseline', False) == 'off'
+    assert params.normalize('people.baseline', 'auto') == 'auto'
+    assert params.normalize('output.markers', False) is False  # a real boolean stays one
+    values = {name: info['default'] for name, info in params.describe().items()}
+    values['people.baseline'] = False
+    assert params.read_all(values.__getitem__).people_baseline == 'off'
+    info = params.describe()['people.baseline']
+    assert params.descriptor('people.baseline', info).dynamic_typing

@@ -203,3 +203,21 @@ def test_tracker_damage_off_leaves_training_windows_unchanged(records):
     damaged = [training_sample(records[0], config, AugmentConfig(tracker_p=1.0),
                                np.random.default_rng(seed))[1].mean() for seed in range(20)]
     assert min(damaged) < 0.95  # some windows lose joints, as a tracker's would
+
+
+def test_the_action_critic_leaves_out_datasets_of_one_action():
+    """Emotion-Gait's gaits are all one action: the critic would tell them apart from every
+    Bandai action by their joint set alone, so by default they stay out of it."""
+    from types import SimpleNamespace
+
+    from emotion_node.training.train_tokenizer import TrainConfig, critic_contents
+
+    def record(dataset, content):
+        return SimpleNamespace(info=SimpleNamespace(dataset=dataset, content=content))
+    records = [record("dataset-1", "walk"), record("dataset-1", "bow"),
+               record("dataset-2", "walk"), record("emotion-gait", "gait")]
+    ids = range(len(records))
+    assert not TrainConfig().adversary_single_action
+    assert critic_contents(records, ids, False) == ["bow", "walk"]
+    assert critic_contents(records, ids, True) == ["bow", "gait", "walk"]
+    assert critic_contents(records, [3], False) == []  # the gaits alone: no critic at all

@@ -10,7 +10,7 @@ that tries to name the action, which pushes the tokens towards action-independen
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Collection, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -68,6 +68,12 @@ class TrainConfig:
     # (7-way 21.6 % against 52.0 % with every label trained, EVALUATION.md).
     partial_labels: bool = False
     weight_average: float = 0.995       # > 0: the saved model is this EMA of fine-tuning's weights
+    # > 0: after fine-tuning, this many more steps on the clips of `final_datasets` only, at
+    # `final_lr` (the joint model fine-tuned last on many people's movement). Off by default:
+    # EVALUATION.md, recipes tried on Emotion-Gait.
+    final_steps: int = 0
+    final_datasets: List[str] = field(default_factory=lambda: ["emotion-gait"])
+    final_lr: float = 5e-4
     align_temperature: float = 0.07     # initial CLIP temperature (learned afterwards)
     cue_threshold: float = 1.0          # |z| vs neutral above which a cue is put into words
     cue_stride_s: float = 0.5
@@ -451,6 +457,13 @@ def train_tokenizer(records: Sequence[ClipRecord], finetune_ids: Sequence[int],
     sampler = BalancedSampler(pool, list(targets), classes, cfg.augment, cfg.seed + 1, groups,
                               weights)
     history["classify"] = finetune(model, sampler, records, targets, cfg, head, table, progress)
+    last = [i for i in targets if records[i].info.dataset in cfg.final_datasets]
+    if cfg.final_steps > 0 and last:
+        final = BalancedSampler(pool, last, [stratum(records[i].info) for i in last],
+                                cfg.augment, cfg.seed + 2)
+        history["final"] = finetune(model, final, records, {i: targets[i] for i in last},
+                                    replace(cfg, finetune_steps=cfg.final_steps,
+                                            finetune_lr=cfg.final_lr), head, table, progress)
     return model.eval(), history
 
 

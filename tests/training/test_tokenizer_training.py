@@ -221,3 +221,24 @@ def test_the_action_critic_leaves_out_datasets_of_one_action():
     assert critic_contents(records, ids, False) == ["bow", "walk"]
     assert critic_contents(records, ids, True) == ["bow", "gait", "walk"]
     assert critic_contents(records, [3], False) == []  # the gaits alone: no critic at all
+
+
+def test_a_final_stage_trains_on_the_named_datasets_only(two_dataset_roots):
+    """`final_steps` more steps on one dataset's clips after the joint fine-tuning; none when
+    no training clip is of a named dataset."""
+    from emotion_node.skeleton.dataset import emotion_clips
+
+    clips = index_clips(two_dataset_roots)
+    recs = load_records(clips)
+    labels = ("normal", "happy", "sad", "angry", "proud", "not-confident", "tired")
+    tok = TokenizerConfig(stem_channels=16, channels=24, token_dim=32, labels=labels)
+    chosen = emotion_clips(clips, labels)
+    cfg = TrainConfig(tokenizer=tok, batch_size=16, pool_per_clip=4, threads=1, align=False,
+                      finetune_steps=2, final_steps=3, final_datasets=["dataset-2"])
+    _, history = train_tokenizer(recs, chosen, range(len(recs)), cfg, progress=False)
+    assert len(history["classify"]) == 2 and len(history["final"]) == 3
+    assert all(np.isfinite(history["final"]))
+    cfg = TrainConfig(tokenizer=tok, batch_size=16, pool_per_clip=4, threads=1, align=False,
+                      finetune_steps=2, final_steps=3)  # Emotion-Gait: not in these roots
+    _, history = train_tokenizer(recs, chosen, range(len(recs)), cfg, progress=False)
+    assert "final" not in history

@@ -26,6 +26,7 @@ import math
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -295,7 +296,8 @@ def tracker_faults() -> type[TrackerFaults]:
 
 
 def _listen(argv: Sequence[str]) -> int:
-    """Subscriber mode: print one JSON line per message received."""
+    """Subscriber mode: print one JSON line per message received; exit 0 once `--count` came,
+    else LISTENER_TIMEOUT_RC."""
     import rclpy
     from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
     from rclpy.serialization import deserialize_message
@@ -335,10 +337,18 @@ def _listen(argv: Sequence[str]) -> int:
             rclpy.spin_once(node, timeout_sec=0.05)
     except KeyboardInterrupt:
         pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0 if len(received) >= args.count else LISTENER_TIMEOUT_RC
+    rc = 0 if len(received) >= args.count else LISTENER_TIMEOUT_RC
+    sys.stdout.flush()
+    # The teardown lets the last acknowledgements out (a publisher may wait for them). A
+    # listener once outlived its own 20 s deadline and the caller's 40 s in a CI run, so past
+    # the loop only the teardown can have hung: a watchdog ends the process with the result
+    # if it takes longer than 10 s.
+    watchdog = threading.Timer(10.0, os._exit, args=(rc,))
+    watchdog.daemon = True
+    watchdog.start()
+    node.destroy_node()
+    rclpy.try_shutdown()
+    return rc
 
 
 if __name__ == '__main__':

@@ -24,12 +24,12 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from emotion_node.bench.flicker import bag_frames
+from emotion_node.bench.flicker import bag_frames, replay_ok
 from emotion_node.evaluation.loco import fold_keys
+from emotion_node.evaluation.person_baseline import person_of
 from emotion_node.model.model_files import read_config
 from emotion_node.ros.bag_io import Track, write_bag
 from emotion_node.ros.params import NodeParams
-from emotion_node.ros.people import OK
 from emotion_node.ros.pipeline import EmotionPipeline, PipelineSettings, load_model
 from emotion_node.skeleton.dataset import EMOTION_GAIT, index_clips
 from emotion_node.skeleton.sources import read_clip
@@ -43,13 +43,14 @@ def walkers(data_root: Any = None, folds: Sequence[str] = ()) -> Dict[str, List[
     emotion; only those in `folds` when some are named."""
     clips = [c for c in index_clips(data_root) if c.dataset == EMOTION_GAIT.key]
     fold_of = dict(zip((c.path for c in clips), fold_keys(clips)))
-    out: Dict[str, List[Any]] = {}
-    for key in sorted({str(c.person_key) for c in clips if c.person}):
-        walks = {c.acted: c for c in clips if str(c.person_key) == key and c.person}
-        if all(a in walks for a in ORDER) and (
-                not folds or fold_of[walks[ORDER[0]].path] in folds):
-            out[key] = [walks[a] for a in ORDER]
-    return out
+    by_person: Dict[str, Dict[Optional[str], Any]] = {}
+    for c in clips:
+        key = person_of(c)
+        if key is not None:
+            by_person.setdefault(key, {})[c.acted] = c
+    return {key: [walks[a] for a in ORDER] for key, walks in sorted(by_person.items())
+            if all(a in walks for a in ORDER)
+            and (not folds or fold_of[walks[ORDER[0]].path] in folds)}
 
 
 def stream_track(walks: Sequence[Any], segment_s: float = SEGMENT_S) -> Track:
@@ -69,14 +70,8 @@ def stream_track(walks: Sequence[Any], segment_s: float = SEGMENT_S) -> Track:
 
 
 def _published(pipeline: EmotionPipeline, messages: List[list]) -> List[Tuple[float, str, bool]]:
-    """(stamp, published style, baseline-relative) of every labelled tick of body 1."""
-    out = []
-    for frames in messages:
-        now = frames[0].stamp
-        pipeline.add(frames, now)
-        out += [(now, r.style, r.baseline_relative) for r in pipeline.step(now)
-                if r.status == OK]
-    return out
+    """(stamp, published style, baseline-relative) of every labelled tick (one body)."""
+    return [(now, r.style, r.baseline_relative) for now, r in replay_ok(pipeline, messages)]
 
 
 def score_stream(ticks: List[Tuple[float, str, bool]], start: float, walks: Sequence[Any],

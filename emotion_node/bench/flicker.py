@@ -10,7 +10,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from emotion_node.model.labels import EMOTION_STYLES
 from emotion_node.model.model_files import read_config
@@ -18,7 +18,7 @@ from emotion_node.ros.bag_io import load_tracks, read_bag, write_bag
 from emotion_node.ros.convert import skeleton_array_to_frames
 from emotion_node.ros.params import NodeParams
 from emotion_node.ros.people import OK
-from emotion_node.ros.pipeline import EmotionPipeline, PipelineSettings, load_model
+from emotion_node.ros.pipeline import EmotionPipeline, PersonResult, PipelineSettings, load_model
 from emotion_node.ros.smoothing import label_changes
 from emotion_node.runtime.loading import LoadedModel
 from emotion_node.skeleton.dataset import DATASET_1, index_clips, shared_contents
@@ -56,16 +56,23 @@ def bag_frames(bag: Path) -> List[list]:
     return [f for f in frames if f]
 
 
-def _replay_labels(pipeline: EmotionPipeline, messages: List[list]) -> Dict[str, List[tuple]]:
-    """Feed messages' frames through a pipeline by their stamps; (t, style) of every ok tick
-    per body."""
-    out: Dict[str, List[tuple]] = {}
+def replay_ok(pipeline: EmotionPipeline, messages: List[list]
+              ) -> Iterator[Tuple[float, PersonResult]]:
+    """Feed messages' frames through a pipeline by their stamps, one step each; (t, result)
+    of every ok result (read it before the next one: the pipeline updates results in place)."""
     for frames in messages:
         now = frames[0].stamp
         pipeline.add(frames, now)
         for result in pipeline.step(now):
             if result.status == OK:
-                out.setdefault(result.body_id, []).append((now, result.style))
+                yield now, result
+
+
+def _replay_labels(pipeline: EmotionPipeline, messages: List[list]) -> Dict[str, List[tuple]]:
+    """(t, style) of every ok tick per body (`replay_ok`)."""
+    out: Dict[str, List[tuple]] = {}
+    for now, result in replay_ok(pipeline, messages):
+        out.setdefault(result.body_id, []).append((now, result.style))
     return out
 
 

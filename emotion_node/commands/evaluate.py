@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 
@@ -78,11 +79,9 @@ def main(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(max(1, args.threads))
     try:
-        defaults = BaselineConfig()
-        baseline_config = BaselineConfig(
-            defaults.strength if args.baseline_strength is None else args.baseline_strength,
-            defaults.min_s if args.baseline_min_s is None else args.baseline_min_s,
-            defaults.tau_s, defaults.max_shift).check()
+        given = {"strength": args.baseline_strength, "min_s": args.baseline_min_s}
+        baseline_config = replace(BaselineConfig(), **{k: v for k, v in given.items()
+                                                       if v is not None}).check()
         result = evaluate_folder(args.data, args.model, stride_s=args.stride,
                                  joint_map=args.joint_map, baseline=args.baseline,
                                  baseline_config=baseline_config)

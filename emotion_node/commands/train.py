@@ -153,9 +153,14 @@ def _loco_summary(path: Path) -> dict:
     return {"loco": summary, "temperature": temperature}
 
 
+def _fold_list(text: str) -> list:
+    """A comma-separated list of folds (`--folds`, `--hold-out`); empty entries dropped."""
+    return [h for h in text.split(",") if h]
+
+
 def _held_out(args: argparse.Namespace) -> list:
     """The actions `--folds` names (empty: the study's default)."""
-    return [h for h in args.folds.split(",") if h]
+    return _fold_list(args.folds)
 
 
 def _held_out_clips(args: argparse.Namespace) -> list:
@@ -166,7 +171,7 @@ def _held_out_clips(args: argparse.Namespace) -> list:
 
     clips = index_clips(args.data, args.joint_map)
     folds = fold_keys(clips)
-    wanted = [f for f in args.hold_out.split(",") if f]
+    wanted = _fold_list(args.hold_out)
     empty = [f for f in wanted if f not in folds]
     if empty:
         raise ValueError(f"--hold-out {','.join(empty)}: no clip is in such a fold (folds: "
@@ -261,7 +266,7 @@ def main(args: argparse.Namespace) -> int:
         out = args.out if args.out is not None else default_model_dir()
         exclude = _held_out_clips(args) if args.hold_out else []
         if exclude:
-            extra["held_out"] = [f for f in args.hold_out.split(",") if f]
+            extra["held_out"] = _fold_list(args.hold_out)
         path = train_default(args.data, cfg, out, temperature=temperature, extra=extra,
                              progress=not args.quiet, joint_map=args.joint_map,
                              exclude=exclude)

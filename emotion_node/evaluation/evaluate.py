@@ -239,7 +239,7 @@ def evaluate_folder(data_dir: DataRoots, model_dir: Optional[Path] = None,
                 **_folder_scores(*restrict_to(*part, config.labels, allowed), allowed)[0]}
     relative: Dict[str, Any] = {}
     if baseline != "off":
-        relative = person_baseline_scores(kept, logits, y, config, model_dir, baseline,
+        relative = person_baseline_scores(kept, logits, y, config, baseline,
                                           baseline_config or BaselineConfig(), stride_s,
                                           result["clip_pred"])
     return {
@@ -291,16 +291,14 @@ def model_population(model_dir: Optional[Path], data_dir: DataRoots, stride_s: f
 
 
 def person_baseline_scores(kept: Sequence[Any], logits: List[np.ndarray], y: List[int],
-                           config: Any, model_dir: Optional[Path], mode: str,
-                           cfg: BaselineConfig, stride_s: float,
+                           config: Any, mode: str, cfg: BaselineConfig, stride_s: float,
                            absolute_pred: np.ndarray) -> Dict[str, Any]:
     """The person-relative reading of the clips with a baseline under `mode`, beside the
     absolute one on the same clips: scores, the paired test, and against the acted emotion
     where the source names one. `clip_pred`: every clip's relative label (absolute without a
     baseline)."""
     labels = list(config.labels)
-    population = population_from_config(model_files.read_config(
-        Path(model_dir) if model_dir is not None else model_files.default_model_dir()), labels)
+    population = population_from_config(config.training, labels)
     log_probs = pb.as_log_probs(logits)
     source = "the model's config.json"
     if population is None:  # a model from before baselines: the clips' own population

@@ -30,7 +30,7 @@ NEUTRAL = "normal"
 def person_of(info: Any) -> Optional[str]:
     """The clip's performer as a key, None when the source names no single person (a library
     of unknown walkers is not one person)."""
-    return f"{info.dataset}:{info.group}:{info.person}" if info.person else None
+    return info.person_key if info.person else None
 
 
 def baselines(infos: Sequence[Any], log_probs: Sequence[np.ndarray], mode: str,

@@ -9,9 +9,11 @@ from typing import Any, List, Optional, Sequence
 
 import numpy as np
 
+from emotion_node.evaluation.evaluate import clip_vote
 from emotion_node.evaluation.loco import parse_window_logits_key
 from emotion_node.evaluation.person_baseline import (
     MODES, NEUTRAL, baselines, fold_population, paired, person_of)
+from emotion_node.model.labels import EMOTION_STYLES
 from emotion_node.model.person_baseline import BaselineConfig, log_softmax, relative_log_probs
 from emotion_node.skeleton.dataset import index_clips
 
@@ -55,8 +57,8 @@ def study_table(study_dir: Path, data_root: Any = None,
             if not keep:
                 rows.append(f"| {mode} | {strength:g} | 0 | - | - | - | - |")
                 continue
-            a = _clip_pred([log_probs[i] for i in keep])
-            r = _clip_pred([rel[i] for i in keep])
+            a = np.array([clip_vote(log_probs[i]).argmax() for i in keep])
+            r = np.array([clip_vote(rel[i]).argmax() for i in keep])
             t = np.array([y[i] for i in keep])
             neutral = t == labels.index(NEUTRAL)
             acted = [k for k, i in enumerate(keep) if infos[i].acted in labels]
@@ -73,11 +75,6 @@ def study_table(study_dir: Path, data_root: Any = None,
     return rows
 
 
-def _clip_pred(log_probs: Sequence[np.ndarray]) -> np.ndarray:
-    """Each clip's label of highest mean window probability (the study's clip rule)."""
-    return np.array([np.exp(np.asarray(w, np.float64)).mean(axis=0).argmax() for w in log_probs])
-
-
 def kinematic_table(data_root: Any = None, l2: float = 0.1) -> List[str]:
     """Markdown rows: what a head trained to read a window together with the person's
     baseline can do, on Emotion-Gait's named walkers in the study's walker folds. Kinematic
@@ -90,7 +87,7 @@ def kinematic_table(data_root: Any = None, l2: float = 0.1) -> List[str]:
     from emotion_node.skeleton.preprocess import PreprocessConfig, preprocess_batch
     from emotion_node.training.data import load_records, raw_eval_windows
 
-    labels = ["normal", "happy", "sad", "angry", "proud", "not-confident", "tired"]
+    labels = list(EMOTION_STYLES)
     infos = [c for c in index_clips(data_root) if c.person and c.emotion in labels
              and c.acted in labels]
     if not infos:

@@ -50,10 +50,11 @@ def population_mean(per_group_log_probs: Sequence[np.ndarray]) -> np.ndarray:
     return np.mean(means, axis=0)
 
 
-def population_from_config(config: dict, labels: Sequence[str]) -> Optional[np.ndarray]:
-    """The population mean (C,) a model's config records, in `labels` order; None when it
-    records none (a model trained before baselines existed: no person-relative reading)."""
-    table = (config.get('training') or {}).get(CONFIG_KEY)
+def population_from_config(training: dict, labels: Sequence[str]) -> Optional[np.ndarray]:
+    """The population mean (C,) a model's training metadata (`training` of its config.json)
+    records, in `labels` order; None when it records none (a model trained before baselines
+    existed: no person-relative reading)."""
+    table = (training or {}).get(CONFIG_KEY)
     if not table:
         return None
     missing = [label for label in labels if label not in table]

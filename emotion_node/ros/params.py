@@ -211,7 +211,8 @@ def descriptor(name: str, info: Dict[str, Any]) -> Any:
              float: ParameterType.PARAMETER_DOUBLE, str: ParameterType.PARAMETER_STRING}
     desc = ParameterDescriptor(name=name, type=kinds[info['type']],
                                description=info['description'],
-                               dynamic_typing=_takes_yaml_off(info))  # `off` may come as false
+                               # `off` may come as false
+                               dynamic_typing=_takes_yaml_off(info['default'], info['choices']))
     if info['choices']:
         desc.additional_constraints = 'one of: ' + ', '.join(info['choices'])
     if not info['runtime']:
@@ -253,19 +254,18 @@ def parse_assignment(text: str) -> Tuple[str, Any]:
     return name, value
 
 
-def _takes_yaml_off(info: Dict[str, Any]) -> bool:
+def _takes_yaml_off(default: Any, choices: Tuple[str, ...]) -> bool:
     """A string parameter one of whose choices is `off`, which YAML 1.1 (and so `-p NAME:=off`
     on a ROS command line) reads as the boolean false."""
-    return info['type'] is str and 'off' in info['choices']
+    return isinstance(default, str) and 'off' in choices
 
 
 def normalize(ros: str, value: Any) -> Any:
     """A value as the parameter means it: false for a parameter with an `off` choice is
     `off` (what `-p people.baseline:=off` delivers); anything else unchanged."""
-    info = describe().get(ros)
-    if info is not None and value is False and _takes_yaml_off(info):
-        return 'off'
-    return value
+    f = _FIELDS[field_name(ros)]
+    return 'off' if value is False and _takes_yaml_off(f.default, f.metadata['choices']) \
+        else value
 
 
 def read_all(get_value: Callable[[str], Any]) -> NodeParams:

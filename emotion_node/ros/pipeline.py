@@ -271,12 +271,16 @@ class EmotionPipeline:
         masks = np.stack([w.mask for _, w in batch])  # (B, T, 21)
         x, m = preprocess_batch(positions, masks, self.preprocess)
         out = self.backend.infer(x, m)
+        # The baseline's space, for the whole batch at once (None with baselines off).
+        log_probs = log_softmax(out.logits) if self.settings.baseline else None
         for i, (track, window) in enumerate(batch):
             smoother = self._smoothers.get(track.body_id)
             if smoother is None:
                 smoother = self._smoothers[track.body_id] = LabelSmoother(
                     len(self.styles), self._neutral)
-            probs, relative = self._read(track.body_id, out, i, float(window.stamps[-1]), now)
+            probs, relative = self._read(track.body_id, out.probs[i],
+                                         None if log_probs is None else log_probs[i],
+                                         float(window.stamps[-1]), now)
             index, confidence = smoother.update(probs, window.stamps[-1],
                                                 self.settings.smoothing)
             assert smoother.scores is not None, 'set by the update'
@@ -293,15 +297,14 @@ class EmotionPipeline:
                 out.temporal_tokens[i], out.spatial_tokens[i], out.semantic_tokens[i],
                 window.positions, m[i], float(window.stamps[-1]))
 
-    def _read(self, body_id: str, out: Any, i: int, stamp: float,
-              now: float) -> Tuple[np.ndarray, bool]:
-        """Row i's probabilities as the node reads them: against the person's baseline once
-        it is old enough (and whether it was), then the window folded into the baseline."""
-        probs = out.probs[i]
-        if not self.settings.baseline or self.population is None:
+    def _read(self, body_id: str, probs: np.ndarray, log_probs: Optional[np.ndarray],
+              stamp: float, now: float) -> Tuple[np.ndarray, bool]:
+        """A window's probabilities as the node reads them: against the person's baseline once
+        it is old enough (and whether it was), then the window folded into the baseline;
+        unchanged without `log_probs` (baselines off)."""
+        if log_probs is None or self.population is None:
             return probs, False
         cfg = self.settings.baseline_config
-        log_probs = log_softmax(out.logits[i])
         held = self.baselines.get(body_id)
         relative = held is not None and held.ready(cfg.min_s)
         if relative:

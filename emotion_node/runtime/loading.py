@@ -72,7 +72,7 @@ def load_model(directory: Optional[Path] = None, backend: str = 'auto', device: 
                                      else directory / model_files.ONNX_FILE)
     name = str(config.get('training', {}).get('name', '') or directory.name)
     try:
-        population = population_from_config(config, chosen.labels)
+        population = population_from_config(config.get('training', {}), chosen.labels)
     except (TypeError, ValueError) as err:
         chosen.close()
         raise model_files.ModelFileError(

@@ -1,7 +1,6 @@
 """Which baseline each clip is read against, and the study table of a walker-disjoint study."""
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -10,12 +9,12 @@ from emotion_node.evaluation import person_baseline as pb
 from emotion_node.evaluation.person_baseline_study import study_table
 from emotion_node.evaluation.loco import WINDOW_LOGITS_FILE, window_logits_key
 from emotion_node.model.person_baseline import BaselineConfig
-from emotion_node.skeleton.dataset import index_clips
+from emotion_node.skeleton.dataset import ClipInfo, index_clips
 
 
 def clip(person, take, emotion, acted=None):
-    return SimpleNamespace(dataset='emotion-gait', group='g', person=person, take=take,
-                           path=Path(f'{person}_{take}.npy'), emotion=emotion, acted=acted)
+    return ClipInfo(Path(f'{person}_{take}.npy'), 'gait', emotion, take, 'emotion-gait',
+                    emotion, person, 'g', acted=acted)
 
 
 def test_baselines_per_mode():

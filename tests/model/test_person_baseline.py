@@ -57,12 +57,11 @@ def test_person_baselines_evict_the_least_recently_seen_and_forget_after_keep_s(
 
 def test_population_round_trips_through_the_config_and_names_missing_labels():
     pop = population_mean([np.log(np.full((4, 3), 1 / 3)), np.zeros((2, 3))])
-    config = {'training': {'population_log_probs': population_to_config(pop, LABELS)}}
-    assert np.allclose(population_from_config(config, LABELS), pop, atol=1e-6)
-    assert population_from_config({'training': {}}, LABELS) is None
+    training = {'population_log_probs': population_to_config(pop, LABELS)}
+    assert np.allclose(population_from_config(training, LABELS), pop, atol=1e-6)
+    assert population_from_config({}, LABELS) is None
     with pytest.raises(ValueError, match='sad'):
-        population_from_config({'training': {'population_log_probs': {'normal': 0.0,
-                                                                      'happy': 0.0}}}, LABELS)
+        population_from_config({'population_log_probs': {'normal': 0.0, 'happy': 0.0}}, LABELS)
 
 
 @pytest.mark.parametrize('field,value', [('strength', 1.5), ('strength', -0.1),

@@ -4,7 +4,8 @@ Each run is the node's whole request on one real window (`answers.answer_batch`:
 own reading, then the explanation of the tokenizer's label from the window's tokens and cue hint,
 sampled as configured with its greedy fallback generated beside it, a rejected sample replaced by
 the greedy answer and a rejected greedy one by the composer's; `sources` counts which), one
-window, KV cache, the adapter merged into the LLM as the node loads it. On
+window, KV cache, the adapter merged into the LLM as the node loads it; `--decoding both`
+times decoding under the window's grammar and free decoding side by side on the same windows. On
 CUDA a second row uses a static cache in bfloat16. Rows: {"device", "tokens_per_s",
 "s_per_explanation", ...}.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -66,10 +67,12 @@ def measure(explainer: Any, inputs: list, device: str, **generate_kwargs: Any) -
 
 
 def rows(model_dir: Path, explainer_dir: Optional[Path] = None, llm: Optional[str] = None,
-         device: str = "auto", runs: int = 10) -> list[dict]:
+         device: str = "auto", runs: int = 10,
+         decodings: Sequence[str] = ("grammar",)) -> list[dict]:
     """Every benchmark row this machine can run (`device` auto: the CPU, and CUDA when
-    present), `runs` explanations each; `explainer_dir` defaults to `<model_dir>/explainer`,
-    `llm` to the one the explainer was trained on."""
+    present), `runs` explanations each, a row per decoding (`ExplainerConfig.decoding`: under
+    the window's grammar, or free as before it) on the CPU; `explainer_dir` defaults to
+    `<model_dir>/explainer`, `llm` to the one the explainer was trained on."""
     import torch
 
     from emotion_node.model.explainer import Explainer
@@ -85,15 +88,18 @@ def rows(model_dir: Path, explainer_dir: Optional[Path] = None, llm: Optional[st
     out = []
     for device in devices:
         explainer = Explainer.load(explainer_dir, llm=llm, device=device)
-        row = measure(explainer, inputs, device)
-        row.update(dtype="float32", cache="dynamic",
-                   threads=torch.get_num_threads() if device == "cpu" else None)
-        out.append(row)
+        for decoding in decodings:
+            explainer.config.decoding = decoding
+            row = measure(explainer, inputs, device)
+            row.update(dtype="float32", cache="dynamic", decoding=decoding,
+                       threads=torch.get_num_threads() if device == "cpu" else None)
+            out.append(row)
         if device == "cuda":
             del explainer
             fast = Explainer.load(explainer_dir, llm=llm, device=device, dtype="bfloat16")
+            fast.config.decoding = decodings[0]
             row = measure(fast, inputs, device, cache_implementation="static")
-            row.update(dtype="bfloat16", cache="static", threads=None)
+            row.update(dtype="bfloat16", cache="static", decoding=decodings[0], threads=None)
             out.append(row)
     return out
 
@@ -101,7 +107,8 @@ def rows(model_dir: Path, explainer_dir: Optional[Path] = None, llm: Optional[st
 def print_rows(rows: list[dict]) -> None:
     """One readable line per row."""
     for row in rows:
-        print(f"{row['device']:>5} {row['dtype']:>9} {row['cache']:>8}: "
+        print(f"{row['device']:>5} {row['dtype']:>9} {row['cache']:>8} "
+              f"{row.get('decoding', 'free'):>7}: "
               f"{row['s_per_explanation']:.3f} s/explanation, {row['tokens_per_s']:.1f} tokens/s "
               f"({row['mean_new_tokens']} tokens, {row['runs']} runs; answers "
               f"{', '.join(f'{k} {v}' for k, v in row['sources'].items())})")

@@ -6,6 +6,7 @@ JSON.
     emotion-node bench llm [...]
     emotion-node bench soak [--persons 30 --rate 30 --minutes 30] [--json FILE] [...]
     emotion-node bench baseline [--model DIR ...] [--json FILE]
+    emotion-node bench grammar [--windows 20] [--json FILE]
 
 The measurements live in `emotion_node.bench` (one module per job); here are their options.
 """
@@ -208,6 +209,9 @@ def _llm_arguments(parser: argparse.ArgumentParser) -> None:
                         help="auto: the CPU, and CUDA too when present")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--runs", type=int, default=10, help="explanations per row")
+    parser.add_argument("--decoding", choices=("grammar", "free", "both"), default="grammar",
+                        help="decode under the window's grammar (the default), freely (as "
+                             "before it), or a row each, side by side")
 
 
 def _llm(args: argparse.Namespace) -> int:
@@ -224,7 +228,8 @@ def _llm(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     try:
         rows = llm.rows(args.model or default_model_dir(), args.explainer, args.llm,
-                        args.device, args.runs)
+                        args.device, args.runs,
+                        ("grammar", "free") if args.decoding == "both" else (args.decoding,))
     except (OSError, ValueError, RuntimeError) as err:
         print(f"bench llm: {err}", file=sys.stderr)
         return 1
@@ -276,6 +281,35 @@ def _baseline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _grammar_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `emotion-node bench grammar`."""
+    from emotion_node.bench.grammar import LIBRARIES
+
+    parser.add_argument('--windows', type=int, default=20,
+                        help='real windows, one grammar each (default 20)')
+    parser.add_argument('--libraries', nargs='+', choices=LIBRARIES, default=list(LIBRARIES),
+                        help='libraries to compare (default: all five)')
+    parser.add_argument('--json', metavar='FILE', help='write the rows as JSON here')
+
+
+def _grammar(args: argparse.Namespace) -> int:
+    """Structured-generation libraries on the explainer's per-window grammar."""
+    from emotion_node.bench import grammar
+
+    if args.windows < 1:
+        print('error: --windows must be >= 1', file=sys.stderr)
+        return 2
+    try:
+        rows = grammar.measure(args.windows, tuple(args.libraries))
+    except (OSError, ValueError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 1
+    grammar.print_rows(rows)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2) + '\n')
+    return 0
+
+
 TARGETS: Dict[str, tuple[Callable[[argparse.ArgumentParser], None],
                          Callable[[argparse.Namespace], int]]] = {
     'tokenizer': (_tokenizer_arguments, _tokenizer),
@@ -283,6 +317,7 @@ TARGETS: Dict[str, tuple[Callable[[argparse.ArgumentParser], None],
     'llm': (_llm_arguments, _llm),
     'soak': (_soak_arguments, _soak),
     'baseline': (_baseline_arguments, _baseline),
+    'grammar': (_grammar_arguments, _grammar),
 }
 
 

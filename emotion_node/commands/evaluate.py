@@ -55,7 +55,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "the tokenizer head, and its explanations of the head's labels: "
                              "faithfulness, silent clashes with the label's movement signature "
                              "(label_cue_clashes), the share word for word the plain template "
-                             "(same_as_template) and distinct bigrams (distinct_2)")
+                             "(same_as_template), distinct bigrams (distinct_2), the share of "
+                             "published answers the LLM wrote (llm_written_share) and the "
+                             "faithfulness of its own answers before any fallback "
+                             "(llm_own_faithfulness)")
     parser.add_argument("--explainer", type=Path, default=None, metavar="DIR",
                         help="explainer folder for --llm (default: MODEL/explainer)")
     parser.add_argument("--llm-max-windows", type=int, default=0, metavar="N",
@@ -116,7 +119,9 @@ def main(args: argparse.Namespace) -> int:
               f"{result['llm_window_accuracy']:.3f}, agreement with the tokenizer head "
               f"{result['agreement']:.3f}, faithfulness {_share(result['faithfulness'])}, "
               f"silent clashes {result['label_cue_clashes']}, same as the template "
-              f"{result['same_as_template']:.3f}, distinct bigrams {result['distinct_2']:.3f}")
+              f"{result['same_as_template']:.3f}, distinct bigrams {result['distinct_2']:.3f}, "
+              f"written by the LLM {result['llm_written_share']:.3f}, the LLM's own "
+              f"faithfulness {_share(result['llm_own_faithfulness'])}")
     if args.json is not None:
         try:
             args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -162,5 +167,6 @@ def _score_llm(args: argparse.Namespace) -> dict:
                           max_windows=args.llm_max_windows, threads=max(1, args.threads),
                           stride_s=args.stride)
     headline = ("llm_clip_accuracy", "llm_window_accuracy", "agreement", "faithfulness",
-                "same_as_template", "label_cue_clashes", "distinct_2")
+                "same_as_template", "label_cue_clashes", "distinct_2", "llm_written_share",
+                "llm_own_faithfulness")
     return {**{key: report.pop(key) for key in headline}, "llm": report}

@@ -37,6 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--temperature", type=float, default=None,
                         help="sampling temperature of the explanations (default: the "
                              "explainer's own; 0: greedy)")
+    parser.add_argument("--decoding", choices=("grammar", "free"), default=None,
+                        help="how explanations are decoded (default: the explainer's own; "
+                             "grammar: only what the window's measurements support, free: "
+                             "unconstrained, as before the grammar)")
     parser.add_argument("--fold", type=Path, default=None, metavar="DIR",
                         help="train (or reuse) a tokenizer and an explainer without the "
                              "held-out actions in DIR, with the recipes of --model (default: "
@@ -67,6 +71,7 @@ def main(args: argparse.Namespace) -> int:
         report = evaluate_llm(explainer, model, args.data, args.contents,
                               max_windows=args.max_windows, threads=args.threads,
                               seed=args.seed, temperature=args.temperature,
+                              decoding=args.decoding,
                               modes=tuple(args.modes) if args.modes else MODES)
     except (FileNotFoundError, ValueError, KeyError, RuntimeError) as err:
         print(f"emotion-node evaluate-llm: {err}", file=sys.stderr)

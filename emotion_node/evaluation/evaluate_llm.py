@@ -33,7 +33,9 @@ from emotion_node.model.answers import SOURCES, answer_batch, reading_probs
 from emotion_node.model.explanations import (
     check_explanation, parse_explanation, summarise_checks, template_explanation)
 from emotion_node.model.labels import EMOTION_STYLES
-from emotion_node.model.wording import coherent_template
+from emotion_node.evaluation.label_evidence import recovery
+from emotion_node.model.wording import (
+    coherent_template, compose_answer, salient_claims, split_by_label)
 from emotion_node.skeleton.dataset import DataRoots
 
 MODES = ("explain_label", "recognise", "tokens_only")
@@ -107,18 +109,20 @@ def evaluate_llm(explainer_dir: Optional[Path] = None, tokenizer_dir: Optional[P
                  threads: int = 2, examples: int = 10, progress: bool = True,
                  whole_folder: bool = False, modes: Sequence[str] = MODES,
                  stride_s: float = 0.5, seed: int = 0,
-                 temperature: Optional[float] = None) -> dict[str, Any]:
+                 temperature: Optional[float] = None,
+                 decoding: Optional[str] = None) -> dict[str, Any]:
     """Evaluate on the emotion windows of `contents` (default: the explainer's held-out ones),
     in every dataset that has them.
 
     `whole_folder`: every emotion-labelled window of `data_root`, whatever its action (for
     `emotion-node evaluate --llm` on a user's folder); `contents` is then ignored. `stride_s`:
     seconds between window ends. `seed`: of the sampled answers (one per batch, seed + row);
-    `temperature` replaces the explainer's own (0: greedy).
+    `temperature` replaces the explainer's own (0: greedy); `decoding` its decoding ("grammar"
+    or "free", `ExplainerConfig.decoding`).
     """
     import torch
 
-    from emotion_node.model.explainer import Explainer
+    from emotion_node.model.explainer import DECODINGS, Explainer
     from emotion_node.model.model_files import (
         default_explainer_dir, default_model_dir, read_config)
     from emotion_node.model.tokenizer import TokenizerConfig
@@ -132,6 +136,10 @@ def evaluate_llm(explainer_dir: Optional[Path] = None, tokenizer_dir: Optional[P
         if not temperature >= 0:
             raise ValueError(f"temperature must be >= 0, got {temperature}")
         explainer.config.temperature = float(temperature)
+    if decoding is not None:
+        if decoding not in DECODINGS:
+            raise ValueError(f"decoding must be one of {DECODINGS}, got {decoding!r}")
+        explainer.config.decoding = decoding
     held = explainer.config.training.get("holdout", [])
     table = build_window_table(tokenizer_dir, data_root, stride_s, progress=progress,
                                shared_only=not whole_folder, emotions_only=whole_folder)
@@ -206,6 +214,17 @@ def _report(explainer: Any, table: Any, labels: Sequence[str], batch_size: int,
     node["same_as_template"] = float(np.mean([a.text == b for a, b in zip(published, plain)]))
     node["llm_alone"]["same_as_template"] = float(np.mean([a == b for a, b in
                                                            zip(alone, plain)]))
+    node["llm_written_share"] = sum(a.source != "composed" for a in published) / len(table)
+    node["llm_own_faithfulness"] = node["llm_alone"]["faithfulness"]
+    # What the composer alone would publish for the same windows (its words drawn per window).
+    composed = [compose_answer(h, *split_by_label(h, salient_claims(z)),
+                               np.random.default_rng([seed, k]), r)
+                for k, (h, z, r) in enumerate(zip(head, zs, readings))]
+    report["modes"]["composer"] = _score(composed, head, zs, truth, clips, readings)[0]
+    report["label_from_text"] = recovery(
+        {"published": [a.text for a in published], "llm_own": alone, "composer": composed,
+         "template": plain,
+         "coherent_template": [coherent_template(h, z) for h, z in zip(head, zs)]}, head)
     report.update(_recognition(table, labels, head,
                                np.array([a.reading_probs for a in published]),
                                explainer.config.labels))
@@ -214,6 +233,9 @@ def _report(explainer: Any, table: Any, labels: Sequence[str], batch_size: int,
         label_cue_clashes=node["label_cue_clashes"], distinct_2=node["distinct_2"],
         degenerate=sum(node["degenerate"].values()),
         composed_share=node["sources"]["composed"] / len(table),
+        llm_written_share=node["llm_written_share"],
+        llm_own_faithfulness=node["llm_own_faithfulness"],
+        decoding=explainer.config.decoding,
         examples=_examples(table, head, answers["explain_label"], zs, examples))
     return report
 

@@ -27,6 +27,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import torch
 
+from emotion_node.model.answer_grammar import AnswerConstraint, answer_language, longest, to_regex
 from emotion_node.model.explanations import CheckResult, check_explanation, parse_explanation
 from emotion_node.model.wording import (
     EMOTION_WORDS, compose_answer, salient_claims, split_by_label)
@@ -152,10 +153,18 @@ def answer_batch(explainer: Any, tokens: Sequence[Any], labels: Sequence[Optiona
     backed = [i for i, z in enumerate(zs) if z is not None] if temp > 0 else []
     rows = list(range(len(labels))) + backed
     kwargs = dict(generate_kwargs)
+    processors: list[Any] = []
+    languages = _languages(explainer, labels, zs, readings)
+    if any(language is not None for language in languages):
+        processors.append(AnswerConstraint(
+            [None if languages[i] is None else to_regex(languages[i]) for i in rows],
+            guidance_tokenizer(explainer), explainer.stop_ids))
+        kwargs.setdefault("max_new_tokens", _room(explainer, languages))
     if backed:
+        processors.append(GreedyRows(range(len(labels), len(rows))))
+    if processors:
         from transformers import LogitsProcessorList
-        kwargs["logits_processor"] = LogitsProcessorList(
-            [GreedyRows(range(len(labels), len(rows)))])
+        kwargs["logits_processor"] = LogitsProcessorList(processors)
     texts, counts = explainer.generate([np.asarray(t)[rows] for t in tokens],
                                        [prompts[i] for i in rows],
                                        stopping_criteria=stopping_criteria, temperature=temp,
@@ -187,6 +196,34 @@ def answer_batch(explainer: Any, tokens: Sequence[Any], labels: Sequence[Optiona
         out[i] = Answer(text, label, out[i].reading, False, out[i].new_tokens, "composed",
                         out[i].text, out[i].reading_probs)
     return out
+
+
+def _languages(explainer: Any, labels: Sequence[Optional[str]],
+               zs: Sequence[Optional[np.ndarray]], readings: Sequence[Optional[str]]
+               ) -> list[Any]:
+    """Per row, the grammar its explanation is decoded under (`answer_grammar`), or None: a
+    recognition, a request without measured cues, or an explainer that decodes freely."""
+    if explainer.config.decoding != "grammar":
+        return [None] * len(labels)
+    return [None if label is None or z is None else answer_language(label, z, reading)
+            for label, z, reading in zip(labels, zs, readings)]
+
+
+def guidance_tokenizer(explainer: Any) -> Any:
+    """llguidance's view of the explainer's tokenizer, built once per explainer."""
+    cached = getattr(explainer, "_guidance_tokenizer", None)
+    if cached is None:
+        cached = AnswerConstraint.tokenizer_of(explainer.tokenizer, explainer.stop_ids)
+        explainer._guidance_tokenizer = cached
+    return cached
+
+
+def _room(explainer: Any, languages: Sequence[Any]) -> int:
+    """Generation steps for a batch under grammars: the configured number, or the longest
+    answer any row's grammar allows (and its end), so no allowed answer is cut."""
+    lengths = [len(explainer.tokenizer(longest(lang), add_special_tokens=False)["input_ids"])
+               for lang in languages if lang is not None]
+    return max([explainer.config.max_new_tokens] + [n + 2 for n in lengths])
 
 
 class GreedyRows:

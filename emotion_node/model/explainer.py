@@ -39,6 +39,7 @@ PLACEHOLDER = "<skeleton>"
 CONFIG_FILE = EXPLAINER_CONFIG_FILE
 PROJECTOR_FILE = "projector.safetensors"
 TASKS = ("recognise", "explain", "describe")
+DECODINGS = ("grammar", "free")
 _NUM_TOKEN_TYPES = 3  # temporal, spatial, semantic
 
 
@@ -58,6 +59,10 @@ class ExplainerConfig:
     # checker rejects is replaced by the greedy one (`answers.answer_batch`). 0: greedy only.
     temperature: float = 0.8
     top_p: float = 0.9
+    # "grammar": an explanation is decoded under the grammar of what its window's measurements
+    # allow (`answer_grammar`), so the LLM cannot write a claim they do not support; "free":
+    # unconstrained, the checker alone judging (how answers were decoded before).
+    decoding: str = "grammar"
     system_prompt: str = "You explain emotions from body movement."
     labels: tuple[str, ...] = EMOTION_STYLES
     reference: dict[str, Any] = field(default_factory=dict)  # CueReference.to_dict()
@@ -73,6 +78,9 @@ class ExplainerConfig:
         for name in ("token_dim", "projector_hidden", "lora_r", "max_new_tokens"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"ExplainerConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.decoding not in DECODINGS:
+            raise ValueError(f"ExplainerConfig.decoding must be one of {DECODINGS}, got "
+                             f"{self.decoding!r}")
         if not (self.temperature >= 0 and 0 < self.top_p <= 1):
             raise ValueError(f"ExplainerConfig needs temperature >= 0 and 0 < top_p <= 1, got "
                              f"{self.temperature}, {self.top_p}")

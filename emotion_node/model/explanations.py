@@ -25,8 +25,9 @@ from emotion_node.model.wording import (
     SALIENT_Z, SPAN_WORDS, Claim, plain_claims_sentence, salient_claims, span_z)
 from emotion_node.skeleton.cues import CUE_NAMES
 
-__all__ = ["CueReference", "check_explanation", "parse_explanation", "summarise_checks",
-           "template_explanation", "to_style", "EMOTION_WORDS", "SALIENT_Z", "HOLD_Z"]
+__all__ = ["CueReference", "check_explanation", "claim_holds", "parse_explanation",
+           "summarise_checks", "template_explanation", "to_style", "EMOTION_WORDS", "SALIENT_Z",
+           "HOLD_Z"]
 
 _WORD_TO_STYLE = {w: s for s, w in EMOTION_WORDS.items()}
 # Emotion nouns as the parser finds them ("a neutral mood" also without its article).
@@ -356,7 +357,7 @@ def degenerate_reasons(text: str) -> list[str]:
     return reasons
 
 
-def _holds(claim: Claim, zs: np.ndarray) -> bool:
+def claim_holds(claim: Claim, zs: np.ndarray) -> bool:
     """The cue's z-score lies at least HOLD_Z in the claimed direction over the claimed span:
     the window, both halves (throughout), or the named half (and more there than in the other)."""
     i = CUE_NAMES.index(claim.cue)
@@ -403,7 +404,7 @@ def _held(parsed: ParsedExplanation, label: str, zs: np.ndarray) -> int:
     """Claims the cues support, the sentences that claim an absence included."""
     whole = np.nan_to_num(zs[0])
     quiet = SALIENT_Z + HOLD_Z  # "nothing stands out": no cue reaches this
-    held = sum(_holds(c, zs) for c in parsed.claims)
+    held = sum(claim_holds(c, zs) for c in parsed.claims)
     held += int(parsed.no_cue and np.abs(whole).max(initial=0.0) < quiet)
     if parsed.rest_usual:
         claimed = {CUE_NAMES.index(c.cue) for c in parsed.claims}

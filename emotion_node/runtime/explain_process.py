@@ -75,6 +75,9 @@ def _serve(directory: str, threads: int, nice: int, conn: Any, cancel: Any) -> N
         torch.set_num_threads(threads)
         from emotion_node.model.explainer import Explainer
         explainer = Explainer.load(directory)
+        if explainer.config.decoding == 'grammar':  # its tables at loading, not on a request
+            from emotion_node.model.answers import guidance_tokenizer
+            guidance_tokenizer(explainer)
     except Exception as err:  # noqa: BLE001 - reported to the parent, which logs it
         _send(conn, ('error', f'loading {directory} failed: {type(err).__name__}: {err}'))
         return

@@ -225,11 +225,16 @@ SPAN_NAMES: tuple[str, ...] = ("window", "first_half", "second_half")
 # so a half window's value reads on the whole window's scale. Swing, bounce and tempo measure an
 # oscillation and shrink or vanish over half a window: they are only judged over the whole.
 SPAN_STABLE_CUES: tuple[str, ...] = ("speed", "head_pitch", "expansion", "jerkiness")
+# Cues that need the body's path through the room: a root-locked recording (the path removed,
+# as in Emotion-Gait) cannot show them, so they are nan there, never a claim.
+TRAVEL_CUES: tuple[str, ...] = ("speed",)
 
 
-def span_cues_batch(positions: np.ndarray, mask: np.ndarray, fps: float) -> np.ndarray:
+def span_cues_batch(positions: np.ndarray, mask: np.ndarray, fps: float,
+                    root_locked: bool = False) -> np.ndarray:
     """Cues of (W, T, 21, 3) windows and of their halves: (W, 3, 7) float32 in SPAN_NAMES and
-    CUE_NAMES order; a half's span-dependent cues (not in SPAN_STABLE_CUES) are nan."""
+    CUE_NAMES order; a half's span-dependent cues (not in SPAN_STABLE_CUES) are nan, and so is
+    every TRAVEL_CUES cue of a `root_locked` recording."""
     positions = np.asarray(positions)
     mask = np.asarray(mask)
     if positions.ndim != 4:
@@ -241,7 +246,10 @@ def span_cues_batch(positions: np.ndarray, mask: np.ndarray, fps: float) -> np.n
         cues = cues_batch(positions[:, part], mask[:, part], fps)
         cues[:, unstable] = np.nan
         parts.append(cues)
-    return np.stack(parts, axis=1)
+    out = np.stack(parts, axis=1)
+    if root_locked:
+        out[..., [CUE_NAMES.index(n) for n in TRAVEL_CUES]] = np.nan
+    return out
 
 
 def span_cues(positions: np.ndarray, mask: np.ndarray, fps: float) -> np.ndarray:

@@ -23,10 +23,10 @@ from emotion_node.model.model_files import default_model_dir, model_hashes
 from emotion_node.model.tokenizer import load_tokenizer
 from emotion_node.skeleton.cues import span_cues_batch
 from emotion_node.skeleton.dataset import (
-    ClipInfo, DataRoots, action_key, emotion_contents, index_clips, load_clip)
+    DATASETS, ClipInfo, DataRoots, action_key, emotion_contents, index_clips, load_clip)
 from emotion_node.skeleton.preprocess import clip_windows, preprocess_batch
 
-_TABLE_VERSION = 2
+_TABLE_VERSION = 3  # 3: travel cues nan for root-locked datasets
 
 
 @dataclass
@@ -117,7 +117,8 @@ def build_window_table(tokenizer_dir: Optional[Path] = None, data_root: DataRoot
         for name, value in (("temporal", temporal), ("spatial", spatial),
                             ("semantic", semantic), ("probs", logits.softmax(-1))):
             parts[name].append(value.numpy().astype(np.float32))
-        spans = span_cues_batch(windows, masks, config.preprocess.fps)  # (W, 3, 7)
+        spans = span_cues_batch(windows, masks, config.preprocess.fps,
+                                DATASETS[info.dataset].root_locked)  # (W, 3, 7)
         parts["cues"].append(spans[:, 0])
         parts["half_cues"].append(spans[:, 1:])
         n = windows.shape[0]

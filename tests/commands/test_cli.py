@@ -12,7 +12,8 @@ def test_every_command_is_listed():
 
 
 @pytest.mark.parametrize('argv', [['train-explainer'], ['evaluate-llm'],
-                                  ['bench', 'tokenizer'], ['bench', 'node'], ['bench', 'llm']])
+                                  ['bench', 'tokenizer'], ['bench', 'node'], ['bench', 'llm'],
+                                  ['bench', 'grammar']])
 def test_help_of_the_research_commands(argv, capsys):
     with pytest.raises(SystemExit) as done:
         cli.main([*argv, '--help'])

@@ -9,13 +9,13 @@ def test_evaluation_report_on_a_tiny_table(tiny_llm):
     from emotion_node.evaluation.evaluate_llm import _report
 
     ex = tiny_llm.explainer(reference={"global_mean": [0.0] * 7, "scale": [1.0] * 7},
-                            max_new_tokens=6)
+                            max_new_tokens=6, decoding="free")
     table = tiny_llm.table(n=14)
     table = table.subset(np.isin(table.emotions, EMOTION_STYLES))
     report = _report(ex, table, EMOTION_STYLES, batch_size=4, examples=3, progress=False)
     assert report["windows"] == len(table) and len(report["examples"]) == 3
     assert set(report["modes"]) == {"explain_label", "recognise", "tokens_only", "template",
-                                    "coherent_template"}
+                                    "coherent_template", "composer"}
     for baseline in ("template", "coherent_template"):
         scores = report["modes"][baseline]
         assert scores["faithfulness"] == 1.0 and scores["degenerate_rate"] == 0.0
@@ -28,7 +28,8 @@ def test_evaluation_report_on_a_tiny_table(tiny_llm):
     node = report["modes"]["explain_label"]
     assert node["llm_alone"]["degenerate_rate"] == 1.0
     assert node["sources"] == {"sampled": 0, "greedy": 0, "composed": len(table)}
-    assert report["composed_share"] == 1.0
+    assert report["composed_share"] == 1.0 and report["llm_written_share"] == 0.0
+    assert report["decoding"] == "free"
     assert report["degenerate"] == 0 and report["label_cue_clashes"] == 0
     assert report["faithfulness"] == 1.0
     assert report["modes"]["recognise"]["degenerate_rate"] == 1.0  # recognition: its own
@@ -40,6 +41,29 @@ def test_evaluation_report_on_a_tiny_table(tiny_llm):
     assert report["per_dataset"]["dataset-1"]["windows"] == len(table)
     readings = [e["reading"] for e in report["examples"]]
     assert all(r in EMOTION_STYLES for r in readings)  # the explainer's own reading
+
+
+def test_under_the_grammar_the_llm_writes_every_published_answer(tiny_llm):
+    """The same tiny model decoding under each window's grammar: every published answer is
+    its own, every claim of its own holds; the label is read back from the texts."""
+    from emotion_node.evaluation.evaluate_llm import _report
+
+    ex = tiny_llm.explainer(reference={"global_mean": [0.0] * 7, "scale": [1.0] * 7})
+    table = tiny_llm.table(n=14)
+    table = table.subset(np.isin(table.emotions, EMOTION_STYLES))
+    report = _report(ex, table, EMOTION_STYLES, batch_size=4, examples=2, progress=False,
+                     modes=("explain_label", "recognise"))
+    node = report["modes"]["explain_label"]
+    assert report["decoding"] == "grammar"
+    assert report["llm_written_share"] == 1.0 and report["composed_share"] == 0.0
+    assert report["llm_own_faithfulness"] == 1.0 == node["llm_alone"]["faithfulness"]
+    assert node["llm_alone"]["label_cue_clashes"] == 0
+    assert node["llm_alone"]["contrary_supporting"] == 0
+    assert node["llm_alone"]["degenerate_rate"] == 0.0
+    assert set(report["label_from_text"]) == {"published", "llm_own", "composer", "template",
+                                              "coherent_template"}
+    assert all(0.0 <= v <= 1.0 for v in report["label_from_text"].values())
+    assert report["modes"]["composer"]["faithfulness"] == 1.0
 
 
 def test_distinct_bigrams():

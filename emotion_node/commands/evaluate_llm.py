@@ -3,6 +3,7 @@
     emotion-node evaluate-llm [--model DIR] [--explainer DIR] [--contents ACTION ...] [--json F]
     emotion-node evaluate-llm --fold runs/llm_fold [--json F]
     emotion-node evaluate-llm --fold runs/llm_fold --modes reading   # the reading alone
+    emotion-node evaluate-llm --fold runs/llm_fold --decoding free   # as before the grammar
 
 Prints the report (`emotion_node.evaluation.evaluate_llm`) as JSON. `--fold DIR` is the clean
 held-out evaluation in one command: it first trains (or keeps, or resumes) a tokenizer and an

@@ -10,7 +10,13 @@ Runs over the same windows (emotion-labelled windows of the held-out actions of 
   cue hint, greedy;
 - `tokens_only`: the same from skeleton tokens alone (no hint);
 - `template`: no LLM; the measured cues in the first answer template's fixed phrases;
-- `coherent_template`: no LLM; the composer's first choice everywhere (coherent, not varied).
+- `coherent_template`: no LLM; the composer's first choice everywhere (coherent, not varied);
+- `composer`: no LLM; what the composer alone would publish (its words drawn per window).
+Explanations are decoded as the explainer is configured (`decoding`: under each window's
+grammar, or free); `llm_written_share` is the share of published answers the LLM wrote (sampled
+or greedy, not the composer), `llm_own_faithfulness` the share of claims that hold in the LLM's
+own last answers before the composer, and `label_from_text` how often each kind of answer gives
+its label back from its text alone, label words removed (`label_evidence`).
 `reading` alone (`modes=("reading",)`) scores only the explainer's reading against the head, a
 prompt read per window instead of generations: minutes instead of half an hour, for comparing
 recipes over seeds.

@@ -2,14 +2,15 @@
 
 For a label to explain, the window's z-scores and the explainer's reading, `answer_language`
 builds every answer the composer (`wording.compose_answer`) could write, with each of the
-composer's choices widened to every option that stays true: which measured claims are given as
-reasons (one or two of those that fit the label, in either order), their phrasings, every span
-under which the claim holds (`explanations.claim_holds`), the openers and connectives, which
-measured contrary cue is named (always marked as contrary), and the general statement's frame
-and predicate. A claim the measurement does not support, a fitting cue given as contrary, a
-label word other than the published one, or a second reading other than the explainer's cannot
-be spelt. The LLM chooses among the options with its own probabilities (sampled or greedy);
-`AnswerConstraint` enforces the grammar at every generation step through llguidance.
+composer's choices widened to every option that stays true: the order of the reasons (every cue
+the hint lists as fitting the label, one or two, as the composer gives them), their phrasings,
+every span under which a claim holds (`explanations.claim_holds`), the openers and connectives,
+which measured contrary cue is named (always marked as contrary), and the general statement's
+frame and predicate (one naming a cue given as a reason where the emotion has one). A claim the
+measurement does not support, a fitting cue given as contrary, a label word other than the
+published one, or a second reading other than the explainer's cannot be spelt. The LLM chooses
+among the options with its own probabilities (sampled or greedy); `AnswerConstraint` enforces
+the grammar at every generation step through llguidance.
 
 Why the composer's vocabulary between claims rather than free words: the checker counts any
 statement about the person it cannot parse as a claim that does not hold, so free wording
@@ -31,10 +32,10 @@ import numpy as np
 from emotion_node.model.explanations import claim_holds
 from emotion_node.model.wording import (
     ALTERNATIVES, CONTRARY_ALONE, CONTRARY_NEUTRAL, CONTRARY_NEUTRAL_REST,
-    CONTRARY_WITH_REASONS, EMOTION_NOUNS, EMOTION_WORDS, GENERAL, GENERAL_FIT,
-    GENERAL_NOT_HERE, GENERAL_PARTLY, GENERAL_PLAIN, HOLD_Z, LITTLE_OF, MAX_REASONS,
+    CONTRARY_WITH_REASONS, EMOTION_NOUNS, EMOTION_WORDS, GENERAL_FIT,
+    GENERAL_NOT_HERE, GENERAL_PARTLY, GENERAL_PLAIN, HOLD_Z, LITTLE_OF,
     NO_CUE_SENTENCES, PERSON, REASON_OPENERS, SALIENT_Z, SPAN_WORDS, SPANS, Claim, CUE_WORDINGS,
-    salient_claims, span_z, split_by_label)
+    general_predicates, salient_claims, span_z, split_by_label)
 from emotion_node.skeleton.cues import CUE_NAMES
 
 
@@ -170,12 +171,14 @@ def _pair(first: Claim, second: Claim, zs: np.ndarray) -> Node:
     return alt(options)
 
 
-def _claims(claims: Sequence[Claim], zs: np.ndarray, most: int) -> Node:
-    """One to `most` (at most two) of the claims, distinct, in any order."""
-    options: list[Node] = [_clause(c, zs) for c in claims]
-    if most >= 2:
-        options += [_pair(a, b, zs) for a in claims for b in claims if a != b]
-    return alt(options)
+def _claims(claims: Sequence[Claim], zs: np.ndarray) -> Node:
+    """Every one of the claims (one or two), in either order: an answer gives all the
+    evidence its hint lists, as the composer does."""
+    if len(claims) == 1:
+        return _clause(claims[0], zs)
+    if len(claims) != 2:
+        raise ValueError(f"one or two claims to state, got {len(claims)}")
+    return alt([_pair(claims[0], claims[1], zs), _pair(claims[1], claims[0], zs)])
 
 
 def _rest_usual_holds(stated: Sequence[Claim], zs: np.ndarray) -> bool:
@@ -198,11 +201,12 @@ def _frames(frames: Sequence[str], clauses: Node, noun: str) -> Node:
     return alt(options)
 
 
-def _general(style: str, frames: Sequence[str]) -> Node:
-    """The general statement about `style` in any of the frames and predicates."""
+def _general(style: str, frames: Sequence[str], named: Sequence[Claim] = ()) -> Node:
+    """The general statement about `style` in any of the frames, with any predicate that
+    names a cue given as a reason where there is one (`wording.general_predicates`)."""
     noun = EMOTION_NOUNS[style]
     return alt([frame.format(Noun=noun[:1].upper() + noun[1:], noun=noun, p=predicate)
-                for frame in frames for predicate, _ in GENERAL[style]])
+                for frame in frames for predicate in general_predicates(style, named)])
 
 
 def answer_language(style: str, z: np.ndarray, reading: Optional[str] = None) -> Node:
@@ -221,27 +225,26 @@ def answer_language(style: str, z: np.ndarray, reading: Optional[str] = None) ->
         if not against:
             branches.append(seq(alt(NO_CUE_SENTENCES), " ",
                                 _general(style, GENERAL_PLAIN + GENERAL_FIT)))
-        for count in (1, 2):
-            for stated in _ordered(against, count):
-                clauses = _claims_in_order(stated, zs)
-                if _rest_usual_holds(stated, zs):  # the composer's frame when two or fewer
-                    branches.append(seq(_frames(CONTRARY_NEUTRAL_REST, clauses, noun), " ",
-                                        _general(style, GENERAL_PARTLY)))
-                branches.append(seq(_frames(CONTRARY_NEUTRAL, clauses, noun), " ",
-                                    _general(style, GENERAL_NOT_HERE)))
+        for stated in _ordered(against, min(2, len(against))):  # as many as the composer
+            clauses = _claims_in_order(stated, zs)
+            if _rest_usual_holds(stated, zs):  # the composer's frame when two or fewer
+                branches.append(seq(_frames(CONTRARY_NEUTRAL_REST, clauses, noun), " ",
+                                    _general(style, GENERAL_PARTLY)))
+            branches.append(seq(_frames(CONTRARY_NEUTRAL, clauses, noun), " ",
+                                _general(style, GENERAL_NOT_HERE)))
     else:
-        reasons = seq(alt([seq(o, _claims(fits, zs, MAX_REASONS)) if o else
-                           _cap(_claims(fits, zs, MAX_REASONS)) for o in REASON_OPENERS]),
+        reasons = seq(alt([seq(o, _claims(fits, zs)) if o else _cap(_claims(fits, zs))
+                           for o in REASON_OPENERS]),
                       ".") if fits else alt([f.format(noun=noun) for f in LITTLE_OF])
         if against:  # one contrary cue, always named, always marked
             clauses = alt([_clause(c, zs) for c in against])
             frames = CONTRARY_WITH_REASONS if fits else CONTRARY_ALONE
             general: Sequence[str] = GENERAL_PARTLY if fits else GENERAL_NOT_HERE
             branches.append(seq(reasons, " ", _frames(frames, clauses, noun), " ",
-                                _general(style, general)))
+                                _general(style, general, fits)))
         else:
             general = GENERAL_PLAIN + GENERAL_FIT if fits else GENERAL_PLAIN
-            branches.append(seq(reasons, " ", _general(style, general)))
+            branches.append(seq(reasons, " ", _general(style, general, fits)))
     second = "" if reading is None or reading == style else \
         seq(" ", alt([a.format(word=EMOTION_WORDS[reading]) for a in ALTERNATIVES]))
     return seq(f"Emotion: {EMOTION_WORDS[style]}. ", alt(branches), second)

@@ -16,6 +16,11 @@ checked. The sampled and the greedy answer are generated side by side in one bat
 again after a rejection cost twice. `Answer.source` says which one it is and `Answer.llm_text`
 keeps the LLM's last rejected answer, so an evaluation can score the LLM alone.
 
+An explanation with measured cues is decoded under its window's grammar
+(`answer_grammar`, `ExplainerConfig.decoding`): every answer the LLM can write there passes the
+checker, so no greedy row is generated beside the sample; the checker still judges it, and the
+composer still stands behind it.
+
 Functions take the explainer as `Any`: the explainer module calls them (no import cycle).
 """
 from __future__ import annotations
@@ -149,12 +154,14 @@ def answer_batch(explainer: Any, tokens: Sequence[Any], labels: Sequence[Optiona
     if temp > 0 and seed is not None:
         torch.manual_seed(seed)
     first = "sampled" if temp > 0 else "greedy"
-    # Rows the checker judges (a hint) get their greedy fallback in the same batch.
-    backed = [i for i, z in enumerate(zs) if z is not None] if temp > 0 else []
+    languages = _languages(explainer, labels, zs, readings)
+    # Rows the checker judges (a hint) get their greedy fallback in the same batch, unless
+    # their grammar already makes every answer one the checker accepts (no second row to pay).
+    backed = [i for i, z in enumerate(zs) if z is not None and languages[i] is None] \
+        if temp > 0 else []
     rows = list(range(len(labels))) + backed
     kwargs = dict(generate_kwargs)
     processors: list[Any] = []
-    languages = _languages(explainer, labels, zs, readings)
     if any(language is not None for language in languages):
         processors.append(AnswerConstraint(
             [None if languages[i] is None else to_regex(languages[i]) for i in rows],

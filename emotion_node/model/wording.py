@@ -316,12 +316,22 @@ def contrary_sentence(style: str, claims: Sequence[Claim], has_reasons: bool,
     return _pick(frames, rng).format(c=joined, C=_cap(joined), noun=EMOTION_NOUNS[style])
 
 
+def general_predicates(style: str, named: Sequence[Claim] = ()) -> list[str]:
+    """The predicates a general statement about `style` may use: those that name a cue the
+    answer gave as a reason, where the emotion has such a predicate (the statement then
+    generalises what was observed), else every one of the emotion's."""
+    given = {(c.cue, c.direction) for c in named}
+    matching = [p for p, mentions in GENERAL[style] if given & set(mentions)]
+    return matching or [p for p, _ in GENERAL[style]]
+
+
 def general_sentence(style: str, reasons: bool, contrary: bool,
-                     rng: Optional[np.random.Generator]) -> str:
+                     rng: Optional[np.random.Generator], named: Sequence[Claim] = ()) -> str:
     """A general statement about the emotion, framed by how this movement relates to it: it
     fits (reasons, nothing against), it fits only partly (reasons and a contrary cue), it does
-    not (a contrary cue, no reason), or it is only background (neither)."""
-    predicate = _pick([p for p, _ in GENERAL[style]], rng)
+    not (a contrary cue, no reason), or it is only background (neither); its predicate names
+    a cue of the reasons `named` where one can (`general_predicates`)."""
+    predicate = _pick(general_predicates(style, named), rng)
     noun = EMOTION_NOUNS[style]
     frames: Sequence[str]
     if contrary:
@@ -358,7 +368,8 @@ def compose_answer(style: str, support: Sequence[Claim], against: Sequence[Claim
         if against:
             parts.append(contrary_sentence(style, against[:MAX_CONTRARY], bool(support), False,
                                            rng, used))
-        parts.append(general_sentence(style, bool(support), bool(against), rng))
+        parts.append(general_sentence(style, bool(support), bool(against), rng,
+                                      support[:MAX_REASONS]))
     if reading is not None and reading != style:
         parts.append(_pick(ALTERNATIVES, rng).format(word=EMOTION_WORDS[reading]))
     return " ".join(parts)

@@ -108,3 +108,23 @@ def test_unknown_labels_are_refused():
         answer_language("bored", np.zeros(len(CUE_NAMES)))
     with pytest.raises(ValueError, match="unknown reading"):
         answer_language("sad", np.zeros(len(CUE_NAMES)), "bored")
+
+
+def test_the_general_statement_generalises_a_reason_where_it_can():
+    """Composer and grammar alike: after "the head is lowered", sadness is described by a
+    predicate that names the lowered head; with no reason, any predicate."""
+    from emotion_node.model.wording import Claim, general_predicates
+
+    assert general_predicates("sad", [Claim("head_pitch", 1)]) == [
+        "slow movement with a lowered head", "a lowered head and little arm swing",
+        "a bowed head and a slow rhythm"]
+    assert len(general_predicates("sad", [])) == 4
+    assert len(general_predicates("proud", [Claim("speed", 1)])) == 3  # none names it: all
+    z = np.zeros(len(CUE_NAMES))
+    z[CUE_NAMES.index("head_pitch")] = 2.0
+    rng = np.random.default_rng(0)
+    language = answer_language("sad", z)
+    for text in [sample(language, rng) for _ in range(50)] + [compose_answer(
+            "sad", *split_by_label("sad", salient_claims(z)), np.random.default_rng(s))
+            for s in range(20)]:
+        assert "head" in text.split(". ")[-1], text

@@ -98,7 +98,7 @@ def test_rejected_answers_are_replaced_until_one_passes_the_checker(tiny_llm):
 
 
 def test_an_answer_the_checker_accepts_is_kept(tiny_llm, monkeypatch):
-    ex = tiny_llm.explainer(reference=REFERENCE, temperature=1.0)
+    ex = tiny_llm.explainer(reference=REFERENCE, temperature=1.0, decoding="free")
     z = np.stack([np.array([-2.0, -1.5, 2.5, 0.0, 1.8, 0.0, 0.0])] * 3)
     monkeypatch.setattr(answers, "read", lambda explainer, tokens, zs: ["sad"] * len(zs))
     good = coherent_template("sad", z)
@@ -112,6 +112,9 @@ def test_an_answer_the_checker_accepts_is_kept(tiny_llm, monkeypatch):
     out = answers.answer_batch(ex, tiny_llm.tokens(1), ["sad"], [z], seed=3)[0]
     assert (out.text, out.source, out.first_passed, out.llm_text) == (good, "sampled", True, None)
     assert calls == [2]  # one generation: the sample and its greedy fallback side by side
+    ex.config.decoding = "grammar"  # its answers pass by construction: no greedy twin
+    out = answers.answer_batch(ex, tiny_llm.tokens(1), ["sad"], [z], seed=3)[0]
+    assert (out.text, out.source) == (good, "sampled") and calls == [2, 1]
 
 
 def test_the_greedy_fallback_rows_decode_greedily_inside_a_sampled_batch(tiny_llm):

@@ -79,8 +79,8 @@ def test_contrary_cues_are_marked_and_the_general_statement_fits():
     assert text == ("Emotion: tired. The person keeps the head lowered throughout. Although "
                     "the person moves the hands in abrupt, jerky bursts the whole time, the rest "
                     "fits. "
-                    "Tiredness typically comes with slow, heavy movement, which this movement "
-                    "only partly shows.")
+                    "Tiredness typically comes with a lowered head and a slow rhythm, which "
+                    "this movement only partly shows.")  # the predicate that names the reason
     parsed = parse_explanation(text)
     assert parsed.contrary == [False, True]
     # The example: the old template glues these cues to tiredness and never says so.

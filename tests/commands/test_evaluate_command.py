@@ -168,7 +168,10 @@ def test_evaluate_command_adds_the_llm_scores(tiny_llm, tmp_path, monkeypatch, c
     assert (result["faithfulness"] is None) == (claims == 0)
     assert result["llm"]["windows"] == 5 and result["llm"]["contents"] == ["bow"]
     assert set(result["llm"]["modes"]) == {"explain_label", "recognise", "template",
-                                           "coherent_template"}
+                                           "coherent_template", "composer"}
+    # Under the grammar the LLM writes every published answer, and each of its claims holds.
+    assert result["llm_written_share"] == 1.0
+    assert result["llm_own_faithfulness"] in (None, 1.0)
     assert "LLM on 5 windows" in capsys.readouterr().out
 
     # An explainer trained on another tokenizer is refused with a clear message.

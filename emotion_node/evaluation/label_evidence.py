@@ -3,9 +3,10 @@
 Every label word is removed from an answer (the `Emotion: <word>.` opening, each emotion word and
 noun, so the second reading's word too), and the bundled sentence encoder (all-MiniLM-L6-v2,
 `training.text_encoder`) compares what is left with each emotion's movement signature written
-out in the template's cue phrases (`signatures.SIGNATURES`; neutral: the sentences that say
-nothing stands out). The label recovered is the signature nearest in meaning. A text that names
-its label's cues reads as that label; "Emotion: sad." followed by filler does not. The model is
+out in the template's cue phrases (`signatures.SIGNATURES`; neutral: three fixed sentences
+saying nothing stands out). The label recovered is the signature nearest in meaning. A text
+that names its label's cues reads as that label; "Emotion: sad." followed by filler does not.
+The model is
 fixed and ships with the package, so the figure compares kinds of answers (the LLM's, the
 composer's, the plain template's) on the same windows, not across models.
 """
@@ -18,7 +19,7 @@ import numpy as np
 
 from emotion_node.model.labels import EMOTION_STYLES
 from emotion_node.model.signatures import SIGNATURES
-from emotion_node.model.wording import CUE_PHRASES, EMOTION_NOUNS, EMOTION_WORDS, NO_CUE_SENTENCES
+from emotion_node.model.wording import CUE_PHRASES, EMOTION_NOUNS, EMOTION_WORDS
 
 # Label words, longest first ("a neutral mood" before "neutral").
 _LABEL_WORDS = sorted({w for w in (*EMOTION_WORDS.values(), *EMOTION_NOUNS.values(),
@@ -27,6 +28,10 @@ _LABEL_WORDS = sorted({w for w in (*EMOTION_WORDS.values(), *EMOTION_NOUNS.value
 _LABEL_RE = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in _LABEL_WORDS) + r")\b",
                        re.IGNORECASE)
 _OPENING = re.compile(r"^\s*emotion:[^.]*\.\s*", re.IGNORECASE)
+# Neutral has no signature cue: its text is the answers' sentences that say nothing stands out,
+# fixed here so the ruler stays the same when phrasings are added.
+NEUTRAL_SIGNATURE = ("No movement cue stands out from the usual. Nothing in the movement stands "
+                     "out from the usual. The movement stays close to the usual.")
 
 
 def without_label_words(text: str) -> str:
@@ -41,7 +46,7 @@ def signature_texts(labels: Sequence[str] = EMOTION_STYLES) -> dict[str, str]:
     for style in labels:
         cues = SIGNATURES[style]
         if not cues:
-            out[style] = " ".join(NO_CUE_SENTENCES)
+            out[style] = NEUTRAL_SIGNATURE
             continue
         phrases = [CUE_PHRASES[(cue, direction)] for cue, direction in cues.items()]
         out[style] = f"The person {', '.join(phrases[:-1])} and {phrases[-1]}."

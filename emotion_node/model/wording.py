@@ -125,25 +125,21 @@ SPAN_WORDS: dict[str, tuple[str, ...]] = {
 # Sentences that are claims of their own (the checker verifies each).
 NO_CUE_SENTENCES = ("No movement cue stands out from the usual.",
                     "Nothing in the movement stands out from the usual.",
-                    "The movement stays close to the usual.",
-                    "Nothing about the movement departs from the usual.")
+                    "The movement stays close to the usual.")
 NO_CUE_SENTENCE = NO_CUE_SENTENCES[0]
 LITTLE_OF = ("The movement shows little of {noun}.", "Little in the movement points to {noun}.",
              "The measured cues show little of {noun}.")
-REASON_OPENERS = ("", "", "Above all, ", "Most clearly, ", "Mainly, ", "Chiefly, ",
-                  "In particular, ")
+REASON_OPENERS = ("", "", "Above all, ", "Most clearly, ", "Mainly, ")
 # Contrary sentences: `{c}` is the contrary claims as clauses.
 CONTRARY_WITH_REASONS = ("Although {c}, the rest fits.", "{C}, though, which does not fit.",
-                         "One cue points the other way: {c}.",
-                         "{C}, however, which points the other way.")
+                         "One cue points the other way: {c}.")
 CONTRARY_ALONE = ("{C}, which runs against {noun}.", "One cue points the other way: {c}.",
-                  "{C}, which does not fit {noun}.", "{C}, which points the other way.")
+                  "{C}, which does not fit {noun}.")
 CONTRARY_NEUTRAL_REST = ("Although {c}, nothing else stands out from the usual.",
                          "Apart from how {c}, nothing else stands out from the usual.")
 CONTRARY_NEUTRAL = ("{C}, which runs against {noun}.", "{C}, which does not fit {noun}.")
 ALTERNATIVES = ("The movement could also be read as {word}.", "It could also be read as {word}.",
-                "Another reading of this movement would be {word}.",
-                "It might also be read as {word}.")
+                "Another reading of this movement would be {word}.")
 
 # General statements: predicates per emotion with the (cue, direction) each one mentions (all
 # within the emotion's signature), and frames that say how this movement relates to them.
@@ -182,18 +178,13 @@ GENERAL: dict[str, tuple[tuple[str, tuple[tuple[str, int], ...]], ...]] = {
 assert all(relation(s, c, d) == SUPPORTS for s, preds in GENERAL.items() if s != "normal"
            for _, mentions in preds for c, d in mentions)
 GENERAL_PLAIN = ("{Noun} often shows as {p}.", "{Noun} usually shows as {p}.",
-                 "{Noun} typically comes with {p}.", "{Noun} tends to show as {p}.",
-                 "{Noun} commonly comes with {p}.")
+                 "{Noun} typically comes with {p}.")
 GENERAL_FIT = ("This fits {noun}, which often shows as {p}.",
-               "That matches {noun}, which usually shows as {p}.",
-               "This matches {noun}, which tends to show as {p}.",
-               "That fits {noun}, which commonly comes with {p}.")
+               "That matches {noun}, which usually shows as {p}.")
 GENERAL_PARTLY = ("{Noun} typically comes with {p}, which this movement only partly shows.",
-                  "{Noun} usually shows as {p}; this movement shows only part of that.",
-                  "{Noun} tends to show as {p}, and this movement shows only part of that.")
+                  "{Noun} usually shows as {p}; this movement shows only part of that.")
 GENERAL_NOT_HERE = ("{Noun} usually shows as {p}, but that is not what this movement shows.",
-                    "{Noun} typically comes with {p}, but this movement shows little of that.",
-                    "{Noun} tends to show as {p}, which is not what this movement shows.")
+                    "{Noun} typically comes with {p}, but this movement shows little of that.")
 
 
 def _cap(text: str) -> str:

@@ -21,7 +21,9 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from emotion_node.model.answer_grammar import Alt, Node, Seq, answer_language, sample, to_regex
+from emotion_node.model.answer_grammar import (
+    Alt, AnswerConstraint, Node, Seq, allowed_tokens, answer_language, matcher_for, sample,
+    to_regex)
 
 LIBRARIES = ("llguidance", "xgrammar", "outlines-core", "transformers-cfg",
              "lm-format-enforcer")
@@ -50,19 +52,15 @@ class _Run:
 
 
 def _llguidance(tokenizer: Any, vocab: int, stop: list[int]) -> Callable[[Node], _Run]:
-    import llguidance
-    import llguidance.hf
-
-    lltok = llguidance.hf.from_tokenizer(tokenizer, eos_token=stop)
+    """The node's own constraint (`answer_grammar`): its tokenizer, matcher and mask."""
+    lltok = AnswerConstraint.tokenizer_of(tokenizer, stop)
 
     class Run(_Run):
         def __init__(self, language: Node) -> None:
-            self.m = llguidance.LLMatcher(
-                lltok, llguidance.LLMatcher.grammar_from_regex(to_regex(language)), log_level=0)
+            self.m = matcher_for(to_regex(language), lltok)
 
         def mask(self) -> np.ndarray:
-            bits = np.frombuffer(self.m.compute_bitmask(), dtype=np.uint8)
-            return np.unpackbits(bits, bitorder="little")[:vocab].astype(bool)
+            return allowed_tokens(self.m, vocab)
 
         def accept(self, token: int) -> bool:
             return bool(self.m.consume_token(token))

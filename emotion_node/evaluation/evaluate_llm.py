@@ -26,6 +26,7 @@ statement that does not fit what was measured (`explanations.check_explanation`)
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections import Counter
@@ -35,11 +36,11 @@ from typing import Any, Optional, Sequence
 import numpy as np
 from tqdm import tqdm
 
+from emotion_node.evaluation.label_evidence import recovery
 from emotion_node.model.answers import SOURCES, answer_batch, reading_probs
 from emotion_node.model.explanations import (
     check_explanation, parse_explanation, summarise_checks, template_explanation)
 from emotion_node.model.labels import EMOTION_STYLES
-from emotion_node.evaluation.label_evidence import recovery
 from emotion_node.model.wording import (
     coherent_template, compose_answer, salient_claims, split_by_label)
 from emotion_node.skeleton.dataset import DataRoots
@@ -128,7 +129,7 @@ def evaluate_llm(explainer_dir: Optional[Path] = None, tokenizer_dir: Optional[P
     """
     import torch
 
-    from emotion_node.model.explainer import DECODINGS, Explainer
+    from emotion_node.model.explainer import Explainer
     from emotion_node.model.model_files import (
         default_explainer_dir, default_model_dir, read_config)
     from emotion_node.model.tokenizer import TokenizerConfig
@@ -142,10 +143,8 @@ def evaluate_llm(explainer_dir: Optional[Path] = None, tokenizer_dir: Optional[P
         if not temperature >= 0:
             raise ValueError(f"temperature must be >= 0, got {temperature}")
         explainer.config.temperature = float(temperature)
-    if decoding is not None:
-        if decoding not in DECODINGS:
-            raise ValueError(f"decoding must be one of {DECODINGS}, got {decoding!r}")
-        explainer.config.decoding = decoding
+    if decoding is not None:  # checked as the config checks it
+        explainer.config = dataclasses.replace(explainer.config, decoding=decoding)
     held = explainer.config.training.get("holdout", [])
     table = build_window_table(tokenizer_dir, data_root, stride_s, progress=progress,
                                shared_only=not whole_folder, emotions_only=whole_folder)
@@ -209,8 +208,8 @@ def _report(explainer: Any, table: Any, labels: Sequence[str], batch_size: int,
         report["modes"][mode] = scored
     plain = [template_explanation(h, z) for h, z in zip(head, zs)]
     report["modes"]["template"] = _score(plain, head, zs, truth, clips)[0]
-    report["modes"]["coherent_template"] = _score(
-        [coherent_template(h, z) for h, z in zip(head, zs)], head, zs, truth, clips)[0]
+    coherent = [coherent_template(h, z) for h, z in zip(head, zs)]
+    report["modes"]["coherent_template"] = _score(coherent, head, zs, truth, clips)[0]
     node = report["modes"]["explain_label"]
     published = answers["explain_label"]
     readings = [a.reading for a in published]
@@ -229,8 +228,7 @@ def _report(explainer: Any, table: Any, labels: Sequence[str], batch_size: int,
     report["modes"]["composer"] = _score(composed, head, zs, truth, clips, readings)[0]
     report["label_from_text"] = recovery(
         {"published": [a.text for a in published], "llm_own": alone, "composer": composed,
-         "template": plain,
-         "coherent_template": [coherent_template(h, z) for h, z in zip(head, zs)]}, head)
+         "template": plain, "coherent_template": coherent}, head)
     report.update(_recognition(table, labels, head,
                                np.array([a.reading_probs for a in published]),
                                explainer.config.labels))

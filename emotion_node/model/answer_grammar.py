@@ -174,11 +174,9 @@ def _pair(first: Claim, second: Claim, zs: np.ndarray) -> Node:
 def _claims(claims: Sequence[Claim], zs: np.ndarray) -> Node:
     """Every one of the claims (one or two), in either order: an answer gives all the
     evidence its hint lists, as the composer does."""
-    if len(claims) == 1:
-        return _clause(claims[0], zs)
-    if len(claims) != 2:
+    if len(claims) not in (1, 2):
         raise ValueError(f"one or two claims to state, got {len(claims)}")
-    return alt([_pair(claims[0], claims[1], zs), _pair(claims[1], claims[0], zs)])
+    return alt([_claims_in_order(stated, zs) for stated in _ordered(claims, len(claims))])
 
 
 def _rest_usual_holds(stated: Sequence[Claim], zs: np.ndarray) -> bool:
@@ -233,9 +231,11 @@ def answer_language(style: str, z: np.ndarray, reading: Optional[str] = None) ->
             branches.append(seq(_frames(CONTRARY_NEUTRAL, clauses, noun), " ",
                                 _general(style, GENERAL_NOT_HERE)))
     else:
-        reasons = seq(alt([seq(o, _claims(fits, zs)) if o else _cap(_claims(fits, zs))
-                           for o in REASON_OPENERS]),
-                      ".") if fits else alt([f.format(noun=noun) for f in LITTLE_OF])
+        if fits:
+            given = _claims(fits, zs)
+            reasons = seq(alt([seq(o, given) if o else _cap(given) for o in REASON_OPENERS]), ".")
+        else:
+            reasons = alt([f.format(noun=noun) for f in LITTLE_OF])
         if against:  # one contrary cue, always named, always marked
             clauses = alt([_clause(c, zs) for c in against])
             frames = CONTRARY_WITH_REASONS if fits else CONTRARY_ALONE
@@ -270,27 +270,14 @@ class AnswerConstraint:
     `grammars`: per batch row, a regular expression (`to_regex`) or None (unconstrained);
     `tokenizer`: llguidance's view of the LLM's tokenizer (`AnswerConstraint.tokenizer_of`);
     `stop_ids`: the ids that end an answer. A row whose grammar rejects the token the sampler
-    drew (it cannot: the mask allows none) is left unconstrained from then on and counted in
-    `broken`."""
+    drew (it cannot: the mask allows none) is left unconstrained from then on; the checker
+    judges its answer as any other."""
 
     def __init__(self, grammars: Sequence[Optional[str]], tokenizer: Any,
                  stop_ids: Sequence[int]) -> None:
-        import llguidance
-
         self.stop_ids = list(stop_ids)
-        self.matchers: list[Any] = []
-        for grammar in grammars:
-            if grammar is None:
-                self.matchers.append(None)
-                continue
-            matcher = llguidance.LLMatcher(tokenizer,
-                                           llguidance.LLMatcher.grammar_from_regex(grammar),
-                                           log_level=0)
-            if matcher.is_error():
-                raise ValueError(f"answer grammar rejected: {matcher.get_error()}")
-            self.matchers.append(matcher)
-        self.steps = 0
-        self.broken = 0
+        self.matchers: list[Any] = [None if grammar is None else matcher_for(grammar, tokenizer)
+                                    for grammar in grammars]
         self._length: Optional[int] = None  # prompt length: the first call's input width
 
     @staticmethod
@@ -312,17 +299,33 @@ class AnswerConstraint:
             if input_ids.shape[1] > self._length:  # the token drawn last step
                 token = int(input_ids[row, -1])
                 if matcher.is_stopped() or not matcher.consume_token(token):
-                    self.matchers[row] = None
-                    self.broken += int(token not in self.stop_ids)
+                    self.matchers[row] = None  # ended (or, never seen, off its grammar)
                     continue
             if matcher.is_stopped():
                 allowed = np.zeros(vocab, dtype=bool)
                 allowed[self.stop_ids] = True
             else:
-                bits = np.frombuffer(matcher.compute_bitmask(), dtype=np.uint8)
-                allowed = np.unpackbits(bits, bitorder="little")[:vocab].astype(bool)
-                if len(allowed) < vocab:
-                    allowed = np.concatenate([allowed, np.zeros(vocab - len(allowed), bool)])
+                allowed = allowed_tokens(matcher, vocab)
             scores[row, torch.from_numpy(~allowed).to(scores.device)] = float("-inf")
-        self.steps += 1
         return scores
+
+
+def matcher_for(grammar: str, tokenizer: Any) -> Any:
+    """An llguidance matcher of a regular expression (`to_regex`) over `tokenizer`
+    (`AnswerConstraint.tokenizer_of`); ValueError when llguidance rejects the grammar."""
+    import llguidance
+
+    matcher = llguidance.LLMatcher(tokenizer, llguidance.LLMatcher.grammar_from_regex(grammar),
+                                   log_level=0)
+    if matcher.is_error():
+        raise ValueError(f"answer grammar rejected: {matcher.get_error()}")
+    return matcher
+
+
+def allowed_tokens(matcher: Any, vocab: int) -> np.ndarray:
+    """(vocab,) bool: the tokens the matcher allows next (ids past its tokenizer's: none)."""
+    bits = np.frombuffer(matcher.compute_bitmask(), dtype=np.uint8)
+    allowed = np.unpackbits(bits, bitorder="little")[:vocab].astype(bool)
+    if len(allowed) < vocab:
+        allowed = np.concatenate([allowed, np.zeros(vocab - len(allowed), bool)])
+    return allowed

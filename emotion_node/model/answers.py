@@ -166,7 +166,8 @@ def answer_batch(explainer: Any, tokens: Sequence[Any], labels: Sequence[Optiona
         processors.append(AnswerConstraint(
             [None if languages[i] is None else to_regex(languages[i]) for i in rows],
             guidance_tokenizer(explainer), explainer.stop_ids))
-        kwargs.setdefault("max_new_tokens", _room(explainer, languages))
+        if "max_new_tokens" not in kwargs:
+            kwargs["max_new_tokens"] = _room(explainer, languages)
     if backed:
         processors.append(GreedyRows(range(len(labels), len(rows))))
     if processors:

@@ -3,6 +3,7 @@
     ros2 launch emotion_node emotion.launch.py
     ros2 launch emotion_node emotion.launch.py input_type:=markers namespace:=robot1 llm:=false
     ros2 launch emotion_node emotion.launch.py input_type:=zed hri:=true
+    ros2 launch emotion_node emotion.launch.py input_type:=hri fixed_frame:=map hri:=true
 
 Empty arguments keep the value of the parameters file; the others override it.
 """
@@ -21,8 +22,13 @@ from lifecycle_msgs.msg import Transition
 ARGUMENTS = (
     ('params_file', PathJoinSubstitution([FindPackageShare('emotion_node'), 'config',
                                           'emotion_node.yaml']), 'node parameters YAML file'),
-    ('input_type', '', 'input message: skeleton, markers, zed or yolo (empty: from params_file)'),
+    ('input_type', '', 'input message: skeleton, markers, zed, yolo or hri (ROS4HRI bodies on '
+                       'TF) (empty: from params_file)'),
     ('input_topic', '', 'input topic (empty: from params_file, else the input type default)'),
+    ('up_axis', '', 'up axis of the tracker frame: z, -y for a camera optical frame (empty: '
+                    'from params_file)'),
+    ('fixed_frame', '', 'input_type hri: the frame joints are read in, e.g. map (empty: from '
+                        'params_file, else each body\'s root frame\'s parent)'),
     ('model', '', 'tokenizer model directory (empty: from params_file, else the package model)'),
     ('backend', '', 'auto, torch, onnxruntime or tensorrt (empty: from params_file)'),
     ('llm', '', 'true or false: explain labels with the LLM (empty: from params_file)'),
@@ -36,6 +42,8 @@ ARGUMENTS = (
 OVERRIDES = (
     ('input_type', 'input.type', str),
     ('input_topic', 'input.topic', str),
+    ('up_axis', 'input.up_axis', str),
+    ('fixed_frame', 'input.fixed_frame', str),
     ('model', 'model.path', str),
     ('backend', 'model.backend', str),
     ('llm', 'llm.enabled', bool),

@@ -20,8 +20,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--input', choices=list(INPUT_KINDS), default='skeleton',
                         help='skeleton: emotion_node/SkeletonArray; markers: Azure Kinect '
                              'body_tracking_data MarkerArray; zed: ZED zed_msgs/ObjectsStamped; '
-                             'yolo: yolo_ros yolo_msgs/DetectionArray (zed and yolo need their '
-                             'message package installed) (default: %(default)s)')
+                             'yolo: yolo_ros yolo_msgs/DetectionArray; hri: ROS4HRI bodies, the '
+                             'tracked ids (hri_msgs/IdsList) with each body\'s model frames on '
+                             '/tf and a camera pose on /tf_static (zed, yolo and hri need their '
+                             'message packages installed) (default: %(default)s)')
     parser.add_argument('--body-format', choices=list(ZED_BODY_FORMATS),
                         help='keypoint layout with --input zed (default: BODY_38)')
     parser.add_argument('--topic', help='topic name (default: the input kind\'s, in order: ' +
@@ -34,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='distance between people, metres (default: %(default)s)')
     parser.add_argument('--duration', type=float, metavar='S',
                         help='keep only the first S seconds of every clip')
+    parser.add_argument('--stagger', type=float, default=0.0, metavar='S',
+                        help='each next person comes into view S seconds after the one before '
+                             '(and leaves as much later) (default: %(default)s)')
     parser.add_argument('--start-time', type=float, metavar='SEC',
                         help='stamp of the first frame, seconds since the epoch (default: now)')
     parser.add_argument('--overwrite', action='store_true', help='replace an existing bag')
@@ -69,19 +74,24 @@ def main(args: argparse.Namespace) -> int:
     if args.spacing < 0:
         print(f'error: --spacing must be >= 0, got {args.spacing}', file=sys.stderr)
         return 2
+    if not args.stagger >= 0:
+        print(f'error: --stagger must be >= 0 seconds, got {args.stagger}', file=sys.stderr)
+        return 2
     try:
         paths = _expand(args.clips)
-        tracks = load_tracks(paths, args.first_body_id, args.spacing, args.duration)
+        tracks = load_tracks(paths, args.first_body_id, args.spacing, args.duration,
+                             args.stagger)
         start_ns = None if args.start_time is None else int(round(args.start_time * 1e9))
         summary = write_bag(args.out, tracks, args.format, args.input, args.topic, args.frame_id,
                             start_ns, args.overwrite, args.body_format)
     except (OSError, ValueError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 1
+    also = f' and {", ".join(summary.others)}' if summary.others else ''
     print(f'wrote {summary.path} ({summary.storage}): {summary.messages} messages on '
-          f'{summary.topic} [{summary.msgtype}], {summary.bodies} people, '
+          f'{summary.topic} [{summary.msgtype}]{also}, {summary.bodies} people, '
           f'{summary.duration_s:.2f} s')
     for path, track in zip(paths, tracks):
         print(f'  body {track.body_id}: {path.name} ({len(track.positions)} frames at '
-              f'{track.fps:g} fps)')
+              f'{track.fps:g} fps' + (f', from {track.start_s:g} s)' if track.start_s else ')'))
     return 0

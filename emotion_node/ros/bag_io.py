@@ -15,6 +15,8 @@ import numpy as np
 
 from emotion_node.package_files import PACKAGE, SOURCE_ROOT, installed_share_dir
 from emotion_node.ros import inputs
+from emotion_node.ros.adapters import hri
+from emotion_node.ros.adapters.hri import BAG_CAMERA_FRAME
 from emotion_node.ros.convert import BodyFrame
 from emotion_node.skeleton.bvh import read_bvh_canonical
 
@@ -37,6 +39,12 @@ class Track:
     positions: np.ndarray  # (T, 21, 3) float32 metres, Z up
     mask: np.ndarray  # (T, 21) bool
     fps: float
+    start_s: float = 0.0  # when the person comes into view, after the bag's first stamp
+
+    def stamps(self, start_ns: int) -> list[int]:
+        """Every frame's stamp (ns) in a bag starting at start_ns."""
+        first = start_ns + int(round(self.start_s * 1e9))
+        return [first + int(round(i * 1e9 / self.fps)) for i in range(len(self.positions))]
 
 
 @dataclass
@@ -51,6 +59,7 @@ class BagSummary:
     bodies: int
     start_ns: int
     duration_s: float
+    others: tuple[str, ...] = ()  # further topics the messages are on (hri: /tf, /tf_static)
 
 
 def message_dir() -> Path:
@@ -71,10 +80,11 @@ def message_typestore(input_kind: Optional[str] = None) -> Any:
     store = getattr(Stores, 'ROS2_KILTED', Stores.ROS2_JAZZY)
     typestore = get_typestore(store)
     files = [(PACKAGE, f) for f in sorted(message_dir().glob('*.msg'))]
-    msgtype = inputs.INPUT_KINDS[input_kind].msgtype if input_kind else None
-    if msgtype and msgtype not in typestore.types and inputs.package_of(msgtype) != PACKAGE:
-        files += [(inputs.package_of(msgtype), f)
-                  for f in inputs.message_files(msgtype, f'a bag of --input {input_kind}')]
+    msgtypes = inputs.INPUT_KINDS[input_kind].msgtypes if input_kind else ()
+    for msgtype in dict.fromkeys(msgtypes):
+        if msgtype not in typestore.types and inputs.package_of(msgtype) != PACKAGE:
+            files += [(inputs.package_of(msgtype), f)
+                      for f in inputs.message_files(msgtype, f'a bag of --input {input_kind}')]
     types: dict[str, Any] = {}
     for package, msg_file in files:
         types.update(get_types_from_msg(msg_file.read_text(), f'{package}/msg/{msg_file.stem}'))
@@ -123,12 +133,15 @@ def rosbags_factory(typestore: Any) -> RosbagsFactory:
 
 def load_tracks(paths: Sequence[str | Path], first_body_id: int = 1,
                 spacing_m: float = LANE_SPACING_M,
-                duration_s: Optional[float] = None) -> list[Track]:
-    """Read BVH clips as people standing side by side (body ids in order, first one leftmost)."""
+                duration_s: Optional[float] = None, stagger_s: float = 0.0) -> list[Track]:
+    """Read BVH clips as people standing side by side (body ids in order, first one leftmost),
+    each next one coming into view `stagger_s` seconds after the one before."""
     if not paths:
         raise ValueError('no BVH clips given')
     if duration_s is not None and duration_s <= 0:
         raise ValueError(f'duration must be positive, got {duration_s}')
+    if not (np.isfinite(stagger_s) and stagger_s >= 0):
+        raise ValueError(f'stagger must be >= 0 seconds, got {stagger_s}')
     tracks = []
     for k, path in enumerate(paths):
         if not Path(path).is_file():
@@ -139,7 +152,7 @@ def load_tracks(paths: Sequence[str | Path], first_body_id: int = 1,
             positions, mask = positions[:n], mask[:n]
         lane_y = ((len(paths) - 1) / 2.0 - k) * spacing_m
         positions = _place(positions, mask, lane_y)
-        tracks.append(Track(str(first_body_id + k), positions, mask, float(fps)))
+        tracks.append(Track(str(first_body_id + k), positions, mask, float(fps), k * stagger_s))
     return tracks
 
 
@@ -156,8 +169,7 @@ def track_frames(tracks: Sequence[Track], start_ns: int,
     """Yield (stamp_ns, bodies seen at that instant) over the union of the tracks' frame times."""
     events: dict[int, list[tuple[Track, int]]] = {}
     for track in tracks:
-        for i in range(len(track.positions)):
-            stamp = start_ns + int(round(i * 1e9 / track.fps))
+        for i, stamp in enumerate(track.stamps(start_ns)):
             events.setdefault(stamp, []).append((track, i))
     for stamp in sorted(events):
         yield stamp, [BodyFrame(t.body_id, stamp * 1e-9, t.positions[i], t.mask[i], frame_id)
@@ -192,21 +204,62 @@ def write_bag(path: str | Path, tracks: Sequence[Track], storage: str = 'mcap',
     with writer:
         conn = writer.add_connection(topic, msgtype, typestore=typestore,
                                      offered_qos_profiles=[_offered_qos()])
-        for stamp_ns, bodies in track_frames(tracks, start_ns, frame_id):
-            msg = kind.build(types, divmod(stamp_ns, 10**9), frame_id, bodies, body_format)
-            writer.write(conn, stamp_ns, typestore.serialize_cdr(msg, msgtype))
-            count, last = count + 1, stamp_ns
+        if input_kind == 'hri':  # three topics: the tracked ids, /tf and /tf_static
+            count, last = _write_hri(writer, conn, typestore, types, tracks, start_ns, frame_id)
+        else:
+            for stamp_ns, bodies in track_frames(tracks, start_ns, frame_id):
+                msg = kind.build(types, divmod(stamp_ns, 10**9), frame_id, bodies, body_format)
+                writer.write(conn, stamp_ns, typestore.serialize_cdr(msg, msgtype))
+                count, last = count + 1, stamp_ns
+    others = tuple(t for t, _, _ in kind.extra_streams)
     return BagSummary(path, topic, msgtype, storage, count, len(tracks), start_ns,
-                      (last - start_ns) * 1e-9)
+                      (last - start_ns) * 1e-9, others)
 
 
-def _offered_qos() -> Any:
-    """Reliable, volatile, keep-last 10: what `ros2 bag play` offers (rclpy's default profile)."""
+def _write_hri(writer: Any, tracked_conn: Any, typestore: Any, types: 'RosbagsFactory',
+               tracks: Sequence[Track], start_ns: int, world_frame: str) -> tuple[int, int]:
+    """The tracks as a ROS4HRI body tracker publishes them: at each instant the tracked ids,
+    each body's root on /tf and its model's links in a message of their own (as a tracker and
+    robot_state_publisher do); the camera's pose in the world once on /tf_static. Return
+    (messages written, last stamp)."""
+    tf_conn = writer.add_connection(hri.TF_TOPIC, hri.TF_TYPE, typestore=typestore,
+                                    offered_qos_profiles=[_offered_qos()])
+    static_conn = writer.add_connection(hri.TF_STATIC_TOPIC, hri.TF_TYPE, typestore=typestore,
+                                        offered_qos_profiles=[_offered_qos(latched=True)])
+
+    def write(conn: Any, stamp_ns: int, msg: Any) -> None:
+        writer.write(conn, stamp_ns, typestore.serialize_cdr(msg, conn.msgtype))
+
+    write(static_conn, start_ns, types.new(hri.TF_TYPE, transforms=[
+        hri.camera_transform(types, divmod(start_ns, 10**9), world_frame)]))
+    spans = {t.body_id: (t.stamps(start_ns)[0], t.stamps(start_ns)[-1]) for t in tracks}
+    count, last = 1, start_ns
+    for stamp_ns, bodies in track_frames(tracks, start_ns, world_frame):
+        stamp = divmod(stamp_ns, 10**9)
+        in_view = [BodyFrame(t.body_id, 0.0, t.positions[0], t.mask[0], world_frame)
+                   for t in tracks if spans[t.body_id][0] <= stamp_ns <= spans[t.body_id][1]]
+        write(tracked_conn, stamp_ns, hri.build_tracked(types, stamp, BAG_CAMERA_FRAME, in_view))
+        placed = [hri.build_body_tf(types, stamp, world_frame, body) for body in bodies]
+        write(tf_conn, stamp_ns, types.new(hri.TF_TYPE, transforms=[
+            t for roots, _ in placed for t in roots.transforms]))
+        for _, links in placed:
+            write(tf_conn, stamp_ns, links)
+        count, last = count + 2 + len(placed), stamp_ns
+    # One list after the last frame, naming nobody: the last people leave too.
+    last += int(round(1e9 / max(t.fps for t in tracks)))
+    write(tracked_conn, last, hri.build_tracked(types, divmod(last, 10**9), BAG_CAMERA_FRAME, []))
+    return count + 1, last
+
+
+def _offered_qos(latched: bool = False) -> Any:
+    """Reliable, volatile, keep-last 10: what `ros2 bag play` offers (rclpy's default profile);
+    latched (/tf_static): transient local, keep-last 1, as a static broadcaster offers."""
     from rosbags.interfaces import (
         Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime)
     unset = QosTime(0, 0)  # 0 = unspecified (infinite) in rosbag2's QoS yaml
-    return Qos(QosHistory.KEEP_LAST, 10, QosReliability.RELIABLE, QosDurability.VOLATILE, unset,
-               unset, QosLiveliness.AUTOMATIC, unset, False)
+    durability = QosDurability.TRANSIENT_LOCAL if latched else QosDurability.VOLATILE
+    return Qos(QosHistory.KEEP_LAST, 1 if latched else 10, QosReliability.RELIABLE, durability,
+               unset, unset, QosLiveliness.AUTOMATIC, unset, False)
 
 
 def _clear_target(path: Path, overwrite: bool) -> None:
@@ -240,6 +293,19 @@ def bag_topics(path: str | Path) -> dict[str, str]:
     reader = _open_reader(path)
     try:
         return {c.topic: c.msgtype for c in reader.connections}
+    finally:
+        reader.close()
+
+
+def latched_topics(path: str | Path) -> set[str]:
+    """Topics a bag recorded from transient-local publishers (/tf_static): played back the same
+    way, so subscribers that start later still get them."""
+    from rosbags.interfaces import QosDurability
+    reader = _open_reader(path)
+    try:
+        return {c.topic for c in reader.connections
+                if any(q.durability == QosDurability.TRANSIENT_LOCAL
+                       for q in getattr(c.ext, 'offered_qos_profiles', None) or [])}
     finally:
         reader.close()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import array
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Optional, Protocol, Sequence, Union
 
 import numpy as np
@@ -86,6 +86,16 @@ class Rejection:
 
     reason: str
     detail: str
+
+
+@dataclass
+class InputBatch:
+    """What one input message gave: bodies to buffer, what was rejected, and the ids of bodies
+    the tracker says it no longer tracks (lost at once instead of after a timeout)."""
+
+    frames: list[BodyFrame]
+    rejections: list[Rejection]
+    left: list[str] = field(default_factory=list)
 
 
 def up_axis_rotation(up_axis: str) -> np.ndarray:
@@ -458,3 +468,21 @@ def frames_from_canonical(positions: np.ndarray, mask: np.ndarray, body_ids: Seq
                          f'{mask.shape}')
     return [BodyFrame(str(b), stamp, positions[i], mask[i], frame_id)
             for i, b in enumerate(body_ids)]
+
+
+def build_layout_skeleton_array(types: MessageFactory, stamp: Stamp, frame_id: str, layout: str,
+                                bodies: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> Any:
+    """SkeletonArray of bodies already in `layout` order: (body id, positions (J, 3) metres,
+    confidences (J,)), as a tracker that speaks a named layout publishes them."""
+    joints = len(get_layout(layout).joints)
+    skeletons = []
+    for body_id, positions, confidences in bodies:
+        if positions.shape != (joints, 3) or confidences.shape != (joints,):
+            raise ValueError(f'layout {layout!r} has {joints} joints; body {body_id!r} has '
+                             f'positions {positions.shape} and confidences {confidences.shape}')
+        skeletons.append(types.new(
+            'emotion_node/msg/Skeleton', body_id=body_id, layout=layout,
+            positions=[_point(types, p) for p in positions],
+            confidences=types.floats(confidences)))
+    return types.new('emotion_node/msg/SkeletonArray', header=_header(types, stamp, frame_id),
+                     skeletons=skeletons)

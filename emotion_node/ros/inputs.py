@@ -1,21 +1,28 @@
 """The node's input kinds (the values of `input.type`): each one's message type, default topic,
 reader (message -> canonical frames) and builder (frames -> message, for bags and tests).
 
-Messages from other packages (zed_msgs, yolo_msgs, hri_msgs for the ROS4HRI output) are looked
-up by name when a parameter needs them, so the node runs without them until it does; then
-`import_message` fails with one line naming the package.
+Most kinds are one message type on one topic, read message by message. The ROS4HRI kind (`hri`)
+is three streams (the tracked ids, /tf, /tf_static) read by one stateful reader; `make_reader`
+gives every kind the same face: its streams, and `read(stream index, message, params)`.
+
+Messages from other packages (zed_msgs, yolo_msgs, hri_msgs, tf2_msgs) are looked up by name when
+a parameter needs them, so the node runs without them until it does; then `import_message` fails
+with one line naming the package.
 """
 from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Protocol, Sequence
 
-from emotion_node.ros.adapters import yolo, zed
+import numpy as np
+
+from emotion_node.ros.adapters import hri, yolo, zed
 from emotion_node.ros.convert import (
-    BodyFrame, MessageFactory, Rejection, Stamp, build_marker_array, build_skeleton_array,
-    import_message_class, marker_array_to_frames, skeleton_array_to_frames)
+    BodyFrame, InputBatch, MessageFactory, Rejection, Stamp, build_marker_array,
+    build_skeleton_array, import_message_class, marker_array_to_frames, skeleton_array_to_frames,
+    up_axis_rotation)
 
 # (message, min_confidence, up_axis, max_bodies) -> (frames, rejections)
 Reader = Callable[[Any, float, str, Optional[int]], tuple[list[BodyFrame], list[Rejection]]]
@@ -27,6 +34,7 @@ PACKAGE_SOURCES: dict[str, str] = {
     'zed_msgs': 'Stereolabs zed-ros2-interfaces: apt install ros-$ROS_DISTRO-zed-msgs',
     'yolo_msgs': 'mgonzs13/yolo_ros: build it in your workspace',
     'hri_msgs': 'ROS4HRI: apt install ros-$ROS_DISTRO-hri-msgs',
+    'tf2_msgs': 'part of every ROS 2 install: apt install ros-$ROS_DISTRO-tf2-msgs',
 }
 
 
@@ -44,6 +52,13 @@ class InputKind:
     build: Builder
     description: str
     body_formats: tuple[str, ...] = ()  # layouts a bag of this kind may be written in
+    # Besides the main topic: (topic, message type, latched) read by the same reader.
+    extra_streams: tuple[tuple[str, str, bool], ...] = ()
+
+    @property
+    def msgtypes(self) -> tuple[str, ...]:
+        """Every message type the kind reads."""
+        return (self.msgtype, *(t for _, t, _ in self.extra_streams))
 
 
 def _read_skeletons(msg: Any, min_confidence: float, up_axis: str,
@@ -64,6 +79,16 @@ def _read_zed(msg: Any, min_confidence: float, up_axis: str,
 def _read_yolo(msg: Any, min_confidence: float, up_axis: str,
                max_bodies: Optional[int]) -> tuple[list[BodyFrame], list[Rejection]]:
     return yolo.yolo_detections_to_frames(msg, min_confidence, up_axis, max_bodies)
+
+
+def _build_tracked(types: MessageFactory, stamp: Stamp, frame_id: str,
+                   bodies: Sequence[BodyFrame], body_format: Optional[str]) -> Any:
+    return hri.build_tracked(types, stamp, frame_id, bodies)
+
+
+def _read_unused(msg: Any, min_confidence: float, up_axis: str,
+                 max_bodies: Optional[int]) -> tuple[list[BodyFrame], list[Rejection]]:
+    raise TypeError('the hri input is read by HriReader (make_reader), not message by message')
 
 
 def _build_skeletons(types: MessageFactory, stamp: Stamp, frame_id: str,
@@ -97,7 +122,73 @@ INPUT_KINDS: dict[str, InputKind] = {
                      tuple(zed.BODY_FORMATS)),
     'yolo': InputKind(yolo.DETECTIONS_TYPE, yolo.DEFAULT_TOPIC, _read_yolo, _build_yolo,
                       'yolo_ros 3D pose yolo_msgs/DetectionArray'),
+    'hri': InputKind(hri.TRACKED_TYPE, hri.DEFAULT_TOPIC, _read_unused, _build_tracked,
+                     'ROS4HRI bodies: hri_msgs/IdsList of tracked ids, joints on /tf',
+                     extra_streams=((hri.TF_TOPIC, hri.TF_TYPE, False),
+                                    (hri.TF_STATIC_TOPIC, hri.TF_TYPE, True))),
 }
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One topic an input reads."""
+
+    topic: str
+    msgtype: str
+    latched: bool = False  # transient local (/tf_static): a late subscriber still gets it
+
+
+class InputReader(Protocol):
+    """An input as the node sees it: the topics to subscribe, and each message read."""
+
+    streams: list[Stream]
+
+    def read(self, index: int, msg: Any, p: Any) -> InputBatch:
+        """Read one message of `streams[index]` with the node's parameters `p`."""
+
+
+class MessageReader:
+    """The kinds read message by message: one topic, a reader function."""
+
+    def __init__(self, kind: InputKind, topic: str) -> None:
+        self.kind = kind
+        self.streams = [Stream(topic, kind.msgtype)]
+
+    def read(self, index: int, msg: Any, p: Any) -> InputBatch:
+        frames, rejections = self.kind.read(msg, p.input_min_confidence, p.input_up_axis,
+                                            p.people_max_persons)
+        return InputBatch(frames, rejections)
+
+
+class HriReader:
+    """ROS4HRI bodies: the tracked-ids topic, /tf and /tf_static into one HriBodies."""
+
+    def __init__(self, p: Any) -> None:
+        kind = INPUT_KINDS['hri']
+        self.bodies = hri.HriBodies(hri.HriSettings(
+            fixed_frame=p.input_fixed_frame, tf_backend=p.input_tf_backend,
+            tf_max_age_s=p.input_tf_max_age_s, history_s=p.window_length_s,
+            max_bodies=p.people_max_persons))
+        self.streams = [Stream(p.resolved_input_topic(), kind.msgtype),
+                        *(Stream(t, m, latched) for t, m, latched in kind.extra_streams)]
+
+    def read(self, index: int, msg: Any, p: Any) -> InputBatch:
+        if index == 0:
+            batch = self.bodies.on_tracked(msg)
+        else:
+            batch = self.bodies.on_tf(msg, static=self.streams[index].latched)
+        if p.input_up_axis.strip().lstrip('+').lower() != 'z':  # a fixed frame not Z up
+            rotation = up_axis_rotation(p.input_up_axis).astype(np.float32)
+            for frame in batch.frames:
+                frame.positions = frame.positions @ rotation.T
+        return batch
+
+
+def make_reader(p: Any) -> InputReader:
+    """The reader of `input.type` with the node's parameters (ValueError for a bad setting)."""
+    if p.input_type == 'hri':
+        return HriReader(p)
+    return MessageReader(INPUT_KINDS[p.input_type], p.resolved_input_topic())
 
 
 def package_of(msgtype: str) -> str:

@@ -1,6 +1,7 @@
 """The emotion node: skeleton topics in, /emotion_state out, as an rclpy lifecycle node."""
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import deque
@@ -51,16 +52,16 @@ class EmotionNode(LifecycleNode):
         self._state_pub: Optional[LifecyclePublisher] = None
         self._marker_pub: Optional[LifecyclePublisher] = None
         self._diag_pub: Optional[LifecyclePublisher] = None
-        self._input_class: Optional[type] = None  # the input.type message, found at configure
+        self._input_classes: List[type] = []  # one per input stream, found at configure
+        self._reader: Optional[inputs.InputReader] = None  # new at each activation
         self._hri_class: Optional[type] = None  # hri_msgs/Expression with output.hri
         self._hri: Optional[HriExpressions] = None  # per-body publishers while active
-        self._sub: Optional[Subscription] = None
+        self._subs: List[Subscription] = []
         self._timer: Optional[Timer] = None
         self._diag_timer: Optional[Timer] = None
         self._wake: Optional[GuardCondition] = None
-        # (frames, rejections, node time received, monotonic time received)
-        self._queue: Deque[Tuple[List[convert.BodyFrame], List[convert.Rejection], float,
-                                 float]] = deque()
+        # (what one message gave, node time received, monotonic time received)
+        self._queue: Deque[Tuple[convert.InputBatch, float, float]] = deque()
         self._stats = outputs.NodeStats()
         self._lifecycle = 'unconfigured'
         self._last_tick = 0.0  # monotonic
@@ -81,8 +82,9 @@ class EmotionNode(LifecycleNode):
         """Read parameters, load the model and backend, create the lifecycle publishers."""
         try:
             p = params.read_all(lambda name: self.get_parameter(name).value)
-            self._input_class = inputs.import_message(inputs.INPUT_KINDS[p.input_type].msgtype,
-                                                      f'input.type {p.input_type}')
+            self._input_classes = [inputs.import_message(msgtype, f'input.type {p.input_type}')
+                                   for msgtype in inputs.INPUT_KINDS[p.input_type].msgtypes]
+            self._reader = inputs.make_reader(p)  # refuses a bad setting now, not at activate
             self._hri_class = (inputs.import_message(EXPRESSION_TYPE, 'output.hri')
                                if p.output_hri else None)
             self._model = load_model(p, self.get_logger())
@@ -107,15 +109,22 @@ class EmotionNode(LifecycleNode):
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Subscribe to the input and start the inference and diagnostics timers."""
         p = self._params
-        assert p is not None and self._input_class is not None, 'activate follows configure'
+        assert p is not None and self._input_classes, 'activate follows configure'
         reliability = (ReliabilityPolicy.BEST_EFFORT if p.input_reliability == 'best_effort'
                        else ReliabilityPolicy.RELIABLE)
         self._stats.forget_publishers()
         qos = QoSProfile(depth=p.input_depth, history=HistoryPolicy.KEEP_LAST,
                          reliability=reliability, durability=DurabilityPolicy.VOLATILE)
-        self._sub = self.create_subscription(self._input_class, self._input_topic(),
-                                             self._on_input, qos,
-                                             callback_group=self._input_group)
+        # Latched streams (/tf_static) get what was published before the node subscribed:
+        # transient local, which only a reliable reader receives.
+        latched = QoSProfile(depth=p.input_depth, history=HistoryPolicy.KEEP_LAST,
+                             reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self._reader = inputs.make_reader(p)  # a fresh transform tree, no stale ids
+        self._subs = [self.create_subscription(
+            cls, stream.topic, functools.partial(self._on_input, stream=index),
+            latched if stream.latched else qos, callback_group=self._input_group)
+            for index, (stream, cls) in enumerate(zip(self._reader.streams, self._input_classes))]
         self._hri = HriExpressions(self, self._hri_class) if self._hri_class else None
         self._timer = self.create_timer(1.0 / p.inference_rate_hz, self._on_timer,
                                         callback_group=self._tick_group)
@@ -152,14 +161,14 @@ class EmotionNode(LifecycleNode):
 
     def _stop_io(self) -> None:
         """Destroy the subscription, timers and wake-up condition; forget queued input."""
-        if self._sub is not None:
-            self.destroy_subscription(self._sub)
+        for sub in self._subs:
+            self.destroy_subscription(sub)
         for timer in (self._timer, self._diag_timer):
             if timer is not None:
                 self.destroy_timer(timer)
         if self._wake is not None:
             self.destroy_guard_condition(self._wake)
-        self._sub, self._timer, self._diag_timer, self._wake = None, None, None, None
+        self._subs, self._timer, self._diag_timer, self._wake = [], None, None, None
         self._queue.clear()
         with self._tick_lock:  # no tick is publishing expressions meanwhile
             if self._hri is not None:
@@ -236,8 +245,9 @@ class EmotionNode(LifecycleNode):
 
     # --- input ------------------------------------------------------------------------------
 
-    def _on_input(self, msg: Any, info: MessageInfo) -> None:
-        """Convert one message and enqueue it for the next tick; never raises on bad content."""
+    def _on_input(self, msg: Any, info: MessageInfo, stream: int = 0) -> None:
+        """Convert one message of an input stream and enqueue it for the next tick; never raises
+        on bad content."""
         p, stats = self._params, self._stats
         assert p is not None, 'input arrives only while active'
         arrived = time.monotonic()
@@ -251,28 +261,27 @@ class EmotionNode(LifecycleNode):
                                 'message dropped')
             return
         now = self._now()
-        frames, rejected = self._convert(msg, now)
-        self._queue.append((frames, rejected, now, arrived))
+        self._queue.append((self._convert(msg, now, stream), now, arrived))
         if self._wake is not None:
             self._wake.trigger()  # a tick buffers it at once; several queued, one tick
 
-    def _convert(self, msg: Any, now: float
-                 ) -> Tuple[List[convert.BodyFrame], List[convert.Rejection]]:
-        """Message -> (BodyFrames, Rejections) with the input parameters and the node clock."""
-        p = self._params
-        assert p is not None, 'input arrives only while active'
+    def _convert(self, msg: Any, now: float, stream: int) -> convert.InputBatch:
+        """Message -> InputBatch with the input parameters and the node clock."""
+        p, reader = self._params, self._reader
+        assert p is not None and reader is not None, 'input arrives only while active'
         try:
-            frames, rejected = inputs.INPUT_KINDS[p.input_type].read(
-                msg, p.input_min_confidence, p.input_up_axis, p.people_max_persons)
+            batch = reader.read(stream, msg, p)
         except (ValueError, TypeError, AttributeError, IndexError, OverflowError) as err:
-            return [], [convert.Rejection(CONVERSION_ERROR, f'{type(err).__name__}: {err}')]
+            return convert.InputBatch([], [convert.Rejection(CONVERSION_ERROR,
+                                                             f'{type(err).__name__}: {err}')])
         if not now:  # node time 0: simulated time has not started, nothing is "ahead" yet
-            return frames, rejected
+            return batch
         limit = now + p.input_max_future_s
-        rejected += [convert.Rejection(STAMP_FUTURE, f'body {f.body_id!r} stamp {f.stamp:.3f} '
-                                       f'is {f.stamp - now:.3f} s ahead')
-                     for f in frames if f.stamp > limit]
-        return [f for f in frames if f.stamp <= limit], rejected
+        batch.rejections += [convert.Rejection(STAMP_FUTURE, f'body {f.body_id!r} stamp '
+                                               f'{f.stamp:.3f} is {f.stamp - now:.3f} s ahead')
+                             for f in batch.frames if f.stamp > limit]
+        batch.frames = [f for f in batch.frames if f.stamp <= limit]
+        return batch
 
     # --- inference tick ---------------------------------------------------------------------
 
@@ -319,8 +328,10 @@ class EmotionNode(LifecycleNode):
         """Move queued frames into the person buffers, counting every rejection."""
         stats, self._arrived = self._stats, None
         while self._queue:
-            frames, rejected, received, self._arrived = self._queue.popleft()
+            batch, received, self._arrived = self._queue.popleft()
+            frames, rejected = batch.frames, batch.rejections
             buffered = pipeline.add(frames, received)  # stamps backwards, table full
+            pipeline.lose(batch.left)  # the tracker dropped them: lost now, not at a timeout
             stats.frames += len(frames) - len(buffered)
             stats.repaired_joints += sum(f.repaired_joints for f in frames)
             for reason, detail in [(r.reason, r.detail) for r in rejected] + buffered:

@@ -17,6 +17,7 @@ GROUPS: Tuple[str, ...] = (
 INPUT_TYPES = tuple(INPUT_KINDS)
 RELIABILITIES = ('best_effort', 'reliable')
 UP_AXES = ('z', '-z', 'y', '-y', 'x', '-x')
+TF_BACKENDS = ('auto', 'tf2', 'builtin')
 
 
 def _p(default: Any, description: str, *, low: Optional[float] = None,
@@ -34,12 +35,23 @@ class NodeParams:
 
     input_type: str = _p('skeleton', 'input message: "skeleton" (emotion_node/SkeletonArray), '
                          '"markers" (Azure Kinect / Orbbec visualization_msgs/MarkerArray), '
-                         '"zed" (Stereolabs zed_msgs/ObjectsStamped) or "yolo" (yolo_ros '
-                         'yolo_msgs/DetectionArray); zed and yolo need their message package',
-                         choices=INPUT_TYPES)
+                         '"zed" (Stereolabs zed_msgs/ObjectsStamped), "yolo" (yolo_ros '
+                         'yolo_msgs/DetectionArray) or "hri" (ROS4HRI bodies: hri_msgs/IdsList '
+                         'of tracked ids, joints on /tf and /tf_static); zed, yolo and hri need '
+                         'their message packages', choices=INPUT_TYPES)
     input_topic: str = _p('', 'input topic; empty: the default of input.type, the topic '
                           '`emotion-node bag` writes (/skeletons, /body_tracking_data, '
-                          '/zed/zed_node/body_trk/skeletons, /yolo/detections_3d)')
+                          '/zed/zed_node/body_trk/skeletons, /yolo/detections_3d, '
+                          '/humans/bodies/tracked)')
+    input_fixed_frame: str = _p('', 'hri input: the frame joints are read in (a fixed one: map, '
+                                'odom, or a still robot\'s base_link); empty: the frame each '
+                                'body\'s root body_<id> is published in (the camera\'s)')
+    input_tf_backend: str = _p('auto', 'hri input: "tf2" (tf2_ros\'s buffer), "builtin" (this '
+                               'package\'s, no tf2 needed) or "auto" (tf2 where installed)',
+                               choices=TF_BACKENDS)
+    input_tf_max_age_s: float = _p(0.1, 'hri input: a joint\'s transforms may be this far from '
+                                   'the body\'s stamp (s); further, the joint is stale and '
+                                   'masked (never extrapolated)', low=0.0, high=10.0)
     input_reliability: str = _p('best_effort', 'input QoS reliability; best_effort matches '
                                 'reliable and best-effort publishers', choices=RELIABILITIES)
     # Deep enough to ride out a busy moment: with one executor thread, inputs wait in this DDS

@@ -207,6 +207,13 @@ class People:
         self.restarts_forward += track.restarts_forward - forward
         return reason
 
+    def lose(self, body_ids: List[str]) -> None:
+        """The tracker dropped these people: the next sweep reports them lost, as a timeout
+        would, without waiting for one."""
+        for body_id in body_ids:
+            if body_id in self.tracks:
+                self.tracks[body_id].last_seen = -math.inf
+
     def sweep(self, now: float) -> List[str]:
         """Remove people reported lost last time, mark timed-out ones lost; return the removed."""
         removed = [b for b, t in self.tracks.items() if t.status == LOST]

@@ -175,6 +175,10 @@ class EmotionPipeline:
                 rejected.append((reason, f'body {frame.body_id!r} at stamp {frame.stamp:.3f}'))
         return rejected
 
+    def lose(self, body_ids: List[str]) -> None:
+        """People the tracker says it no longer tracks: lost at the next step."""
+        self.people.lose(body_ids)
+
     def step(self, now: float) -> List[PersonResult]:
         """Sweep lost people; when inference is due, infer everyone with new frames in one
         batch; return all results (`inferred` says whether this step inferred, `changed`

@@ -16,9 +16,9 @@ from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.publisher import Publisher
-from rclpy.qos import QoSProfile, qos_profile_sensor_data
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 
-from emotion_node.ros.bag_io import bag_topics, read_bag_raw
+from emotion_node.ros.bag_io import bag_topics, latched_topics, read_bag_raw
 from emotion_node.ros.convert import import_message_class
 
 CLOCK_TOPIC = '/clock'
@@ -57,6 +57,11 @@ class ReplayOptions:
             raise ValueError('delay, wait_for_subscribers and wait_timeout must be >= 0')
 
 
+# Recorded from a transient-local publisher (/tf_static): offered the same way again.
+LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
 def _qos(name: str) -> QoSProfile:
     """Reliable keep-last-10 (like `ros2 bag play`) or the sensor-data profile."""
     return QoSProfile(depth=10) if name == 'reliable' else qos_profile_sensor_data
@@ -82,10 +87,12 @@ class BagPlayer:
         if not self._topics:
             raise ValueError(f'bag {self._path} has no topics')
         self._pubs: dict[str, Publisher] = {}
+        latched = latched_topics(self._path)
         for topic, msgtype in self._topics.items():
             name = options.remap.get(topic, topic)
             self._pubs[topic] = node.create_publisher(
-                import_message_class(msgtype), name, _qos(options.qos))
+                import_message_class(msgtype), name,
+                LATCHED_QOS if topic in latched else _qos(options.qos))
         self._clock_pub: Optional[Publisher] = None
         if options.clock:
             self._clock_pub = node.create_publisher(

@@ -224,9 +224,26 @@ _EGAIT16 = _make("egait16", [
         "{S}_hip": "hip_{s}", "{S}_knee": "knee_{s}", "{S}_foot": "ankle_{s}"}),
 })
 
+# ROS4HRI human model (ros4hri/human_description, REP-155): the frames of one body's kinematic
+# model, named "<frame>_<body id>" on TF. "body" is the root between the hips, "torso" sits at
+# shoulder height between the shoulders (the neck's base), "head" at the head's centre; "waist"
+# shares the root's origin. No spine, chest, clavicles or toes (masked).
+_ROS4HRI = _make("ros4hri", [
+    ("body", -1), ("waist", 0), ("torso", 1), ("head", 2),
+    ("l_shoulder", 2), ("l_elbow", 4), ("l_wrist", 5),
+    ("r_shoulder", 2), ("r_elbow", 7), ("r_wrist", 8),
+    ("l_hip", 0), ("l_knee", 10), ("l_ankle", 11),
+    ("r_hip", 0), ("r_knee", 13), ("r_ankle", 14),
+], {
+    "body": "pelvis", "torso": "neck", "head": "head",
+    **_lr("l", "r", {
+        "{S}_shoulder": "shoulder_{s}", "{S}_elbow": "elbow_{s}", "{S}_wrist": "wrist_{s}",
+        "{S}_hip": "hip_{s}", "{S}_knee": "knee_{s}", "{S}_ankle": "ankle_{s}"}),
+})
+
 LAYOUTS: dict[str, Layout] = {lay.name: lay for lay in (
     _CANONICAL, _BANDAI, _K4ABT, _ZED18, _ZED34, _ZED38, _KINECT_V2, _COCO17, _MEDIAPIPE33,
-    _EGAIT16)}
+    _EGAIT16, _ROS4HRI)}
 
 
 def get_layout(name: str) -> Layout:

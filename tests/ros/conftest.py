@@ -165,11 +165,11 @@ def digest() -> Callable[[object], str]:
 # --- message packages no wheel provides --------------------------------------------------------
 
 INTERFACES = Path(__file__).resolve().parent / 'interfaces'
-INTERFACE_PACKAGES = ('hri_msgs', 'yolo_msgs', 'zed_msgs')  # stand-ins, see interfaces/*/msg
+INTERFACE_PACKAGES = ('hri_msgs', 'tf2_msgs', 'yolo_msgs', 'zed_msgs')  # see interfaces/*/msg
 
 
 class TrackerInterfaces:
-    """An install prefix holding the stand-in hri_msgs, yolo_msgs and zed_msgs."""
+    """An install prefix holding the stand-in hri_msgs, tf2_msgs, yolo_msgs and zed_msgs."""
 
     def __init__(self, prefix: Path) -> None:
         self.prefix = prefix

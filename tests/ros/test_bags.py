@@ -107,6 +107,16 @@ def test_people_stand_side_by_side(clips: list[Path]) -> None:
     assert 0.7 < pelvis0[0][2] < 1.3  # pelvis height untouched, metres
 
 
+def test_a_later_person_comes_into_view_later(clips: list[Path]) -> None:
+    tracks = bag_io.load_tracks(clips, duration_s=1.0, stagger_s=0.5)
+    assert [t.start_s for t in tracks] == [0.0, 0.5]
+    stamps = [stamp for stamp, _ in bag_io.track_frames(tracks, 10**9)]
+    assert len(stamps) == 45 and stamps[0] == 10**9 and stamps[-1] == 10**9 + 1_466_666_667
+    instants = dict(bag_io.track_frames(tracks, 0))
+    assert [b.body_id for b in instants[500_000_000]] == ['1', '2']
+    assert [b.body_id for b in instants[0]] == ['1']
+
+
 def test_bag_command_writes_and_reports(tmp_path: Path, clips: list[Path], capsys) -> None:
     out = tmp_path / 'two'
     argv = ['bag', *map(str, clips), '--out', str(out), '--format', 'sqlite3',
@@ -127,6 +137,8 @@ def test_bag_command_writes_and_reports(tmp_path: Path, clips: list[Path], capsy
     (['bag', '/no/such.bvh', '--out', 'X'], 1, 'not found'),
     (['bag', '{clip}', '--out', '{tmp}/b', '--duration', '0'], 2, '--duration'),
     (['bag', '{clip}', '--out', '{tmp}/b', '--spacing', '-1'], 2, '--spacing'),
+    (['bag', '{clip}', '--out', '{tmp}/b', '--stagger', '-0.5'], 2, '--stagger'),
+    (['bag', '{clip}', '--out', '{tmp}/b', '--stagger', 'nan'], 2, '--stagger'),
     (['replay', '{tmp}'], 1, 'not a rosbag2 folder'),
     (['replay', '{tmp}', '--rate', '0'], 2, 'rate must be > 0'),
     (['replay', '{tmp}', '--remap', '/a'], 2, 'FROM:=TO'),

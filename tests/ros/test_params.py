@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 YAML = ROOT / 'config' / 'emotion_node.yaml'
 LAUNCH = ROOT / 'launch' / 'emotion.launch.py'
 LAUNCH_ARGS = {'params_file', 'input_type', 'input_topic', 'model', 'backend', 'llm', 'hri',
-               'use_sim_time', 'namespace', 'log_level', 'autostart'}
+               'up_axis', 'fixed_frame', 'use_sim_time', 'namespace', 'log_level', 'autostart'}
 
 
 def flatten(tree: dict, prefix: str = '') -> dict:

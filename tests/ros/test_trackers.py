@@ -1,9 +1,12 @@
-"""ZED and yolo_ros in, ROS4HRI out: the node as its own process over real DDS.
+"""ZED, yolo_ros and ROS4HRI bodies in, ROS4HRI out: the node as its own process over real DDS.
 
-No wheel provides zed_msgs, yolo_msgs or hri_msgs, so the session builds stand-ins of them with
+No wheel provides zed_msgs, yolo_msgs, hri_msgs or tf2_msgs, so the session builds stand-ins of
+them with
 colcon (tests/ros/interfaces, once, cached) and every process of these tests runs with that
 install in front of its environment, as a sourced workspace would put the real packages. Bags
-are written by `emotion-node bag --input zed|yolo` from real clips and played to the node by
+are written by `emotion-node bag --input zed|yolo|hri` from real clips (the ROS4HRI one with the
+second person coming into view a second after the first, both leaving the tracked list at the
+end, joints as TF frames at 30 Hz read back in the world frame) and played to the node by
 `emotion-node replay`, every scenario at once in a ROS domain of its own. What the node
 publishes is compared with the node's own pipeline fed, in this process, the clips' canonical
 joints less those the tracker's layout lacks: the same scores at every stamp means every joint
@@ -56,8 +59,11 @@ CASES = {
     'zed_body18': (81, 'zed', ['--body-format', 'BODY_18'], 'zed_body18',
                    {'people.max_persons': 1}),  # person 2 beyond the bound: no publisher
     'yolo': (82, 'yolo', [], 'coco17', {}),
+    'hri': (86, 'hri', ['--stagger', '1'], 'ros4hri', {'input.fixed_frame': 'world',
+                                                       'input.tf_backend': 'builtin'}),
 }
 FAULT_DOMAINS = {'zed': 83, 'yolo': 84}
+HRI_FAULT_DOMAIN = 87
 MISSING_DOMAIN = 85
 SCORE_ATOL = 1e-5  # same model, same frames; onnxruntime threads may sum in another order
 
@@ -153,14 +159,16 @@ def model():
     return load_model(NodeParams())
 
 
-def reference(model, clips, start_ns: int, layout: str, params: Dict[str, Any]) -> Dict:
+def reference(model, clips, start_ns: int, layout: str, params: Dict[str, Any],
+              stagger_s: float = 0.0) -> Dict:
     """(body id, window end ms) -> (status, scores, valid joint fraction): the node's pipeline,
     in this process, fed the clips' joints that `layout` has, at the bag's stamps."""
     p = NodeParams().with_values(params)
     pipeline = EmotionPipeline.from_params(model, p)
     present = layout_presence(layout)
     out = {}
-    for stamp_ns, bodies in track_frames(load_tracks(clips, duration_s=CLIP_S), start_ns):
+    tracks = load_tracks(clips, duration_s=CLIP_S, stagger_s=stagger_s)
+    for stamp_ns, bodies in track_frames(tracks, start_ns):
         sec, nsec = divmod(stamp_ns, 10**9)
         stamp = float(sec) + float(nsec) * 1e-9  # as the node reads a header stamp
         pipeline.add([BodyFrame(b.body_id, stamp, np.where((b.mask & present)[:, None],
@@ -239,6 +247,9 @@ def runs(tracker_interfaces, interface_typestore, tracker_faults, tmp_path_facto
         bag = tmp_path_factory.mktemp(f'faults_{kind}') / 'bag'
         wants[kind] = fault_bag(bag, kind, interface_typestore, tracker_faults, clips)
         jobs[f'faults_{kind}'] = (domain, {**NODE_PARAMS, 'input.type': kind}, bag)
+    bag = tmp_path_factory.mktemp('faults_hri') / 'bag'
+    hri_fault_bag(bag, interface_typestore, clips)
+    jobs['faults_hri'] = (HRI_FAULT_DOMAIN, {**NODE_PARAMS, **HRI_FAULT_PARAMS}, bag)
     with ThreadPoolExecutor(len(jobs)) as pool:
         futures = {name: pool.submit(run_case, tmp_path_factory.mktemp(name),
                                      tracker_interfaces.env(ros_env(domain)), Recorder(domain),
@@ -266,10 +277,11 @@ def scenario(runs: Dict[str, Any], name: str) -> Dict[str, Any]:
 @pytest.fixture(scope='module', params=list(CASES))
 def case(request, runs, model, clips, start_ns):
     name = request.param
-    _, kind, _, layout, extra = CASES[name]
+    _, kind, options, layout, extra = CASES[name]
     params = {**NODE_PARAMS, 'input.type': kind, **extra}
+    stagger = float(options[options.index('--stagger') + 1]) if '--stagger' in options else 0.0
     return dict(scenario(runs, name), name=name, layout=layout, params=params,
-                reference=reference(model, clips, start_ns, layout, params))
+                reference=reference(model, clips, start_ns, layout, params, stagger))
 
 
 def tracked(case: Dict[str, Any]) -> List[str]:
@@ -303,7 +315,7 @@ def test_every_joint_arrives_by_name(case):
             compared += 1
     assert compared > 30 * (CLIP_S - 1.0) * 0.5, compared  # most frames after the 1 s warm-up
     full = [p for p in people(case['states']) if p.window_frames == 30]
-    coverage = int(layout_presence(case['layout']).sum())  # 21, 14 or 13 of the 21 joints
+    coverage = int(layout_presence(case['layout']).sum())  # 21, 15, 14 or 13 of the 21 joints
     assert full and all(p.valid_joint_fraction == pytest.approx(coverage / 21) for p in full)
 
 
@@ -337,7 +349,8 @@ def test_one_expression_per_body_with_the_state_values(case):
 
 
 def test_expression_publishers_come_and_go_with_the_bodies(case):
-    graphs = [r['published'] for r in case['probe'] if r['kind'] == 'graph']
+    graphs = [[t for t in r['published'] if t.endswith('/expression')]  # not the tracked ids
+              for r in case['probe'] if r['kind'] == 'graph']
     wanted = sorted(f'/humans/bodies/body_{b}/expression' for b in tracked(case))
     assert wanted in graphs, graphs  # while tracked ...
     assert all(set(g) <= set(wanted) for g in graphs)  # ... never more than the bound ...
@@ -363,7 +376,7 @@ def test_broken_tracker_messages_are_counted_and_logged(faults):
 
 @pytest.mark.parametrize('params, package', [
     ({'input.type': 'zed'}, 'zed_msgs'), ({'input.type': 'yolo'}, 'yolo_msgs'),
-    ({'output.hri': True}, 'hri_msgs')])
+    ({'output.hri': True}, 'hri_msgs'), ({'input.type': 'hri'}, 'hri_msgs')])
 def test_a_missing_package_fails_configure_naming_it(tmp_path, params, package):
     import importlib.util
     if importlib.util.find_spec(package) is not None:
@@ -380,7 +393,8 @@ def test_a_missing_package_fails_configure_naming_it(tmp_path, params, package):
     assert 'Traceback' not in (tmp_path / 'node.log').read_text()
 
 
-@pytest.mark.parametrize('kind, package', [('zed', 'zed_msgs'), ('yolo', 'yolo_msgs')])
+@pytest.mark.parametrize('kind, package', [('zed', 'zed_msgs'), ('yolo', 'yolo_msgs'),
+                                           ('hri', 'hri_msgs')])
 def test_the_bag_command_names_a_missing_package(tmp_path, clips, capsys, kind, package):
     import importlib.util
     if importlib.util.find_spec(package) is not None:
@@ -395,12 +409,99 @@ def test_tracker_bags_carry_the_installed_definitions(tracker_interfaces, bags):
     """What `ros2 bag play` needs: the type hashes the installed packages were built with."""
     for case in CASES:
         info = yaml.safe_load((bags[case] / 'metadata.yaml').read_text())
-        (topic,) = info['rosbag2_bagfile_information']['topics_with_message_count']
-        meta = topic['topic_metadata']
-        package, _, name = meta['type'].split('/')
-        built = json.loads((tracker_interfaces.prefix / 'share' / package / 'msg' /
-                            f'{name}.json').read_text())
-        assert meta['type_description_hash'] == next(
-            h['hash_string'] for h in built['type_hashes'] if h['type_name'] == meta['type'])
-        assert topic['message_count'] == int(CLIP_S * 30)
-        assert len(list(read_bag(bags[case]))) == int(CLIP_S * 30)
+        for topic in info['rosbag2_bagfile_information']['topics_with_message_count']:
+            meta = topic['topic_metadata']
+            package, _, name = meta['type'].split('/')
+            built = json.loads((tracker_interfaces.prefix / 'share' / package / 'msg' /
+                                f'{name}.json').read_text())
+            assert meta['type_description_hash'] == next(
+                h['hash_string'] for h in built['type_hashes'] if h['type_name'] == meta['type'])
+        if case != 'hri':  # one message per frame; the ROS4HRI bag is counted by its own test
+            assert topic['message_count'] == int(CLIP_S * 30)
+            assert len(list(read_bag(bags[case]))) == int(CLIP_S * 30)
+
+
+def test_the_hri_bag_is_a_tracker_with_tf(bags):
+    """Tracked ids at every frame (plus the closing empty list), each body's root and its links
+    in two /tf messages per frame at 30 Hz, the camera once on latched /tf_static."""
+    from emotion_node.ros.bag_io import latched_topics
+    info = yaml.safe_load((bags['hri'] / 'metadata.yaml').read_text())
+    counts = {t['topic_metadata']['name']: t['message_count']
+              for t in info['rosbag2_bagfile_information']['topics_with_message_count']}
+    frames = int(CLIP_S * 30)
+    instants = frames + 30  # the second person one second later
+    assert counts == {'/humans/bodies/tracked': instants + 1, '/tf': instants + 2 * frames,
+                      '/tf_static': 1}
+    assert latched_topics(bags['hri']) == {'/tf_static'}
+    lists = [m.ids for t, _, m in read_bag(bags['hri']) if t == '/humans/bodies/tracked']
+    assert lists[0] == ['1'] and ['1', '2'] in lists and lists[-2] == ['2'] and lists[-1] == []
+
+
+# Every way a ROS4HRI tracker's TF can break, one body each (body 7 whole), ten frames at 10 Hz.
+HRI_FAULT_PARAMS = {'input.type': 'hri', 'input.fixed_frame': 'world',
+                    'input.tf_backend': 'builtin', 'input.tf_max_age_s': 0.1}
+
+
+def hri_fault_bag(path: Path, typestore, clips: List[Path]) -> None:
+    """Body 3's elbow and wrist frames parent each other (a loop); body 4's root hangs from a
+    frame joined to nothing; body 5 is listed but never has a frame; body 6's links come once,
+    then only its root (stale); one transform a frame gets has a zero quaternion."""
+    from rosbags.rosbag2 import Writer
+
+    from emotion_node.ros.adapters import hri
+    from emotion_node.ros.bag_io import BAG_VERSION, _offered_qos, rosbags_factory
+    types = rosbags_factory(typestore)
+    track = load_tracks(clips[:1], duration_s=1.0)[0]
+    now_ns = time.time_ns() - 10**9
+    with Writer(path, version=BAG_VERSION) as writer:
+        ids = writer.add_connection(hri.DEFAULT_TOPIC, hri.TRACKED_TYPE, typestore=typestore)
+        tf = writer.add_connection(hri.TF_TOPIC, hri.TF_TYPE, typestore=typestore)
+        static = writer.add_connection(hri.TF_STATIC_TOPIC, hri.TF_TYPE, typestore=typestore,
+                                       offered_qos_profiles=[_offered_qos(latched=True)])
+
+        def write(conn, stamp_ns, msg):
+            writer.write(conn, stamp_ns, typestore.serialize_cdr(msg, conn.msgtype))
+
+        write(static, now_ns, types.new(hri.TF_TYPE, transforms=[
+            hri.camera_transform(types, divmod(now_ns, 10**9), 'world')]))
+        for i in range(10):
+            stamp_ns = now_ns + i * 10**8
+            stamp = divmod(stamp_ns, 10**9)
+            bodies = [BodyFrame(b, 0.0, track.positions[i], track.mask[i], 'world')
+                      for b in ('3', '4', '5', '6', '7')]
+            write(ids, stamp_ns, hri.build_tracked(types, stamp, 'camera', bodies))
+            for body in bodies:
+                if body.body_id == '5':
+                    continue
+                roots, links = hri.build_body_tf(types, stamp, 'world', body)
+                if body.body_id == '3':  # the elbow hangs from the wrist that hangs from it
+                    elbow = next(t for t in links.transforms if t.child_frame_id == 'l_elbow_3')
+                    elbow.header.frame_id = 'l_wrist_3'
+                if body.body_id == '4':
+                    roots.transforms[0].header.frame_id = 'nowhere'
+                if body.body_id == '7':
+                    bad = roots.transforms[0]
+                    links.transforms.append(types.new(
+                        'geometry_msgs/msg/TransformStamped', header=bad.header,
+                        child_frame_id='broken_frame', transform=types.new(
+                            'geometry_msgs/msg/Transform', rotation=types.new(
+                                'geometry_msgs/msg/Quaternion', x=0.0, y=0.0, z=0.0, w=0.0))))
+                write(tf, stamp_ns, roots)
+                if body.body_id != '6' or i == 0:
+                    write(tf, stamp_ns, links)
+
+
+def test_broken_ros4hri_tf_is_counted_and_logged(runs):
+    faults = scenario(runs, 'faults_hri')
+    diag, log = faults['diagnostics'], faults['log']
+    assert int(diag['rejected.tf_loop']) == 10  # every frame of body 3: its arm masked
+    assert int(diag['rejected.tf_bad_transform']) == 10
+    assert int(diag['rejected.tf_missing_link']) >= 9  # body 4 (the last frame waits)
+    assert int(diag['rejected.tf_stale']) >= 5  # body 6 once its links are 0.1 s old
+    assert int(diag['rejected.body_without_frames']) >= 5  # body 5, listed ten times
+    for reason in ('tf_loop', 'tf_bad_transform', 'tf_missing_link', 'tf_stale',
+                   'body_without_frames'):
+        assert f'rejected input ({reason})' in log
+    assert {p.body_id for p in people(faults['states'])} >= {'3', '7'}
+    assert not {p.body_id for p in people(faults['states'])} & {'4', '5'}
+    assert 'Traceback' not in log

@@ -22,18 +22,21 @@ TOP_LEVEL_ROOMS = {'cache': 'base', 'package_files': 'base', 'cli': 'front', '__
                    '__init__': 'base'}
 GENERATED = 'msg'  # emotion_node.msg: the generated ROS messages (built by colcon, not here)
 GENERATED_PACKAGES = (GENERATED, 'srv')  # ... and services: one room of generated interfaces
-ROOMS = ('base', 'skeleton', 'model', 'runtime', 'ros', 'training', 'evaluation', 'bench',
-         'commands', 'front')
+ROOMS = ('base', 'skeleton', 'model', 'runtime', 'camera', 'ros', 'training', 'evaluation',
+         'bench', 'commands', 'front')
 # room -> the rooms it may import (besides itself).
 ALLOWED: Dict[str, Set[str]] = {
     'base': set(),
     'skeleton': {'base'},
     'model': {'skeleton', 'base'},
     'runtime': {'model', 'skeleton', 'base'},
-    'ros': {'runtime', 'model', 'skeleton', 'base', GENERATED},
+    # an RGB camera as a tracker: pose model, placement and ids, tested without ROS
+    'camera': {'skeleton', 'base'},
+    'ros': {'runtime', 'camera', 'model', 'skeleton', 'base', GENERATED},
     'training': {'model', 'skeleton', 'base'},
     'evaluation': {'training', 'model', 'skeleton', 'base'},
-    'bench': {'ros', 'runtime', 'training', 'evaluation', 'model', 'skeleton', 'base', GENERATED},
+    'bench': {'ros', 'runtime', 'camera', 'training', 'evaluation', 'model', 'skeleton', 'base',
+              GENERATED},
     'commands': set(ROOMS) - {'front'},
     'front': {'commands'},
 }
@@ -42,9 +45,10 @@ ALLOWED: Dict[str, Set[str]] = {
 # run without ROS; commands/ reach it through ros/.
 ROS_PACKAGES = {'rclpy', 'rcl_interfaces', 'lifecycle_msgs', 'diagnostic_msgs',
                 'visualization_msgs', 'geometry_msgs', 'std_msgs', 'builtin_interfaces',
-                'rosgraph_msgs', 'sensor_msgs', 'rosidl_runtime_py', 'launch', 'launch_ros'}
-ROS_FREE = {'base', 'skeleton', 'model', 'runtime', 'training', 'evaluation', 'commands',
-            'front'}
+                'rosgraph_msgs', 'sensor_msgs', 'rosidl_runtime_py', 'launch', 'launch_ros',
+                'tf2_ros', 'tf2_msgs', 'hri_msgs'}
+ROS_FREE = {'base', 'skeleton', 'model', 'runtime', 'camera', 'training', 'evaluation',
+            'commands', 'front'}
 
 
 def module_name(path: Path, root: Path = SOURCE) -> str:

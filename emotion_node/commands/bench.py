@@ -7,6 +7,7 @@ JSON.
     emotion-node bench soak [--persons 30 --rate 30 --minutes 30] [--json FILE] [...]
     emotion-node bench baseline [--model DIR ...] [--json FILE]
     emotion-node bench grammar [--windows 20] [--json FILE]
+    emotion-node bench camera [--people 1 2 3] [--frames 80] [--cores 1] [--json FILE]
 
 The measurements live in `emotion_node.bench` (one module per job); here are their options.
 """
@@ -310,6 +311,42 @@ def _grammar(args: argparse.Namespace) -> int:
     return 0
 
 
+
+def _camera_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `emotion-node bench camera`."""
+    parser.add_argument('--video', type=Path, default=None,
+                        help='the test video (default: tests/data/video, or '
+                             '$EMOTION_NODE_TEST_VIDEO)')
+    parser.add_argument('--people', type=int, nargs='+', default=[1, 2, 3],
+                        help='walkers per image, one row each (default: 1 2 3)')
+    parser.add_argument('--frames', type=int, default=80, help='images per row (default 80)')
+    parser.add_argument('--cores', type=int, default=1, help='CPUs the process is pinned to')
+    parser.add_argument('--json', type=Path, default=None, help='write the rows as JSON here')
+
+
+def _camera(args: argparse.Namespace) -> int:
+    """Run the camera benchmark and print its table."""
+    from emotion_node.bench import camera as bench
+    from emotion_node.package_files import SOURCE_ROOT
+    video = args.video or Path(os.environ.get('EMOTION_NODE_TEST_VIDEO') or SOURCE_ROOT /
+                               'tests' / 'data' / 'video' / 'one-by-one-person-detection.mp4')
+    if not video.is_file():
+        print(f'error: video not found: {video}', file=sys.stderr)
+        return 1
+    if not 1 <= args.frames <= 80 or not 1 <= args.cores <= len(os.sched_getaffinity(0)):
+        print(f'error: need 1 <= --frames <= 80 (each walker\'s stretch in view) and 1 <= '
+              f'--cores <= {len(os.sched_getaffinity(0))}', file=sys.stderr)
+        return 2
+    try:
+        rows = [bench.measure(video, k, args.frames, args.cores) for k in args.people]
+    except ValueError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+    bench.print_rows(rows)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2) + '\n', encoding='utf-8')
+    return 0
+
 TARGETS: Dict[str, tuple[Callable[[argparse.ArgumentParser], None],
                          Callable[[argparse.Namespace], int]]] = {
     'tokenizer': (_tokenizer_arguments, _tokenizer),
@@ -317,6 +354,7 @@ TARGETS: Dict[str, tuple[Callable[[argparse.ArgumentParser], None],
     'llm': (_llm_arguments, _llm),
     'soak': (_soak_arguments, _soak),
     'baseline': (_baseline_arguments, _baseline),
+    'camera': (_camera_arguments, _camera),
     'grammar': (_grammar_arguments, _grammar),
 }
 

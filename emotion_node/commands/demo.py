@@ -1,9 +1,11 @@
 """Start the node and replay real recordings of several people, printing what it says.
 
     emotion-node demo [--duration 30] [--people 4] [--content walk]
+    emotion-node demo --video FILE [--duration 30]
 
 Real clips of the motion dataset, one person per emotion side by side, replayed to the node;
-its EmotionState stream printed as it arrives (`emotion_node.ros.demo`).
+its EmotionState stream printed as it arrives (`emotion_node.ros.demo`). With --video, the
+people of a video instead, through the camera node (`emotion-node camera`).
 """
 from __future__ import annotations
 
@@ -29,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--backend', default='', help='auto, torch, onnxruntime or tensorrt')
     parser.add_argument('--llm', choices=('on', 'off'), default=None,
                         help='explanations on or off (default: the package parameters file)')
+    parser.add_argument('--video', type=Path, default=None,
+                        help='a video of people instead of the recordings (through the camera '
+                             'node, played in a loop)')
     parser.add_argument('--every', type=float, default=3.0,
                         help='repeat each person\'s line at least this often, in seconds')
 
@@ -47,6 +52,8 @@ def _node_parameters(args: argparse.Namespace) -> Dict[str, Any]:
 
 def main(args: argparse.Namespace) -> int:
     """Run the demo; print why when it cannot."""
+    if args.video is not None:
+        return _video_demo(args)
     try:
         clips = demo.demo_clips(args.content, args.people)
     except (FileNotFoundError, ValueError) as err:
@@ -62,6 +69,27 @@ def main(args: argparse.Namespace) -> int:
         return 1
     if log is not None:
         print(f'emotion-node demo: the node published nothing; its log:\n{log}',
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _video_demo(args: argparse.Namespace) -> int:
+    """The demo on a video through the camera node."""
+    if not args.video.expanduser().is_file():
+        print(f'emotion-node demo: video file not found: {args.video}', file=sys.stderr)
+        return 2
+    if args.duration <= 0:
+        print('emotion-node demo: --duration must be positive', file=sys.stderr)
+        return 2
+    try:
+        log = demo.run_video(args.video.expanduser().resolve(), args.duration, args.every,
+                             _node_parameters(args), [])
+    except ImportError as err:
+        print(f'emotion-node demo: {err}', file=sys.stderr)
+        return 1
+    if log is not None:
+        print(f'emotion-node demo: the node published nothing; the logs:\n{log}',
               file=sys.stderr)
         return 1
     return 0

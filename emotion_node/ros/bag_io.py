@@ -216,6 +216,60 @@ def write_bag(path: str | Path, tracks: Sequence[Track], storage: str = 'mcap',
                       (last - start_ns) * 1e-9, others)
 
 
+IMAGE_TYPE = 'sensor_msgs/msg/Image'
+DEFAULT_IMAGE_TOPIC = '/image_raw'  # what the camera node reads by default
+DEFAULT_CAMERA_FRAME = 'camera_optical_frame'
+
+
+def write_video_bag(path: str | Path, video: str | Path, storage: str = 'mcap',
+                    topic: Optional[str] = None, frame_id: Optional[str] = None,
+                    start_ns: Optional[int] = None, overwrite: bool = False,
+                    start_s: float = 0.0, duration_s: Optional[float] = None) -> BagSummary:
+    """A video file as a camera driver publishes it: sensor_msgs/Image (rgb8) at the video's
+    frame times, from `start_s` for `duration_s` seconds (None: to the end), for the camera
+    node to read like a live camera."""
+    from rosbags.rosbag2 import StoragePlugin, Writer
+
+    from emotion_node.camera.video import VideoFrames
+    if storage not in STORAGE_FORMATS:
+        raise ValueError(f'unknown bag format {storage!r}; expected one of {STORAGE_FORMATS}')
+    if duration_s is not None and not duration_s > 0:
+        raise ValueError(f'duration must be positive, got {duration_s}')
+    frames = VideoFrames(Path(video), start_s, start_s + duration_s if duration_s else 0.0)
+    topic, frame_id = topic or DEFAULT_IMAGE_TOPIC, frame_id or DEFAULT_CAMERA_FRAME
+    path = Path(path)
+    try:
+        typestore = message_typestore()
+        _clear_target(path, overwrite)
+        start_ns = int(start_ns if start_ns is not None else time.time_ns() // 10**9 * 10**9)
+        types = rosbags_factory(typestore)
+        count, last = 0, start_ns
+        with Writer(path, version=BAG_VERSION,
+                    storage_plugin=StoragePlugin[storage.upper()]) as writer:
+            conn = writer.add_connection(topic, IMAGE_TYPE, typestore=typestore,
+                                         offered_qos_profiles=[_offered_qos()])
+            for t, rgb in frames:
+                stamp_ns = start_ns + int(round((t - start_s) * 1e9))
+                height, width = rgb.shape[:2]
+                msg = types.new(IMAGE_TYPE, header=_bag_header(types, stamp_ns, frame_id),
+                                height=height, width=width, encoding='rgb8', is_bigendian=0,
+                                step=3 * width, data=np.ascontiguousarray(rgb).reshape(-1))
+                writer.write(conn, stamp_ns, typestore.serialize_cdr(msg, IMAGE_TYPE))
+                count, last = count + 1, stamp_ns
+    finally:
+        frames.close()
+    if not count:
+        raise ValueError(f'{video}: no frames from {start_s} s')
+    return BagSummary(path, topic, IMAGE_TYPE, storage, count, 0, start_ns,
+                      (last - start_ns) * 1e-9)
+
+
+def _bag_header(types: 'RosbagsFactory', stamp_ns: int, frame_id: str) -> Any:
+    sec, nsec = divmod(stamp_ns, 10**9)
+    return types.new('std_msgs/msg/Header', frame_id=frame_id,
+                     stamp=types.new('builtin_interfaces/msg/Time', sec=sec, nanosec=nsec))
+
+
 def _write_hri(writer: Any, tracked_conn: Any, typestore: Any, types: 'RosbagsFactory',
                tracks: Sequence[Track], start_ns: int, world_frame: str) -> tuple[int, int]:
     """The tracks as a ROS4HRI body tracker publishes them: at each instant the tracked ids,

@@ -3,7 +3,8 @@
 Builds a bag from real clips of the motion dataset (one person per emotion, side by side) in a
 temporary folder, starts the emotion node and `emotion-node replay BAG --loop`, prints the
 EmotionState stream as it arrives (who, label, confidence, explanation when present), then stops
-everything it started. `emotion-node demo` is its front door.
+everything it started. With a video instead (`run_video`), the camera node turns it into
+skeletons for the node. `emotion-node demo` is its front door.
 """
 from __future__ import annotations
 
@@ -85,7 +86,7 @@ class Printer:
                       flush=True)
 
     def _line(self, now: float, p: Any) -> str:
-        who = f'person {p.body_id} ({self.who.get(p.body_id, "?")})'
+        who = f'person {p.body_id} ({self.who.get(p.body_id, "on camera")})'
         if p.status != self.ok:
             return f'[{now:5.1f} s] {who:<32} {self.status_text.get(p.status, "?")}'
         return (f'[{now:5.1f} s] {who:<32} {p.label:<14} {p.confidence:4.0%}   '
@@ -93,7 +94,8 @@ class Printer:
 
     def summary(self) -> None:
         print(f'\n{self.states} EmotionState messages. Labels while tracked:')
-        for body, style in self.who.items():
+        found = {b: 'on camera' for b in sorted(self.labels) if b not in self.who}
+        for body, style in {**self.who, **found}.items():
             counts = self.labels.get(body, Counter())
             total = sum(counts.values())
             top = ', '.join(f'{label} {n / total:.0%}' for label, n in counts.most_common(3))
@@ -164,5 +166,36 @@ def run(clips: List[Tuple[str, Path]], content: str, duration_s: float, every_s:
             stop_process(node)
         if not ok:
             return (Path(tmp) / 'node.log').read_text(errors='replace')[-3000:]
+    printer.summary()
+    return None
+
+
+def run_video(video: Path, duration_s: float, every_s: float, parameters: Dict[str, Any],
+              camera_args: List[str]) -> Optional[str]:
+    """Start the node and the camera node on a video (looped), print the stream, stop both.
+
+    `camera_args`: more options of `emotion-node camera`. None when it ran, else the logs.
+    """
+    from emotion_node.ros.node_main import package_params_file, spawn, spawn_node, stop_process
+    print(f'people in {video.name}, found by the camera node (MediaPipe Pose)', flush=True)
+    with tempfile.TemporaryDirectory(prefix='emotion_demo_') as tmp:
+        node = spawn_node({'input.up_axis': '-y', **parameters}, Path(tmp) / 'node.log',
+                          params_file=package_params_file())
+        camera = spawn([sys.executable, '-m', 'emotion_node', 'camera', '--video', str(video),
+                        '--loop', '--wait-for-subscribers', '1', *camera_args],
+                       Path(tmp) / 'camera.log')  # 1: the emotion node
+        print('starting the emotion node and the camera node (Ctrl-C stops the demo) ...',
+              flush=True)
+        printer = Printer({}, every_s)
+        try:
+            ok = watch(printer, node, duration_s)
+        except KeyboardInterrupt:
+            ok = True
+        finally:
+            stop_process(camera)
+            stop_process(node)
+        if not ok:
+            return '\n'.join(f'--- {name}:\n' + (Path(tmp) / name).read_text(
+                errors='replace')[-2000:] for name in ('node.log', 'camera.log'))
     printer.summary()
     return None

@@ -3,8 +3,8 @@ import pytest
 
 from emotion_node import cli
 
-COMMANDS = ('demo', 'run', 'bag', 'replay', 'train', 'train-explainer', 'evaluate',
-            'evaluate-llm', 'export', 'explain', 'bench')
+COMMANDS = ('demo', 'run', 'camera', 'bag', 'replay', 'train', 'train-explainer', 'evaluate',
+            'evaluate-llm', 'evaluate-camera', 'export', 'explain', 'bench')
 
 
 def test_every_command_is_listed():
@@ -13,7 +13,8 @@ def test_every_command_is_listed():
 
 @pytest.mark.parametrize('argv', [['train-explainer'], ['evaluate-llm'],
                                   ['bench', 'tokenizer'], ['bench', 'node'], ['bench', 'llm'],
-                                  ['bench', 'grammar']])
+                                  ['bench', 'grammar'], ['bench', 'camera'],
+                                  ['evaluate-camera'], ['camera']])
 def test_help_of_the_research_commands(argv, capsys):
     with pytest.raises(SystemExit) as done:
         cli.main([*argv, '--help'])

@@ -307,3 +307,43 @@ def test_replay_loop_stops_cleanly_on_ctrl_c(tmp_path: Path, ros_env, ros_proces
     assert rc == 0, err
     assert time.monotonic() - started < 5.0
     assert 'published' in out and 'Traceback' not in err
+
+
+VIDEO = Path(__file__).resolve().parents[1] / 'data' / 'video' / \
+    'one-by-one-person-detection.mp4'
+
+
+@pytest.mark.skipif(not VIDEO.is_file(), reason='the test video is absent')
+def test_a_video_becomes_camera_images(tmp_path: Path, capsys) -> None:
+    """`bag --video`: every frame of the segment, rgb8, stamped at its time in the video."""
+    from emotion_node.camera.video import VideoFrames
+    out = tmp_path / 'images'
+    assert cli.main(['bag', '--video', str(VIDEO), '--out', str(out), '--video-start', '8',
+                     '--duration', '1', '--start-time', '100']) == 0
+    assert '10 messages on /image_raw [sensor_msgs/msg/Image]' in capsys.readouterr().out
+    images = [(topic, msg) for topic, _, msg in bag_io.read_bag(out)]
+    frames = VideoFrames(VIDEO, 8.0, 9.0)
+    try:
+        for k, ((topic, msg), (_, rgb)) in enumerate(zip(images, frames, strict=True)):
+            assert topic == '/image_raw' and msg.encoding == 'rgb8'
+            assert msg.header.frame_id == 'camera_optical_frame'
+            assert (msg.header.stamp.sec, msg.header.stamp.nanosec) == (100, k * 100_000_000)
+            assert (msg.height, msg.width, msg.step) == (*rgb.shape[:2], 3 * rgb.shape[1])
+            assert np.array_equal(np.asarray(msg.data).reshape(rgb.shape), rgb)
+    finally:
+        frames.close()
+
+
+@pytest.mark.parametrize('argv, code, message', [
+    (['bag', '--out', '{tmp}/b'], 2, 'BVH clips or --video'),
+    (['bag', '{clip}', '--video', '{clip}', '--out', '{tmp}/b'], 2, 'BVH clips or --video'),
+    (['bag', '--video', '/no/such.mp4', '--out', '{tmp}/b'], 1, 'not found'),
+    (['bag', '--video', '{clip}', '--out', '{tmp}/b'], 1, 'not a video'),
+    (['bag', '--video', '{clip}', '--out', '{tmp}/b', '--duration', '0'], 2, '--duration'),
+])
+def test_bad_video_bags_are_refused(tmp_path: Path, clips: list[Path], capsys, argv, code,
+                                    message) -> None:
+    argv = [a.format(clip=clips[0], tmp=tmp_path) for a in argv]
+    assert cli.main(argv) == code
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / 'b').exists()

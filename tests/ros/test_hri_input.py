@@ -40,7 +40,8 @@ def types(interface_typestore):
 class Tracker:
     """Publishes like a ROS4HRI tracker, into an HriBodies."""
 
-    def __init__(self, types, track, settings: HriSettings = HriSettings(fixed_frame='world')):
+    def __init__(self, types, track, settings: HriSettings | None = None):
+        settings = settings or HriSettings(fixed_frame='world')
         self.types, self.track = types, track
         self.bodies = HriBodies(settings, TransformTree(max_age_s=settings.tf_max_age_s))
         self.bodies.on_tf(types.new(hri.TF_TYPE, transforms=[

@@ -21,10 +21,10 @@ def rotation(axis: str, angle: float) -> np.ndarray:
             'z': np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])}[axis]
 
 
-def tf(parent: str, child: str, stamp_ns: int, r: np.ndarray = np.eye(3),
+def tf(parent: str, child: str, stamp_ns: int, r: np.ndarray | None = None,
        t=(0.0, 0.0, 0.0)) -> SimpleNamespace:
     """A duck-typed geometry_msgs/TransformStamped."""
-    q = matrix_quaternion(r)
+    q = matrix_quaternion(np.eye(3) if r is None else r)
     return SimpleNamespace(
         header=SimpleNamespace(frame_id=parent, stamp=SimpleNamespace(sec=stamp_ns // S,
                                                                       nanosec=stamp_ns % S)),

@@ -1,0 +1,47 @@
+"""The real test video (people walking in and out of an office, one at a time) and its hand
+annotations; tests that need them skip where the video is absent (tests/data/video/README.md)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).resolve().parents[1] / 'data' / 'video'
+VIDEO_ENV = 'EMOTION_NODE_TEST_VIDEO'
+
+
+def video_file() -> Path:
+    """The video: $EMOTION_NODE_TEST_VIDEO, else the committed copy."""
+    return Path(os.environ.get(VIDEO_ENV) or DATA / 'one-by-one-person-detection.mp4')
+
+
+@pytest.fixture(scope='session')
+def intervals():
+    """The video's hand annotations: who is fully in view when, and when nobody is."""
+    from emotion_node.camera.annotations import read_intervals
+    return read_intervals(DATA / 'one-by-one-person-detection.people.csv')
+
+
+@pytest.fixture(scope='session')
+def video_path() -> Path:
+    path = video_file()
+    if not path.is_file():
+        pytest.skip(f'test video absent: {path} (tests/data/video/README.md)')
+    pytest.importorskip('cv2')
+    return path
+
+
+@pytest.fixture(scope='session')
+def frames_at(video_path):
+    """RGB frames at given seconds of the video (decoded once per session)."""
+    from emotion_node.camera.video import VideoFrames
+    cache: dict = {}
+
+    def get(seconds: float):
+        if seconds not in cache:
+            frames = VideoFrames(video_path, start_s=seconds)
+            cache[seconds] = next(frames)[1]
+            frames.close()
+        return cache[seconds]
+    return get

@@ -1,0 +1,47 @@
+"""The camera-frame translation recovered from 2D and 3D landmarks."""
+import numpy as np
+import pytest
+
+from emotion_node.camera.placement import camera_translation, focal_from_fov
+
+
+def _project(world, t, f, c):
+    p = world + t
+    return np.stack([f * p[:, 0] / p[:, 2] + c[0], f * p[:, 1] / p[:, 2] + c[1]], axis=1)
+
+
+def test_a_person_placed_where_they_were_projected_from():
+    rng = np.random.default_rng(1)
+    world = rng.normal(0, 0.4, (33, 3))  # a body-sized cloud around the hips
+    f, c = focal_from_fov(768, 60.0), (384.0, 216.0)
+    for t in ([0.3, 0.1, 2.6], [-1.2, 0.4, 6.0]):
+        image = _project(world, np.array(t), f, c)
+        got = camera_translation(image, world, np.ones(33), f, c)
+        assert got is not None and np.allclose(got, t, atol=1e-6)
+
+
+def test_pixel_noise_moves_the_fit_little():
+    rng = np.random.default_rng(2)
+    world = rng.normal(0, 0.4, (33, 3))
+    f, c = focal_from_fov(768, 60.0), (384.0, 216.0)
+    t = np.array([0.2, 0.0, 3.0])
+    image = _project(world, t, f, c) + rng.normal(0, 2.0, (33, 2))  # 2 px noise
+    got = camera_translation(image, world, np.ones(33), f, c)
+    assert got is not None and np.abs(got - t).max() < 0.1
+
+
+def test_too_few_visible_or_behind_the_camera_is_no_fit():
+    world = np.random.default_rng(3).normal(0, 0.4, (33, 3))
+    f, c = 600.0, (320.0, 240.0)
+    image = _project(world, np.array([0.0, 0.0, 3.0]), f, c)
+    few = np.zeros(33)
+    few[:3] = 1.0
+    assert camera_translation(image, world, few, f, c) is None
+    mirrored = c + (c - image)  # what a person behind the lens would project to
+    assert camera_translation(mirrored, world, np.ones(33), f, c) is None
+
+
+@pytest.mark.parametrize('hfov', [0.0, 180.0, -5.0])
+def test_field_of_view_outside_0_180_is_an_error(hfov):
+    with pytest.raises(ValueError, match='field of view'):
+        focal_from_fov(640, hfov)

@@ -21,6 +21,11 @@ class Interval:
         return self.start_s <= t < self.end_s + 1.0
 
 
+def annotations_of(video: Path) -> Path:
+    """Where a video's hand annotations lie: `<name>.people.csv` beside it."""
+    return Path(video).with_name(Path(video).stem + '.people.csv')
+
+
 def read_intervals(path: Path) -> List[Interval]:
     """`person,start_s,end_s` rows (lines starting with # are comments)."""
     with open(path, newline='') as f:

@@ -1,10 +1,22 @@
 """Frames of a video file, with their times in the video, as RGB arrays (OpenCV decodes)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Iterator, Tuple
 
 import numpy as np
+
+from emotion_node.package_files import SOURCE_ROOT
+
+SAMPLE_VIDEO_ENV = 'EMOTION_NODE_TEST_VIDEO'
+
+
+def sample_video() -> Path:
+    """The project's real video of people (tests/data/video/README.md: CC BY 4.0, with hand
+    annotations beside it): $EMOTION_NODE_TEST_VIDEO, else the copy in the source tree."""
+    return Path(os.environ.get(SAMPLE_VIDEO_ENV) or SOURCE_ROOT / 'tests' / 'data' / 'video' /
+                'one-by-one-person-detection.mp4')
 
 
 class VideoFrames:

@@ -327,9 +327,8 @@ def _camera_arguments(parser: argparse.ArgumentParser) -> None:
 def _camera(args: argparse.Namespace) -> int:
     """Run the camera benchmark and print its table."""
     from emotion_node.bench import camera as bench
-    from emotion_node.package_files import SOURCE_ROOT
-    video = args.video or Path(os.environ.get('EMOTION_NODE_TEST_VIDEO') or SOURCE_ROOT /
-                               'tests' / 'data' / 'video' / 'one-by-one-person-detection.mp4')
+    from emotion_node.camera.video import sample_video
+    video = args.video or sample_video()
     if not video.is_file():
         print(f'error: video not found: {video}', file=sys.stderr)
         return 1

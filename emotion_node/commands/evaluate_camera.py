@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any, Dict
@@ -33,10 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Measure the noise, run the study per dataset, print the tables."""
-    from emotion_node.package_files import SOURCE_ROOT
-    video = args.video or Path(os.environ.get('EMOTION_NODE_TEST_VIDEO') or SOURCE_ROOT /
-                               'tests' / 'data' / 'video' / 'one-by-one-person-detection.mp4')
-    annotations = video.with_name(video.stem + '.people.csv')
+    from emotion_node.camera.video import sample_video
+    video = args.video or sample_video()
+    from emotion_node.camera.annotations import annotations_of
+    annotations = annotations_of(video)
     for path in (video, annotations):
         if not path.is_file():
             print(f'emotion-node evaluate-camera: not found: {path}', file=sys.stderr)

@@ -2,25 +2,25 @@
 annotations; tests that need them skip where the video is absent (tests/data/video/README.md)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+from emotion_node.camera.video import sample_video
+
 DATA = Path(__file__).resolve().parents[1] / 'data' / 'video'
-VIDEO_ENV = 'EMOTION_NODE_TEST_VIDEO'
 
 
 def video_file() -> Path:
     """The video: $EMOTION_NODE_TEST_VIDEO, else the committed copy."""
-    return Path(os.environ.get(VIDEO_ENV) or DATA / 'one-by-one-person-detection.mp4')
+    return sample_video()
 
 
 @pytest.fixture(scope='session')
 def intervals():
     """The video's hand annotations: who is fully in view when, and when nobody is."""
-    from emotion_node.camera.annotations import read_intervals
-    return read_intervals(DATA / 'one-by-one-person-detection.people.csv')
+    from emotion_node.camera.annotations import annotations_of, read_intervals
+    return read_intervals(annotations_of(DATA / 'one-by-one-person-detection.mp4'))
 
 
 @pytest.fixture(scope='session')

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from emotion_node import cli
+from emotion_node.camera.video import sample_video
 from emotion_node.ros import bag_io
 from emotion_node.ros.convert import marker_array_to_frames, skeleton_array_to_frames
 from emotion_node.skeleton.dataset import default_data_root
@@ -309,8 +310,7 @@ def test_replay_loop_stops_cleanly_on_ctrl_c(tmp_path: Path, ros_env, ros_proces
     assert 'published' in out and 'Traceback' not in err
 
 
-VIDEO = Path(__file__).resolve().parents[1] / 'data' / 'video' / \
-    'one-by-one-person-detection.mp4'
+VIDEO = sample_video()
 
 
 @pytest.mark.skipif(not VIDEO.is_file(), reason='the test video is absent')

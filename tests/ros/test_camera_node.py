@@ -21,13 +21,13 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import DurabilityPolicy, QoSProfile
 from sensor_msgs.msg import Image
 
+from emotion_node.camera.video import sample_video
 from emotion_node.msg import EmotionState, PersonEmotion, SkeletonArray
 from emotion_node.ros.node_main import node_command
 
 pytest.importorskip('mediapipe')
 
-DATA = Path(__file__).resolve().parents[1] / 'data' / 'video'
-VIDEO = DATA / 'one-by-one-person-detection.mp4'
+VIDEO = sample_video()
 SEGMENT = (3.0, 31.0)  # seconds of the video played
 READY_S = 120.0        # model loading on a busy machine
 TOPIC = '/camera_test/skeletons'  # not /skeletons: a parallel suite's replays stay out
@@ -94,7 +94,7 @@ def _ids_per_frame(skeletons: List[SkeletonArray]) -> List[tuple]:
 @pytest.mark.ros_domain(75)
 def test_real_video_through_the_camera_node_into_the_emotion_node(ros_env, ros_processes,
                                                                    probe):
-    from emotion_node.camera.annotations import read_intervals, score
+    from emotion_node.camera.annotations import annotations_of, read_intervals, score
     emotion = ros_processes.start(node_command({'input.up_axis': '-y', 'input.topic': TOPIC,
                                                 'llm.enabled': False}), ros_env)
     assert probe.spin_until(lambda: probe.states or emotion.poll() is not None, READY_S), \
@@ -114,8 +114,7 @@ def test_real_video_through_the_camera_node_into_the_emotion_node(ros_env, ros_p
                all(s.layout == 'mediapipe33' and len(s.positions) == 33 for s in m.skeletons)
                for m in probe.skeletons)
     frames = _ids_per_frame(probe.skeletons)
-    scores, false_share = score(frames, read_intervals(DATA /
-                                                       'one-by-one-person-detection.people.csv'))
+    scores, false_share = score(frames, read_intervals(annotations_of(VIDEO)))
     followed = {who: s for who, s in scores.items() if s.frames}
     assert set(followed) == {'1', '2'}
     assert all(s.share >= 0.9 for s in followed.values()), followed

@@ -135,6 +135,20 @@ def watch(printer: Printer, node_proc: subprocess.Popen, duration: float) -> boo
         rclpy.try_shutdown(context=context)
 
 
+def watch_then_stop(printer: Printer, node: subprocess.Popen, source: subprocess.Popen,
+                    duration: float) -> bool:
+    """`watch` (Ctrl-C ends it early, not in error), then stop the input's source and the node
+    in that order; False when the node published nothing."""
+    from emotion_node.ros.node_main import stop_process
+    try:
+        return watch(printer, node, duration)
+    except KeyboardInterrupt:
+        return True
+    finally:
+        stop_process(source)
+        stop_process(node)
+
+
 def run(clips: List[Tuple[str, Path]], content: str, duration_s: float, every_s: float,
         parameters: Dict[str, Any]) -> Optional[str]:
     """Build the bag, start node and replay, print the stream, stop both, print the summary.
@@ -144,7 +158,7 @@ def run(clips: List[Tuple[str, Path]], content: str, duration_s: float, every_s:
     nothing).
     """
     from emotion_node.ros.bag_io import load_tracks, write_bag
-    from emotion_node.ros.node_main import package_params_file, spawn, spawn_node, stop_process
+    from emotion_node.ros.node_main import package_params_file, spawn, spawn_node
     who = {str(i + 1): f'{style} {content}' for i, (style, _) in enumerate(clips)}
     print(f'{len(clips)} people side by side, from real recordings: '
           + ', '.join(f'{b}: {w}' for b, w in who.items()))
@@ -157,14 +171,7 @@ def run(clips: List[Tuple[str, Path]], content: str, duration_s: float, every_s:
                        Path(tmp) / 'replay.log')
         print('starting the emotion node and replaying (Ctrl-C stops the demo) ...', flush=True)
         printer = Printer(who, every_s)
-        try:
-            ok = watch(printer, node, duration_s)
-        except KeyboardInterrupt:
-            ok = True
-        finally:
-            stop_process(replay)
-            stop_process(node)
-        if not ok:
+        if not watch_then_stop(printer, node, replay, duration_s):
             return (Path(tmp) / 'node.log').read_text(errors='replace')[-3000:]
     printer.summary()
     return None
@@ -176,7 +183,7 @@ def run_video(video: Path, duration_s: float, every_s: float, parameters: Dict[s
 
     `camera_args`: more options of `emotion-node camera`. None when it ran, else the logs.
     """
-    from emotion_node.ros.node_main import package_params_file, spawn, spawn_node, stop_process
+    from emotion_node.ros.node_main import package_params_file, spawn, spawn_node
     print(f'people in {video.name}, found by the camera node (MediaPipe Pose)', flush=True)
     with tempfile.TemporaryDirectory(prefix='emotion_demo_') as tmp:
         node = spawn_node({'input.up_axis': '-y', **parameters}, Path(tmp) / 'node.log',
@@ -187,14 +194,7 @@ def run_video(video: Path, duration_s: float, every_s: float, parameters: Dict[s
         print('starting the emotion node and the camera node (Ctrl-C stops the demo) ...',
               flush=True)
         printer = Printer({}, every_s)
-        try:
-            ok = watch(printer, node, duration_s)
-        except KeyboardInterrupt:
-            ok = True
-        finally:
-            stop_process(camera)
-            stop_process(node)
-        if not ok:
+        if not watch_then_stop(printer, node, camera, duration_s):
             return '\n'.join(f'--- {name}:\n' + (Path(tmp) / name).read_text(
                 errors='replace')[-2000:] for name in ('node.log', 'camera.log'))
     printer.summary()

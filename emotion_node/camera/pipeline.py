@@ -11,7 +11,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from emotion_node.camera.placement import camera_translation, focal_from_fov
+from emotion_node.camera.placement import Intrinsics, camera_translation, focal_from_fov
 from emotion_node.camera.pose_model import Pose, PoseConfig, PoseEstimator
 from emotion_node.camera.tracking import PersonTracker, box_of, iou
 
@@ -65,13 +65,15 @@ class CameraPipeline:
         self.tracker = PersonTracker(min_iou=config.min_iou, max_missed=config.max_missed)
         self._offsets: Dict[str, np.ndarray] = {}  # body id -> last camera-frame translation
 
-    def process(self, rgb: np.ndarray, stamp_s: float) -> List[Person]:
-        """The people in one (H, W, 3) uint8 RGB image taken at stamp_s."""
+    def process(self, rgb: np.ndarray, stamp_s: float,
+                camera: Optional[Intrinsics] = None) -> List[Person]:
+        """The people in one (H, W, 3) uint8 RGB image taken at stamp_s by `camera` (None: a
+        pinhole of the configured field of view)."""
         found = self.estimator.estimate(rgb, int(round(stamp_s * 1e6)))
         poses, boxes = self._plausible(found, rgb.shape[0])
         ids = self.tracker.assign(boxes)
-        people = [self._place(body_id, pose, rgb.shape[1], rgb.shape[0])
-                  for body_id, pose in zip(ids, poses)]
+        camera = camera or Intrinsics.from_fov(rgb.shape[1], rgb.shape[0], self.config.hfov_deg)
+        people = [self._place(body_id, pose, camera) for body_id, pose in zip(ids, poses)]
         seen = set(ids)
         self._offsets = {k: v for k, v in self._offsets.items() if k in seen}
         return people
@@ -90,13 +92,11 @@ class CameraPipeline:
             boxes.append(box)
         return kept, boxes
 
-    def _place(self, body_id: str, pose: Pose, width: int, height: int) -> Person:
+    def _place(self, body_id: str, pose: Pose, camera: Intrinsics) -> Person:
         """Camera-frame positions; a frame whose fit fails keeps the person's last offset."""
         offset = None
         if self.config.placement == 'camera':
-            offset = camera_translation(pose.image_xy, pose.world, pose.visibility,
-                                        focal_from_fov(width, self.config.hfov_deg),
-                                        (width / 2.0, height / 2.0))
+            offset = camera_translation(pose.image_xy, pose.world, pose.visibility, camera)
             offset = offset if offset is not None else self._offsets.get(body_id)
         if offset is not None:
             self._offsets[body_id] = offset

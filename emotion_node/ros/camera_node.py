@@ -25,10 +25,11 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.signals import SignalHandlerOptions
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CameraInfo, Image
 
 from emotion_node.camera.images import ImageRejected, to_rgb
 from emotion_node.camera.pipeline import LAYOUT, CameraPipeline
+from emotion_node.camera.placement import Intrinsics
 from emotion_node.camera.pose_model import PoseModelUnavailable
 from emotion_node.camera.video import VideoFrames
 from emotion_node.msg import SkeletonArray
@@ -59,6 +60,9 @@ class CameraNode(Node):
         self.counts: Counter = Counter()  # images, processed, people, dropped.<reason>
         self._process_s: List[float] = []
         self._slot: Optional[Image] = None
+        # the camera's own matrix and the image size it is for, from its CameraInfo
+        self._camera: Optional[tuple[Intrinsics, int, int]] = None
+        self._intrinsics = 'hfov'  # what placed the latest image: 'camera_info' or 'hfov'
         self._origin_ns = 0     # video: node time of the video's second 0
         self.finished = False   # video played to its end (no loop)
         if self._video is not None:
@@ -67,6 +71,9 @@ class CameraNode(Node):
             # best effort: matches camera drivers' sensor-data publishers and reliable ones
             self._sub = self.create_subscription(Image, self.params.image_topic,
                                                  self._on_image, qos_profile_sensor_data)
+            self._info_sub = self.create_subscription(CameraInfo, self.params.camera_info_topic(),
+                                                      self._on_camera_info,
+                                                      qos_profile_sensor_data)
             self._timer = self.create_timer(SLOT_POLL_S, self._on_slot)
         self._diag_timer = self.create_timer(self.params.diagnostics_period_s,
                                              self.publish_diagnostics)
@@ -81,6 +88,34 @@ class CameraNode(Node):
             self.counts['dropped.superseded'] += 1  # a newer image came before this one ran
         self._slot = msg
 
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        self.counts['camera_info.received'] += 1
+        try:
+            camera = Intrinsics.from_matrix(list(msg.k))
+        except ValueError as err:
+            self.counts['camera_info.rejected'] += 1
+            self.get_logger().warning(f'camera_info ignored: {err}',
+                                      throttle_duration_sec=LOG_THROTTLE_S)
+            return
+        self._camera = (camera, int(msg.width), int(msg.height))
+
+    def _camera_for(self, width: int, height: int) -> Optional[Intrinsics]:
+        """The camera's own matrix when it is for images of this size; else None (the field
+        of view is assumed) and, when it is for another size, counted."""
+        if self._camera is None:
+            self._intrinsics = 'hfov'
+            return None
+        camera, info_width, info_height = self._camera
+        if (info_width, info_height) != (width, height):
+            self.counts['camera_info.size_mismatch'] += 1
+            self.get_logger().warning(
+                f'camera_info is for {info_width} x {info_height} images, this one is {width} x '
+                f'{height}: placed with camera.hfov_deg', throttle_duration_sec=LOG_THROTTLE_S)
+            self._intrinsics = 'hfov'
+            return None
+        self._intrinsics = 'camera_info'
+        return camera
+
     def _on_slot(self) -> None:
         msg, self._slot = self._slot, None
         if msg is None:
@@ -91,7 +126,7 @@ class CameraNode(Node):
             self._drop(err.reason, str(err))
             return
         stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-        self._process(rgb, stamp_ns, msg.header.frame_id)
+        self._process(rgb, stamp_ns, msg.header.frame_id, self._camera_for(msg.width, msg.height))
 
     def _on_video_frame(self) -> None:
         assert self._video is not None
@@ -120,10 +155,11 @@ class CameraNode(Node):
         self._origin_ns += int((played - self._video.start_s) * 1e9)  # time keeps growing
         self._video = self._open_video()
 
-    def _process(self, rgb: np.ndarray, stamp_ns: int, frame_id: str) -> None:
+    def _process(self, rgb: np.ndarray, stamp_ns: int, frame_id: str,
+                 camera: Optional[Intrinsics] = None) -> None:
         start = time.perf_counter()
         try:
-            people = self._pipeline.process(rgb, stamp_ns * 1e-9)
+            people = self._pipeline.process(rgb, stamp_ns * 1e-9, camera)
         except (RuntimeError, ValueError) as err:
             self._drop('model_error', f'pose model failed: {err}')
             return
@@ -156,6 +192,7 @@ class CameraNode(Node):
         ms = 1e3 * float(np.median(self._process_s)) if self._process_s else float('nan')
         values = [('source', self.params.video_path or self.params.image_topic),
                   ('layout', LAYOUT), ('process_p50_ms', f'{ms:.1f}'),
+                  ('intrinsics', self._intrinsics),
                   ('people_followed', str(self._pipeline.tracker.active)),
                   ('dropped_total', str(dropped))]
         values += sorted((k, str(n)) for k, n in self.counts.items())

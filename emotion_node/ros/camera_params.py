@@ -25,6 +25,10 @@ class CameraParams:
     """Every parameter of the camera node, with its default."""
 
     image_topic: str = _p('/image_raw', 'sensor_msgs/Image input (unused when video.path is set)')
+    image_camera_info_topic: str = _p('', 'sensor_msgs/CameraInfo of those images (its camera '
+                                          'matrix places people; until one comes, and for '
+                                          'images of another size, camera.hfov_deg does); '
+                                          'empty: camera_info beside the image topic')
     video_path: str = _p('', 'a video file to read instead of the image topic; stamps are the '
                              'node clock at the first frame plus each frame\'s time in the file')
     video_start_s: float = _p(0.0, 'video: first second played', low=0.0)
@@ -48,7 +52,8 @@ class CameraParams:
     pose_min_tracking_confidence: float = _p(0.5, 'below it the detector runs again',
                                              low=0.0, high=1.0)
     camera_hfov_deg: float = _p(60.0, 'horizontal field of view, for placing people in the '
-                                      'camera frame', low=1.0, high=179.0)
+                                      'camera frame where no camera_info gives the camera '
+                                      'matrix (a video file)', low=1.0, high=179.0)
     camera_placement: str = _p('camera', '"camera": hips placed in the camera frame from the '
                                          '2D and 3D landmarks; "root_locked": hip centre at the '
                                          'origin', choices=PLACEMENTS)
@@ -59,6 +64,15 @@ class CameraParams:
     tracking_min_height: float = _p(0.25, 'people shorter than this share of the image height '
                                           'are dropped', low=0.0, high=0.99)
     diagnostics_period_s: float = _p(1.0, '/diagnostics period (s)', low=0.1, high=60.0)
+
+    def camera_info_topic(self) -> str:
+        """The CameraInfo topic: the parameter, else `camera_info` beside the image topic (the
+        image_transport convention: /camera/color/image_raw -> /camera/color/camera_info)."""
+        if self.image_camera_info_topic:
+            return self.image_camera_info_topic
+        namespace = self.image_topic.rsplit('/', 1)[0] if '/' in self.image_topic else ''
+        return f'{namespace}/camera_info' if self.image_topic.startswith('/') or namespace \
+            else 'camera_info'
 
     def camera_config(self) -> CameraConfig:
         """The pipeline's configuration."""

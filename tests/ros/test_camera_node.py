@@ -19,7 +19,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import DurabilityPolicy, QoSProfile
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CameraInfo, Image
 
 from emotion_node.camera.video import sample_video
 from emotion_node.msg import EmotionState, PersonEmotion, SkeletonArray
@@ -49,6 +49,7 @@ class Probe:
                                                  durability=DurabilityPolicy.TRANSIENT_LOCAL))
         self.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diag, 100)
         self.images = self.node.create_publisher(Image, '/test/image', 10)
+        self.infos = self.node.create_publisher(CameraInfo, '/test/camera_info', 10)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
 
@@ -153,11 +154,20 @@ def test_bad_images_are_counted_on_diagnostics_and_good_ones_keep_their_stamps(
         probe.images.publish(image)  # one at a time: a newer image would replace a waiting one
         assert probe.spin_until(lambda n=sent: probe.camera_diagnostics and int(
             probe.camera_diagnostics[-1].get('images', 0)) >= n, 30.0)
+    assert probe.camera_diagnostics[-1]['intrinsics'] == 'hfov'  # no camera_info yet
+    # The camera's own matrix, beside the image topic: a broken one is refused and counted.
+    for k in ([0.0] * 9, [60.0, 0, 32, 0, 60.0, 24, 0, 0, 1]):
+        probe.infos.publish(CameraInfo(width=64, height=48, k=k))
+    assert probe.spin_until(lambda: int(probe.camera_diagnostics[-1].get(
+        'camera_info.received', 0)) >= 2, 30.0), probe.camera_diagnostics[-1]
     probe.images.publish(_image('rgb8', 64, 48, 192, gray.tobytes(), stamp=(1234, 5678)))
     assert probe.spin_until(lambda: probe.skeletons, 30.0), ros_processes.output(camera)
+    assert probe.spin_until(lambda: int(probe.camera_diagnostics[-1].get('processed', 0)) >= 1,
+                            30.0)
     latest = probe.camera_diagnostics[-1]
     for reason, images in bad.items():
         assert int(latest[f'dropped.{reason}']) == len(images), latest
+    assert latest['camera_info.rejected'] == '1' and latest['intrinsics'] == 'camera_info'
     out = probe.skeletons[-1]
     assert (out.header.stamp.sec, out.header.stamp.nanosec) == (1234, 5678)
     assert out.header.frame_id == 'test_camera' and out.skeletons == []  # nobody in grey
@@ -165,7 +175,7 @@ def test_bad_images_are_counted_on_diagnostics_and_good_ones_keep_their_stamps(
     camera.send_signal(signal.SIGINT)
     rc, _, err = ros_processes.wait(camera, 30.0)
     assert rc == 0, err
-    assert 'image dropped (encoding)' in err
+    assert 'image dropped (encoding)' in err and 'camera_info ignored' in err
 
 
 @pytest.mark.ros_domain(76)

@@ -58,3 +58,16 @@ def test_launch_file_compiles_and_overrides_real_parameters(tmp_path):
         assert elts[0].value in arguments and elts[1].value in known
     calls = {getattr(n.func, 'id', '') for n in ast.walk(tree) if isinstance(n, ast.Call)}
     assert not calls & {'eval', 'exec'}
+
+
+@pytest.mark.parametrize('image, info, want', [
+    ('/image_raw', '', '/camera_info'),
+    ('/camera/color/image_raw', '', '/camera/color/camera_info'),
+    ('image', '', 'camera_info'),
+    ('cam/image', '', 'cam/camera_info'),
+    ('/image_raw', '/elsewhere/info', '/elsewhere/info'),
+])
+def test_camera_info_sits_beside_the_images_unless_named(image, info, want):
+    from emotion_node.ros.camera_params import CameraParams
+    assert CameraParams(image_topic=image, image_camera_info_topic=info).camera_info_topic() == \
+        want

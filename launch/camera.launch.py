@@ -19,6 +19,8 @@ ARGUMENTS = (
     ('params_file', PathJoinSubstitution([FindPackageShare('emotion_node'), 'config',
                                           'camera_node.yaml']), 'camera node parameters file'),
     ('image_topic', '', 'sensor_msgs/Image topic (empty: from params_file)'),
+    ('camera_info_topic', '', 'its sensor_msgs/CameraInfo topic (empty: from params_file, else '
+                              'camera_info beside the image topic)'),
     ('video', '', 'a video file to read instead of the image topic'),
     ('loop', '', 'true or false: play the video again at its end (empty: from params_file)'),
     ('people', '', 'most people found in one image (empty: from params_file)'),
@@ -31,6 +33,7 @@ ARGUMENTS = (
 # type).
 OVERRIDES = (
     ('image_topic', 'image.topic', str),
+    ('camera_info_topic', 'image.camera_info_topic', str),
     ('video', 'video.path', str),
     ('loop', 'video.loop', bool),
     ('people', 'pose.num_poses', int),

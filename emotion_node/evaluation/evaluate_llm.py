@@ -36,7 +36,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from emotion_node.evaluation.label_evidence import recovery
+from emotion_node.evaluation.label_evidence import paired_recovery, recovered_hits
 from emotion_node.model.answers import SOURCES, answer_batch, reading_probs
 from emotion_node.model.explanations import (
     check_explanation, parse_explanation, summarise_checks, template_explanation)
@@ -226,9 +226,12 @@ def _report(explainer: Any, table: Any, labels: Sequence[str], batch_size: int,
                                np.random.default_rng([seed, k]), r)
                 for k, (h, z, r) in enumerate(zip(head, zs, readings))]
     report["modes"]["composer"] = _score(composed, head, zs, truth, clips, readings)[0]
-    report["label_from_text"] = recovery(
+    hits = recovered_hits(
         {"published": [a.text for a in published], "llm_own": alone, "composer": composed,
          "template": plain, "coherent_template": coherent}, head)
+    report["label_from_text"] = {kind: float(np.mean(h)) for kind, h in hits.items()}
+    # The LLM's own against the composer's, window by window (the comparison).
+    report["label_from_text_paired"] = paired_recovery(hits, "llm_own", "composer")
     report.update(_recognition(table, labels, head,
                                np.array([a.reading_probs for a in published]),
                                explainer.config.labels))

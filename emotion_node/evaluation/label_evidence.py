@@ -66,14 +66,28 @@ def recovered_labels(texts: Sequence[str], labels: Sequence[str] = EMOTION_STYLE
     return [keys[int(i)] for i in (found @ anchors.T).argmax(-1)] if len(found) else []
 
 
-def recovery(answers: Mapping[str, Sequence[str]], labels: Sequence[str]) -> dict[str, float]:
-    """Per kind of answer, the share whose label is recovered from the text alone; every kind
-    explains the same `labels` (one per answer)."""
+def recovered_hits(answers: Mapping[str, Sequence[str]], labels: Sequence[str]
+                   ) -> dict[str, list[bool]]:
+    """Per kind of answer, whether each answer's label is recovered from its text alone; every
+    kind explains the same `labels` (one per answer)."""
     out = {}
     for kind, texts in answers.items():
         if len(texts) != len(labels):
             raise ValueError(f"{kind}: {len(texts)} answers for {len(labels)} labels")
-        found = recovered_labels(texts)
-        out[kind] = float(np.mean([f == t for f, t in zip(found, labels)])) if found else 0.0
+        out[kind] = [f == t for f, t in zip(recovered_labels(texts), labels)]
     return out
+
+
+def recovery(answers: Mapping[str, Sequence[str]], labels: Sequence[str]) -> dict[str, float]:
+    """Per kind of answer, the share whose label is recovered from the text alone."""
+    return {kind: float(np.mean(hits)) if hits else 0.0
+            for kind, hits in recovered_hits(answers, labels).items()}
+
+
+def paired_recovery(hits: Mapping[str, Sequence[bool]], a: str, b: str) -> dict[str, float]:
+    """Two kinds of answer to the same windows compared pair by pair: the windows only `a`'s
+    text gives the label back, only `b`'s, and the exact McNemar p of the difference."""
+    from emotion_node.evaluation.loco_report import mcnemar
+    only_a, only_b, p = mcnemar(list(hits[a]), list(hits[b]))
+    return {f"{a}_only": only_a, f"{b}_only": only_b, "p_exact_mcnemar": p}
 

@@ -63,6 +63,11 @@ def test_under_the_grammar_the_llm_writes_every_published_answer(tiny_llm):
     assert set(report["label_from_text"]) == {"published", "llm_own", "composer", "template",
                                               "coherent_template"}
     assert all(0.0 <= v <= 1.0 for v in report["label_from_text"].values())
+    paired = report["label_from_text_paired"]  # the two shares differ by the discordant pairs
+    shares = report["label_from_text"]
+    assert (paired["llm_own_only"] - paired["composer_only"]) / report["windows"] == \
+        pytest.approx(shares["llm_own"] - shares["composer"])
+    assert 0.0 <= paired["p_exact_mcnemar"] <= 1.0
     assert report["modes"]["composer"]["faithfulness"] == 1.0
 
 

@@ -2,7 +2,7 @@
 import pytest
 
 from emotion_node.evaluation.label_evidence import (
-    recovered_labels, recovery, signature_texts, without_label_words)
+    paired_recovery, recovered_labels, recovery, signature_texts, without_label_words)
 from emotion_node.model.labels import EMOTION_STYLES
 
 
@@ -35,3 +35,12 @@ def test_a_text_that_names_its_cues_reads_as_its_label():
     assert got["good"] == 1.0 and got["bare"] < 1.0
     with pytest.raises(ValueError, match="2 answers for 1 labels"):
         recovery({"x": ["a", "b"]}, ["sad"])
+
+
+def test_two_kinds_of_answer_are_compared_window_by_window():
+    hits = {"a": [True, True, False, True, False, True, True, True],
+            "b": [True, False, False, False, True, False, False, False]}
+    got = paired_recovery(hits, "a", "b")
+    assert (got["a_only"], got["b_only"]) == (5, 1)  # the windows where only one reads back
+    assert got["p_exact_mcnemar"] == pytest.approx(0.21875)  # two-sided binomial, 6 pairs
+    assert paired_recovery({"a": [True] * 4, "b": [True] * 4}, "a", "b")["p_exact_mcnemar"] == 1

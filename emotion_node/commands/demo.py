@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, Dict
+from functools import partial
+from typing import Any, Callable, Dict, Optional
 
 from emotion_node.ros import demo
 
@@ -51,41 +52,30 @@ def _node_parameters(args: argparse.Namespace) -> Dict[str, Any]:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Run the demo; print why when it cannot."""
+    """Run the demo (recordings, or a video through the camera node); print why when it
+    cannot."""
+    start: Callable[[], Optional[str]]
     if args.video is not None:
-        return _video_demo(args)
-    try:
-        clips = demo.demo_clips(args.content, args.people)
-    except (FileNotFoundError, ValueError) as err:
-        print(f'emotion-node demo: {err}', file=sys.stderr)
-        return 1
+        video = args.video.expanduser()
+        if not video.is_file():
+            print(f'emotion-node demo: video file not found: {args.video}', file=sys.stderr)
+            return 2
+        start = partial(demo.run_video, video.resolve(), args.duration, args.every,
+                        _node_parameters(args), [])
+    else:
+        try:
+            clips = demo.demo_clips(args.content, args.people)
+        except (FileNotFoundError, ValueError) as err:
+            print(f'emotion-node demo: {err}', file=sys.stderr)
+            return 1
+        start = partial(demo.run, clips, args.content, args.duration, args.every,
+                        _node_parameters(args))
     if args.duration <= 0:
         print('emotion-node demo: --duration must be positive', file=sys.stderr)
         return 2
     try:
-        log = demo.run(clips, args.content, args.duration, args.every, _node_parameters(args))
+        log = start()
     except ImportError as err:  # ROS 2, the built messages or rosbags missing
-        print(f'emotion-node demo: {err}', file=sys.stderr)
-        return 1
-    if log is not None:
-        print(f'emotion-node demo: the node published nothing; its log:\n{log}',
-              file=sys.stderr)
-        return 1
-    return 0
-
-
-def _video_demo(args: argparse.Namespace) -> int:
-    """The demo on a video through the camera node."""
-    if not args.video.expanduser().is_file():
-        print(f'emotion-node demo: video file not found: {args.video}', file=sys.stderr)
-        return 2
-    if args.duration <= 0:
-        print('emotion-node demo: --duration must be positive', file=sys.stderr)
-        return 2
-    try:
-        log = demo.run_video(args.video.expanduser().resolve(), args.duration, args.every,
-                             _node_parameters(args), [])
-    except ImportError as err:
         print(f'emotion-node demo: {err}', file=sys.stderr)
         return 1
     if log is not None:

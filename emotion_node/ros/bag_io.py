@@ -17,7 +17,7 @@ from emotion_node.package_files import PACKAGE, SOURCE_ROOT, installed_share_dir
 from emotion_node.ros import inputs
 from emotion_node.ros.adapters import hri
 from emotion_node.ros.adapters.hri import BAG_CAMERA_FRAME
-from emotion_node.ros.convert import BodyFrame
+from emotion_node.ros.convert import BodyFrame, _header
 from emotion_node.skeleton.bvh import read_bvh_canonical
 
 # kind -> (message type, default topic), from the input kinds of ros/inputs.py
@@ -207,6 +207,7 @@ def write_bag(path: str | Path, tracks: Sequence[Track], storage: str = 'mcap',
         if input_kind == 'hri':  # three topics: the tracked ids, /tf and /tf_static
             count, last = _write_hri(writer, conn, typestore, types, tracks, start_ns, frame_id)
         else:
+            assert kind.build is not None, 'every kind but hri builds message by message'
             for stamp_ns, bodies in track_frames(tracks, start_ns, frame_id):
                 msg = kind.build(types, divmod(stamp_ns, 10**9), frame_id, bodies, body_format)
                 writer.write(conn, stamp_ns, typestore.serialize_cdr(msg, msgtype))
@@ -251,7 +252,8 @@ def write_video_bag(path: str | Path, video: str | Path, storage: str = 'mcap',
             for t, rgb in frames:
                 stamp_ns = start_ns + int(round((t - start_s) * 1e9))
                 height, width = rgb.shape[:2]
-                msg = types.new(IMAGE_TYPE, header=_bag_header(types, stamp_ns, frame_id),
+                msg = types.new(IMAGE_TYPE, header=_header(types, divmod(stamp_ns, 10**9),
+                                                           frame_id),
                                 height=height, width=width, encoding='rgb8', is_bigendian=0,
                                 step=3 * width, data=np.ascontiguousarray(rgb).reshape(-1))
                 writer.write(conn, stamp_ns, typestore.serialize_cdr(msg, IMAGE_TYPE))
@@ -262,12 +264,6 @@ def write_video_bag(path: str | Path, video: str | Path, storage: str = 'mcap',
         raise ValueError(f'{video}: no frames from {start_s} s')
     return BagSummary(path, topic, IMAGE_TYPE, storage, count, 0, start_ns,
                       (last - start_ns) * 1e-9)
-
-
-def _bag_header(types: 'RosbagsFactory', stamp_ns: int, frame_id: str) -> Any:
-    sec, nsec = divmod(stamp_ns, 10**9)
-    return types.new('std_msgs/msg/Header', frame_id=frame_id,
-                     stamp=types.new('builtin_interfaces/msg/Time', sec=sec, nanosec=nsec))
 
 
 def _write_hri(writer: Any, tracked_conn: Any, typestore: Any, types: 'RosbagsFactory',
@@ -286,12 +282,15 @@ def _write_hri(writer: Any, tracked_conn: Any, typestore: Any, types: 'RosbagsFa
 
     write(static_conn, start_ns, types.new(hri.TF_TYPE, transforms=[
         hri.camera_transform(types, divmod(start_ns, 10**9), world_frame)]))
-    spans = {t.body_id: (t.stamps(start_ns)[0], t.stamps(start_ns)[-1]) for t in tracks}
+    spans = {}  # body id -> (first, last stamp): in view, so listed, in between
+    for track in tracks:
+        stamps = track.stamps(start_ns)
+        spans[track.body_id] = (stamps[0], stamps[-1])
     count, last = 1, start_ns
     for stamp_ns, bodies in track_frames(tracks, start_ns, world_frame):
         stamp = divmod(stamp_ns, 10**9)
-        in_view = [BodyFrame(t.body_id, 0.0, t.positions[0], t.mask[0], world_frame)
-                   for t in tracks if spans[t.body_id][0] <= stamp_ns <= spans[t.body_id][1]]
+        in_view = [t.body_id for t in tracks
+                   if spans[t.body_id][0] <= stamp_ns <= spans[t.body_id][1]]
         write(tracked_conn, stamp_ns, hri.build_tracked(types, stamp, BAG_CAMERA_FRAME, in_view))
         placed = [hri.build_body_tf(types, stamp, world_frame, body) for body in bodies]
         write(tf_conn, stamp_ns, types.new(hri.TF_TYPE, transforms=[

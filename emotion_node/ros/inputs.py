@@ -16,13 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Protocol, Sequence
 
-import numpy as np
-
 from emotion_node.ros.adapters import hri, yolo, zed
 from emotion_node.ros.convert import (
     BodyFrame, InputBatch, MessageFactory, Rejection, Stamp, build_marker_array,
-    build_skeleton_array, import_message_class, marker_array_to_frames, skeleton_array_to_frames,
-    up_axis_rotation)
+    build_skeleton_array, import_message_class, marker_array_to_frames, skeleton_array_to_frames)
 
 # (message, min_confidence, up_axis, max_bodies) -> (frames, rejections)
 Reader = Callable[[Any, float, str, Optional[int]], tuple[list[BodyFrame], list[Rejection]]]
@@ -48,8 +45,10 @@ class InputKind:
 
     msgtype: str
     default_topic: str
-    read: Reader
-    build: Builder
+    # Message by message; None for a kind read by a reader of its own (hri: `HriReader`) and
+    # written by one (bag_io's `_write_hri`).
+    read: Optional[Reader]
+    build: Optional[Builder]
     description: str
     body_formats: tuple[str, ...] = ()  # layouts a bag of this kind may be written in
     # Besides the main topic: (topic, message type, latched) read by the same reader.
@@ -79,16 +78,6 @@ def _read_zed(msg: Any, min_confidence: float, up_axis: str,
 def _read_yolo(msg: Any, min_confidence: float, up_axis: str,
                max_bodies: Optional[int]) -> tuple[list[BodyFrame], list[Rejection]]:
     return yolo.yolo_detections_to_frames(msg, min_confidence, up_axis, max_bodies)
-
-
-def _build_tracked(types: MessageFactory, stamp: Stamp, frame_id: str,
-                   bodies: Sequence[BodyFrame], body_format: Optional[str]) -> Any:
-    return hri.build_tracked(types, stamp, frame_id, bodies)
-
-
-def _read_unused(msg: Any, min_confidence: float, up_axis: str,
-                 max_bodies: Optional[int]) -> tuple[list[BodyFrame], list[Rejection]]:
-    raise TypeError('the hri input is read by HriReader (make_reader), not message by message')
 
 
 def _build_skeletons(types: MessageFactory, stamp: Stamp, frame_id: str,
@@ -122,7 +111,7 @@ INPUT_KINDS: dict[str, InputKind] = {
                      tuple(zed.BODY_FORMATS)),
     'yolo': InputKind(yolo.DETECTIONS_TYPE, yolo.DEFAULT_TOPIC, _read_yolo, _build_yolo,
                       'yolo_ros 3D pose yolo_msgs/DetectionArray'),
-    'hri': InputKind(hri.TRACKED_TYPE, hri.DEFAULT_TOPIC, _read_unused, _build_tracked,
+    'hri': InputKind(hri.TRACKED_TYPE, hri.DEFAULT_TOPIC, None, None,
                      'ROS4HRI bodies: hri_msgs/IdsList of tracked ids, joints on /tf',
                      extra_streams=((hri.TF_TOPIC, hri.TF_TYPE, False),
                                     (hri.TF_STATIC_TOPIC, hri.TF_TYPE, True))),
@@ -151,12 +140,14 @@ class MessageReader:
     """The kinds read message by message: one topic, a reader function."""
 
     def __init__(self, kind: InputKind, topic: str) -> None:
-        self.kind = kind
+        if kind.read is None:
+            raise ValueError(f'{kind.description}: not read message by message')
+        self._read = kind.read
         self.streams = [Stream(topic, kind.msgtype)]
 
     def read(self, index: int, msg: Any, p: Any) -> InputBatch:
-        frames, rejections = self.kind.read(msg, p.input_min_confidence, p.input_up_axis,
-                                            p.people_max_persons)
+        frames, rejections = self._read(msg, p.input_min_confidence, p.input_up_axis,
+                                        p.people_max_persons)
         return InputBatch(frames, rejections)
 
 
@@ -173,15 +164,10 @@ class HriReader:
                         *(Stream(t, m, latched) for t, m, latched in kind.extra_streams)]
 
     def read(self, index: int, msg: Any, p: Any) -> InputBatch:
+        self.bodies.up_axis = p.input_up_axis  # may change at run time
         if index == 0:
-            batch = self.bodies.on_tracked(msg)
-        else:
-            batch = self.bodies.on_tf(msg, static=self.streams[index].latched)
-        if p.input_up_axis.strip().lstrip('+').lower() != 'z':  # a fixed frame not Z up
-            rotation = up_axis_rotation(p.input_up_axis).astype(np.float32)
-            for frame in batch.frames:
-                frame.positions = frame.positions @ rotation.T
-        return batch
+            return self.bodies.on_tracked(msg)
+        return self.bodies.on_tf(msg, static=self.streams[index].latched)
 
 
 def make_reader(p: Any) -> InputReader:

@@ -51,8 +51,8 @@ class Tracker:
         return BodyFrame(body_id, 0.0, self.track.positions[i], self.track.mask[i], 'world')
 
     def listed(self, ids: List[str], stamp_ns: int) -> InputBatch:
-        return self.bodies.on_tracked(hri.build_tracked(
-            self.types, divmod(stamp_ns, S), 'camera', [self.body(b, 0) for b in ids]))
+        return self.bodies.on_tracked(hri.build_tracked(self.types, divmod(stamp_ns, S),
+                                                        'camera', ids))
 
     def frame(self, body_id: str, i: int, stamp_ns: int, parts=('roots', 'links')) -> List[Any]:
         roots, links = hri.build_body_tf(self.types, divmod(stamp_ns, S), 'world',
@@ -141,8 +141,7 @@ def test_the_reader_feeds_the_streams_and_turns_a_fixed_frame_not_z_up(types, tr
         ('/tf', 'tf2_msgs/msg/TFMessage', False), ('/tf_static', 'tf2_msgs/msg/TFMessage', True)]
     reader.read(2, types.new(hri.TF_TYPE, transforms=[
         hri.camera_transform(types, (0, 0), 'world')]), p)
-    reader.read(0, hri.build_tracked(types, (1, 0), 'camera', [
-        BodyFrame('a', 0, track.positions[0], track.mask[0], 'world')]), p)
+    reader.read(0, hri.build_tracked(types, (1, 0), 'camera', ['a']), p)
     roots, links = hri.build_body_tf(types, (1, 0), 'world',
                                      BodyFrame('a', 0, track.positions[0], track.mask[0], 'w'))
     reader.read(1, roots, p)
@@ -150,7 +149,7 @@ def test_the_reader_feeds_the_streams_and_turns_a_fixed_frame_not_z_up(types, tr
     y_up = p.with_values({'input.up_axis': 'y'})
     turned = make_reader(y_up)
     for index, msg in ((2, types.new(hri.TF_TYPE, transforms=[hri.camera_transform(
-            types, (0, 0), 'world')])), (0, hri.build_tracked(types, (1, 0), 'camera', [z_up])),
+            types, (0, 0), 'world')])), (0, hri.build_tracked(types, (1, 0), 'camera', ['a'])),
             (1, roots), (1, links)):
         batch = turned.read(index, msg, y_up)
     (body,) = batch.frames

@@ -469,7 +469,8 @@ def hri_fault_bag(path: Path, typestore, clips: List[Path]) -> None:
             stamp = divmod(stamp_ns, 10**9)
             bodies = [BodyFrame(b, 0.0, track.positions[i], track.mask[i], 'world')
                       for b in ('3', '4', '5', '6', '7')]
-            write(ids, stamp_ns, hri.build_tracked(types, stamp, 'camera', bodies))
+            write(ids, stamp_ns, hri.build_tracked(types, stamp, 'camera',
+                                                   [b.body_id for b in bodies]))
             for body in bodies:
                 if body.body_id == '5':
                     continue

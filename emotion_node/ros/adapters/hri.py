@@ -22,7 +22,7 @@ import numpy as np
 from emotion_node.ros.adapters.common import layout_points
 from emotion_node.ros.convert import (
     DEFAULT_MIN_VALID_JOINTS, DUPLICATE_BODY_ID, MISSING_BODY_ID, TOO_MANY_BODIES, BodyFrame,
-    InputBatch, MessageFactory, Rejection, Stamp, _canonical_body, split_stamp, up_axis_rotation)
+    InputBatch, MessageFactory, Rejection, Stamp, _canonical_body, _header, up_axis_rotation)
 from emotion_node.ros.transforms import (
     TF_LOOP, TF_MISSING_LINK, TF_STALE, FrameTree, make_tree, matrix_quaternion)
 from emotion_node.skeleton.layouts import get_layout
@@ -84,6 +84,7 @@ class HriBodies:
         self.tree = tree if tree is not None else make_tree(
             settings.tf_backend, settings.history_s, settings.tf_max_age_s)
         self.tracked: list[str] = []
+        self.up_axis = 'z'  # of the fixed frame (REP-103: Z up); a run-time parameter
         self._listed_without_frames: dict[str, int] = {}
         self._pending: dict[str, list[int]] = {}  # body id -> root stamps (ns) not yet read
 
@@ -194,22 +195,23 @@ class HriBodies:
         """One body at one stamp: its joint frames placed in the target frame."""
         placed = self.tree.place(target, names, stamp_ns)
         seen = np.array([r is None for r in placed.reasons])
-        lost: dict[str, list[str]] = {}
+        lost: dict[str, list[tuple[str, str]]] = {}  # reason -> (joint, detail) of each
         for joint, reason, detail in zip(LAYOUT.joints, placed.reasons, placed.details):
             if reason is not None:
-                lost.setdefault(reason, []).append(joint if lost.get(reason) else detail)
+                lost.setdefault(reason, []).append((joint, detail))
         positions = np.where(seen[:, None], placed.positions, np.nan)
         sec, nsec = divmod(stamp_ns, 1_000_000_000)
         stamp = float(sec) + float(nsec) * 1e-9  # as a header stamp is read
         out = _canonical_body(body_id, stamp, target, LAYOUT, positions, None, 0.0,
-                              up_axis_rotation('z'), self.settings.min_valid_joints)
+                              up_axis_rotation(self.up_axis), self.settings.min_valid_joints)
         notes: list[BodyFrame | Rejection] = []
         dropped = isinstance(out, Rejection)
         for reason in (TF_LOOP, TF_MISSING_LINK, TF_STALE):  # the cause, not just the count
             if reason in lost:
-                first, *more = lost[reason]
+                (_, first), *more = lost[reason]  # the first joint's detail, the others named
                 notes.append(Rejection(reason, f'body {body_id!r}: {first}'
-                                       + (f' (and {", ".join(more)})' if more else '')
+                                       + (f' (and {", ".join(j for j, _ in more)})'
+                                          if more else '')
                                        + ('; body dropped' if dropped else '; joints masked')))
         if isinstance(out, BodyFrame):
             out.repaired_joints = 0  # unplaced joints are counted by reason above
@@ -232,12 +234,9 @@ def _pitch(angle: float) -> np.ndarray:
 def _transform(types: MessageFactory, stamp: Stamp, parent: str, child: str,
                rotation: np.ndarray, translation: np.ndarray) -> Any:
     """geometry_msgs/TransformStamped: child's pose in parent."""
-    sec, nsec = split_stamp(stamp)
     q = matrix_quaternion(rotation)
-    header = types.new('std_msgs/msg/Header',
-                       stamp=types.new('builtin_interfaces/msg/Time', sec=sec, nanosec=nsec),
-                       frame_id=parent)
-    return types.new('geometry_msgs/msg/TransformStamped', header=header, child_frame_id=child,
+    return types.new('geometry_msgs/msg/TransformStamped', header=_header(types, stamp, parent),
+                     child_frame_id=child,
                      transform=types.new(
                          'geometry_msgs/msg/Transform',
                          translation=types.new('geometry_msgs/msg/Vector3',
@@ -254,13 +253,9 @@ def camera_transform(types: MessageFactory, stamp: Stamp, world_frame: str) -> A
 
 
 def build_tracked(types: MessageFactory, stamp: Stamp, frame_id: str,
-                  bodies: Sequence[BodyFrame]) -> Any:
+                  body_ids: Sequence[str]) -> Any:
     """hri_msgs/IdsList naming the bodies."""
-    sec, nsec = split_stamp(stamp)
-    header = types.new('std_msgs/msg/Header',
-                       stamp=types.new('builtin_interfaces/msg/Time', sec=sec, nanosec=nsec),
-                       frame_id=frame_id)
-    return types.new(TRACKED_TYPE, header=header, ids=[b.body_id for b in bodies])
+    return types.new(TRACKED_TYPE, header=_header(types, stamp, frame_id), ids=list(body_ids))
 
 
 def build_body_tf(types: MessageFactory, stamp: Stamp, world_frame: str,

@@ -16,7 +16,9 @@ Explanations are decoded as the explainer is configured (`decoding`: under each 
 grammar, or free); `llm_written_share` is the share of published answers the LLM wrote (sampled
 or greedy, not the composer), `llm_own_faithfulness` the share of claims that hold in the LLM's
 own last answers before the composer, and `label_from_text` how often each kind of answer gives
-its label back from its text alone, label words removed (`label_evidence`).
+its label back from its text alone, label words removed (`label_evidence`): the LLM's against
+the composer's window by window (`label_from_text_paired`), and the composer's over twenty
+draws of its words (`label_from_text_composer_draws`), since one draw is one random sample.
 `reading` alone (`modes=("reading",)`) scores only the explainer's reading against the head, a
 prompt read per window instead of generations: minutes instead of half an hour, for comparing
 recipes over seeds.
@@ -47,6 +49,7 @@ from emotion_node.skeleton.dataset import DataRoots
 
 MODES = ("explain_label", "recognise", "tokens_only")
 READING_ONLY = ("reading",)
+COMPOSER_DRAWS = 20  # draws of the composer's words the label read-back is averaged over
 
 
 def _vote(labels: Sequence[Optional[str]]) -> Optional[str]:
@@ -222,9 +225,7 @@ def _report(explainer: Any, table: Any, labels: Sequence[str], batch_size: int,
     node["llm_written_share"] = sum(a.source != "composed" for a in published) / len(table)
     node["llm_own_faithfulness"] = node["llm_alone"]["faithfulness"]
     # What the composer alone would publish for the same windows (its words drawn per window).
-    composed = [compose_answer(h, *split_by_label(h, salient_claims(z)),
-                               np.random.default_rng([seed, k]), r)
-                for k, (h, z, r) in enumerate(zip(head, zs, readings))]
+    composed = _composed(head, zs, readings, seed)
     report["modes"]["composer"] = _score(composed, head, zs, truth, clips, readings)[0]
     hits = recovered_hits(
         {"published": [a.text for a in published], "llm_own": alone, "composer": composed,
@@ -232,6 +233,9 @@ def _report(explainer: Any, table: Any, labels: Sequence[str], batch_size: int,
     report["label_from_text"] = {kind: float(np.mean(h)) for kind, h in hits.items()}
     # The LLM's own against the composer's, window by window (the issue's comparison).
     report["label_from_text_paired"] = paired_recovery(hits, "llm_own", "composer")
+    # The composer's words are one random draw per window: its rate over many draws is what
+    # the LLM's one sample is compared with (a single draw moves by about a point).
+    report["label_from_text_composer_draws"] = _composer_draws(head, zs, readings, seed)
     report.update(_recognition(table, labels, head,
                                np.array([a.reading_probs for a in published]),
                                explainer.config.labels))
@@ -245,6 +249,25 @@ def _report(explainer: Any, table: Any, labels: Sequence[str], batch_size: int,
         decoding=explainer.config.decoding,
         examples=_examples(table, head, answers["explain_label"], zs, examples))
     return report
+
+
+def _composed(head: Sequence[str], zs: np.ndarray, readings: Sequence[Optional[str]],
+              seed: int, draw: int = 0) -> list[str]:
+    """The composer's answers to the windows, words drawn per window (draw 0: the paired one)."""
+    return [compose_answer(h, *split_by_label(h, salient_claims(z)),
+                           np.random.default_rng([seed, k] + ([draw] if draw else [])), r)
+            for k, (h, z, r) in enumerate(zip(head, zs, readings))]
+
+
+def _composer_draws(head: Sequence[str], zs: np.ndarray, readings: Sequence[Optional[str]],
+                    seed: int, draws: int = COMPOSER_DRAWS) -> dict[str, Any]:
+    """The label read back from the composer's text over `draws` independent draws of its
+    words (the first is the paired one): mean, lowest and highest share."""
+    rates = [float(np.mean(recovered_hits({"composer": _composed(head, zs, readings, seed, d)},
+                                          head)["composer"]))
+             for d in range(draws)]
+    return {"draws": draws, "mean": float(np.mean(rates)), "min": min(rates),
+            "max": max(rates)}
 
 
 def _clip_accuracy(probs: np.ndarray, names: Sequence[str], truth: np.ndarray,

@@ -5,8 +5,10 @@ builds every answer the composer (`wording.compose_answer`) could write, with ea
 composer's choices widened to every option that stays true: the order of the reasons (every cue
 the hint lists as fitting the label, one or two, as the composer gives them), their phrasings,
 every span under which a claim holds (`explanations.claim_holds`), the openers and connectives,
-which measured contrary cue is named (always marked as contrary), and the general statement's
-frame and predicate (one naming a cue given as a reason where the emotion has one). A claim the
+which measured contrary cue is named (always marked as contrary; for a neutral label with two or
+fewer, "nothing else stands out" is said, as the composer says it: that is a neutral answer's
+evidence), and the general statement's frame and predicate (one naming a cue given as a reason
+where the emotion has one). A claim the
 measurement does not support, a fitting cue given as contrary, a label word other than the
 published one, or a second reading other than the explainer's cannot be spelt. The LLM chooses
 among the options with its own probabilities (sampled or greedy); `AnswerConstraint` enforces
@@ -228,8 +230,9 @@ def answer_language(style: str, z: np.ndarray, reading: Optional[str] = None) ->
             if _rest_usual_holds(stated, zs):  # the composer's frame when two or fewer
                 branches.append(seq(_frames(CONTRARY_NEUTRAL_REST, clauses, noun), " ",
                                     _general(style, GENERAL_PARTLY)))
-            branches.append(seq(_frames(CONTRARY_NEUTRAL, clauses, noun), " ",
-                                _general(style, GENERAL_NOT_HERE)))
+            if len(against) > 2:  # with two or fewer, saying the rest is usual is the evidence
+                branches.append(seq(_frames(CONTRARY_NEUTRAL, clauses, noun), " ",
+                                    _general(style, GENERAL_NOT_HERE)))
     else:
         if fits:
             given = _claims(fits, zs)

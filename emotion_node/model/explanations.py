@@ -99,7 +99,7 @@ _FILLER = frozenset(
     "the person this they their his her its he she is are and also while keeps holds moves "
     "a an with in although though which does not fit rest one cue cues point points other way "
     "runs against some above all most clearly mainly apart from how that fits it movement "
-    "measured show shows".split())
+    "measured show shows chiefly particular only same".split())
 NO_CUE_SENTENCE = NO_CUE_SENTENCES[0]
 
 

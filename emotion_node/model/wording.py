@@ -57,38 +57,53 @@ PERSON = "the person "
 CUE_WORDINGS: dict[tuple[str, int], tuple[str, ...]] = {
     ("speed", 1): ("the body moves faster than usual", "the body travels faster than usual",
                    "moves the whole body faster than usual",
-                   "the pace of the body is quicker than usual"),
+                   "the pace of the body is quicker than usual",
+                   "moves at a brisker pace than usual", "gets around faster than usual"),
     ("speed", -1): ("the body moves more slowly than usual",
                     "the body travels more slowly than usual",
                     "moves the whole body more slowly than usual",
-                    "the pace of the body is slower than usual"),
+                    "the pace of the body is slower than usual",
+                    "moves at a gentler pace than usual", "gets around more slowly than usual"),
     ("arm_swing", 1): ("swings the arms widely", "the arms swing widely",
                        "the arms move through wide arcs",
-                       "the hands travel far from their resting place"),
+                       "the hands travel far from their resting place",
+                       "the arms swing in large arcs", "swings the arms far forward and back"),
     ("arm_swing", -1): ("keeps the arms still", "the arms hardly swing", "the arms stay still",
-                        "the hands stay close to their resting place"),
+                        "the hands stay close to their resting place",
+                        "lets the arms hang without swinging", "the arms barely move"),
     ("head_pitch", 1): ("keeps the head lowered", "the head hangs forward", "the head is bowed",
-                        "keeps the chin down"),
+                        "keeps the chin down",
+                        "the head tips downward", "holds the head low"),
     ("head_pitch", -1): ("holds the head up", "the head is held high", "keeps the chin up",
-                         "the head stays raised"),
+                         "the head stays raised",
+                        "the chin is lifted", "carries the head high"),
     ("expansion", 1): ("holds the arms away from the body",
                        "the elbows and hands stay away from the torso",
-                       "the arms spread out from the body", "takes up space with the arms"),
+                       "the arms spread out from the body", "takes up space with the arms",
+                       "the arms reach out wide", "keeps the elbows out from the sides"),
     ("expansion", -1): ("keeps the arms close to the body", "the elbows stay tucked in",
-                        "the arms stay close to the torso", "holds the arms in"),
+                        "the arms stay close to the torso", "holds the arms in",
+                        "keeps the elbows at the sides", "the arms stay drawn in"),
     ("jerkiness", 1): ("moves the hands in abrupt, jerky bursts",
                        "the hands move in abrupt, jerky bursts", "the hands jerk abruptly",
-                       "the wrists change direction abruptly"),
+                       "the wrists change direction abruptly",
+                       "the hands start and stop sharply", "moves the hands in sudden jolts"),
     ("jerkiness", -1): ("moves the hands smoothly", "the hands move smoothly",
-                        "the hand movements are smooth and even", "the wrists glide smoothly"),
+                        "the hand movements are smooth and even", "the wrists glide smoothly",
+                        "the hands move fluidly", "moves the wrists in fluid, even paths"),
     ("bounce", 1): ("the hips bounce up and down", "the body bobs up and down",
-                    "the pelvis rises and falls strongly", "bobs up and down at the hips"),
+                    "the pelvis rises and falls strongly", "bobs up and down at the hips",
+                    "the hips go up and down strongly",
+                    "there is a strong up-and-down motion in the hips"),
     ("bounce", -1): ("the hips barely rise and fall", "keeps the hips level",
-                     "the body stays level", "there is little up-and-down movement in the hips"),
+                     "the body stays level", "there is little up-and-down movement in the hips",
+                     "the hips hardly go up and down", "the pelvis stays level"),
     ("tempo", 1): ("moves the hips in a quick rhythm", "the hips move to a quick beat",
-                   "the rhythm of the body is quick"),
+                   "the rhythm of the body is quick",
+                   "moves to a quick beat", "the hips keep a brisk rhythm"),
     ("tempo", -1): ("moves the hips in a slow rhythm", "the hips move to a slow beat",
-                    "the rhythm of the body is slow"),
+                    "the rhythm of the body is slow",
+                    "moves to a slow beat", "the hips keep an unhurried rhythm"),
 }
 assert set(CUE_WORDINGS) == {(c, d) for c in CUE_NAMES for d in (1, -1)}
 # The first answer template's fixed phrases (the plain template baseline; the parser knows them).
@@ -116,30 +131,38 @@ HINT_WORDS: dict[tuple[str, int], str] = {
 SPAN_HINTS = {"window": "", "throughout": "throughout", "first_half": "at first",
               "second_half": "at the end"}
 SPAN_WORDS: dict[str, tuple[str, ...]] = {
-    "window": ("", "", "over this stretch", "in this window"),
-    "throughout": ("throughout", "the whole time", "from start to end", "all along"),
-    "first_half": ("at first", "early on", "in the first half"),
-    "second_half": ("towards the end", "later on", "in the second half"),
+    "window": ("", "", "over this stretch", "in this window", "during this stretch",
+               "in these seconds"),
+    "throughout": ("throughout", "the whole time", "from start to end", "all along",
+                   "from beginning to end", "for the whole stretch"),
+    "first_half": ("at first", "early on", "in the first half", "at the start",
+                   "in the early part"),
+    "second_half": ("towards the end", "later on", "in the second half", "near the end",
+                    "in the later part"),
 }
 
 # Sentences that are claims of their own (the checker verifies each).
 NO_CUE_SENTENCES = ("No movement cue stands out from the usual.",
                     "Nothing in the movement stands out from the usual.",
-                    "The movement stays close to the usual.")
+                    "The movement stays close to the usual.",
+                    "None of the measured cues departs from the usual.")
 NO_CUE_SENTENCE = NO_CUE_SENTENCES[0]
 LITTLE_OF = ("The movement shows little of {noun}.", "Little in the movement points to {noun}.",
              "The measured cues show little of {noun}.")
-REASON_OPENERS = ("", "", "Above all, ", "Most clearly, ", "Mainly, ")
+REASON_OPENERS = ("", "", "Above all, ", "Most clearly, ", "Mainly, ", "Chiefly, ",
+                  "In particular, ")
 # Contrary sentences: `{c}` is the contrary claims as clauses.
 CONTRARY_WITH_REASONS = ("Although {c}, the rest fits.", "{C}, though, which does not fit.",
-                         "One cue points the other way: {c}.")
+                         "One cue points the other way: {c}.",
+                         "Only one cue runs against it: {c}.")
 CONTRARY_ALONE = ("{C}, which runs against {noun}.", "One cue points the other way: {c}.",
-                  "{C}, which does not fit {noun}.")
+                  "{C}, which does not fit {noun}.", "{C}, and that does not fit {noun}.")
 CONTRARY_NEUTRAL_REST = ("Although {c}, nothing else stands out from the usual.",
                          "Apart from how {c}, nothing else stands out from the usual.")
 CONTRARY_NEUTRAL = ("{C}, which runs against {noun}.", "{C}, which does not fit {noun}.")
 ALTERNATIVES = ("The movement could also be read as {word}.", "It could also be read as {word}.",
-                "Another reading of this movement would be {word}.")
+                "Another reading of this movement would be {word}.",
+                "The same movement might also be read as {word}.")
 
 # General statements: predicates per emotion with the (cue, direction) each one mentions (all
 # within the emotion's signature), and frames that say how this movement relates to them.
@@ -178,13 +201,16 @@ GENERAL: dict[str, tuple[tuple[str, tuple[tuple[str, int], ...]], ...]] = {
 assert all(relation(s, c, d) == SUPPORTS for s, preds in GENERAL.items() if s != "normal"
            for _, mentions in preds for c, d in mentions)
 GENERAL_PLAIN = ("{Noun} often shows as {p}.", "{Noun} usually shows as {p}.",
-                 "{Noun} typically comes with {p}.")
+                 "{Noun} typically comes with {p}.", "{Noun} tends to show as {p}.")
 GENERAL_FIT = ("This fits {noun}, which often shows as {p}.",
-               "That matches {noun}, which usually shows as {p}.")
+               "That matches {noun}, which usually shows as {p}.",
+               "This fits {noun}, which typically comes with {p}.")
 GENERAL_PARTLY = ("{Noun} typically comes with {p}, which this movement only partly shows.",
-                  "{Noun} usually shows as {p}; this movement shows only part of that.")
+                  "{Noun} usually shows as {p}; this movement shows only part of that.",
+                  "{Noun} often shows as {p}, but this movement shows only some of it.")
 GENERAL_NOT_HERE = ("{Noun} usually shows as {p}, but that is not what this movement shows.",
-                    "{Noun} typically comes with {p}, but this movement shows little of that.")
+                    "{Noun} typically comes with {p}, but this movement shows little of that.",
+                    "{Noun} tends to show as {p}, which is not what this movement shows.")
 
 
 def _cap(text: str) -> str:

@@ -68,6 +68,10 @@ def test_under_the_grammar_the_llm_writes_every_published_answer(tiny_llm):
     assert (paired["llm_own_only"] - paired["composer_only"]) / report["windows"] == \
         pytest.approx(shares["llm_own"] - shares["composer"])
     assert 0.0 <= paired["p_exact_mcnemar"] <= 1.0
+    draws = report["label_from_text_composer_draws"]  # the paired draw is the first of them
+    assert draws["draws"] == 20
+    assert draws["min"] <= shares["composer"] <= draws["max"]
+    assert draws["min"] <= draws["mean"] <= draws["max"]
     assert report["modes"]["composer"]["faithfulness"] == 1.0
 
 

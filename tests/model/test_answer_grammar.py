@@ -128,3 +128,24 @@ def test_the_general_statement_generalises_a_reason_where_it_can():
             "sad", *split_by_label("sad", salient_claims(z)), np.random.default_rng(s))
             for s in range(20)]:
         assert "head" in text.split(". ")[-1], text
+
+
+def test_a_neutral_answer_says_the_rest_is_usual_where_it_is():
+    """One or two departures: a neutral answer must say nothing else stands out (its
+    evidence), as the composer does; with three, the frame without it stays open."""
+    z = np.zeros(len(CUE_NAMES))
+    z[CUE_NAMES.index("arm_swing")] = 2.0
+    swing = "the person swings the arms widely"
+    rest = (f"Emotion: neutral. Although {swing}, nothing else stands out from the usual. A "
+            "neutral mood usually shows as relaxed, even movement; this movement shows only "
+            "part of that.")
+    without = (f"Emotion: neutral. {swing[0].upper()}{swing[1:]}, which runs against a neutral "
+               "mood. A neutral mood usually shows as relaxed, even movement, but that is not "
+               "what this movement shows.")
+    assert _allows("normal", z, rest) and not _allows("normal", z, without)
+    z[CUE_NAMES.index("tempo")] = 1.9
+    z[CUE_NAMES.index("bounce")] = 1.8
+    three = (f"Emotion: neutral. {swing[0].upper()}{swing[1:]} and moves the hips in a quick "
+             "rhythm, which runs against a neutral mood. A neutral mood usually shows as "
+             "relaxed, even movement, but that is not what this movement shows.")
+    assert _allows("normal", z, three)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from functools import partial
+from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
 from emotion_node.ros import demo

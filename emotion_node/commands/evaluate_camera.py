@@ -32,9 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Measure the noise, run the study per dataset, print the tables."""
+    from emotion_node.camera.annotations import annotations_of
     from emotion_node.camera.video import sample_video
     video = args.video or sample_video()
-    from emotion_node.camera.annotations import annotations_of
     annotations = annotations_of(video)
     for path in (video, annotations):
         if not path.is_file():

@@ -235,7 +235,8 @@ def _report(explainer: Any, table: Any, labels: Sequence[str], batch_size: int,
     report["label_from_text_paired"] = paired_recovery(hits, "llm_own", "composer")
     # The composer's words are one random draw per window: its rate over many draws is what
     # the LLM's one sample is compared with (a single draw moves by about a point).
-    report["label_from_text_composer_draws"] = _composer_draws(head, zs, readings, seed)
+    report["label_from_text_composer_draws"] = _composer_draws(head, zs, readings, seed,
+                                                               hits["composer"])
     report.update(_recognition(table, labels, head,
                                np.array([a.reading_probs for a in published]),
                                explainer.config.labels))
@@ -260,12 +261,13 @@ def _composed(head: Sequence[str], zs: np.ndarray, readings: Sequence[Optional[s
 
 
 def _composer_draws(head: Sequence[str], zs: np.ndarray, readings: Sequence[Optional[str]],
-                    seed: int, draws: int = COMPOSER_DRAWS) -> dict[str, Any]:
+                    seed: int, paired_hits: Sequence[bool],
+                    draws: int = COMPOSER_DRAWS) -> dict[str, Any]:
     """The label read back from the composer's text over `draws` independent draws of its
-    words (the first is the paired one): mean, lowest and highest share."""
-    rates = [float(np.mean(recovered_hits({"composer": _composed(head, zs, readings, seed, d)},
-                                          head)["composer"]))
-             for d in range(draws)]
+    words, the first the paired one (whose hits are given): mean, lowest and highest share."""
+    later = [recovered_hits({"composer": _composed(head, zs, readings, seed, d)},
+                            head)["composer"] for d in range(1, draws)]
+    rates = [float(np.mean(hits)) for hits in [paired_hits, *later]]
     return {"draws": draws, "mean": float(np.mean(rates)), "min": min(rates),
             "max": max(rates)}
 

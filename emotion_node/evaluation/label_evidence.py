@@ -78,16 +78,9 @@ def recovered_hits(answers: Mapping[str, Sequence[str]], labels: Sequence[str]
     return out
 
 
-def recovery(answers: Mapping[str, Sequence[str]], labels: Sequence[str]) -> dict[str, float]:
-    """Per kind of answer, the share whose label is recovered from the text alone."""
-    return {kind: float(np.mean(hits)) if hits else 0.0
-            for kind, hits in recovered_hits(answers, labels).items()}
-
-
 def paired_recovery(hits: Mapping[str, Sequence[bool]], a: str, b: str) -> dict[str, float]:
     """Two kinds of answer to the same windows compared pair by pair: the windows only `a`'s
     text gives the label back, only `b`'s, and the exact McNemar p of the difference."""
     from emotion_node.evaluation.loco_report import mcnemar
     only_a, only_b, p = mcnemar(list(hits[a]), list(hits[b]))
     return {f"{a}_only": only_a, f"{b}_only": only_b, "p_exact_mcnemar": p}
-

@@ -76,7 +76,7 @@ CUE_WORDINGS: dict[tuple[str, int], tuple[str, ...]] = {
                         "the head tips downward", "holds the head low"),
     ("head_pitch", -1): ("holds the head up", "the head is held high", "keeps the chin up",
                          "the head stays raised",
-                        "the chin is lifted", "carries the head high"),
+                         "the chin is lifted", "carries the head high"),
     ("expansion", 1): ("holds the arms away from the body",
                        "the elbows and hands stay away from the torso",
                        "the arms spread out from the body", "takes up space with the arms",

@@ -11,21 +11,17 @@ from emotion_node.camera.video import sample_video
 DATA = Path(__file__).resolve().parents[1] / 'data' / 'video'
 
 
-def video_file() -> Path:
-    """The video: $EMOTION_NODE_TEST_VIDEO, else the committed copy."""
-    return sample_video()
-
-
 @pytest.fixture(scope='session')
 def intervals():
-    """The video's hand annotations: who is fully in view when, and when nobody is."""
+    """The video's hand annotations: who is fully in view when, and when nobody is (the
+    committed ones, which hold for a copy of the video placed elsewhere too)."""
     from emotion_node.camera.annotations import annotations_of, read_intervals
     return read_intervals(annotations_of(DATA / 'one-by-one-person-detection.mp4'))
 
 
 @pytest.fixture(scope='session')
 def video_path() -> Path:
-    path = video_file()
+    path = sample_video()  # $EMOTION_NODE_TEST_VIDEO, else the committed copy
     if not path.is_file():
         pytest.skip(f'test video absent: {path} (tests/data/video/README.md)')
     pytest.importorskip('cv2')

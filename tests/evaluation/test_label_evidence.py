@@ -1,8 +1,9 @@
 """The label read back from an explanation's text alone (label words removed)."""
+import numpy as np
 import pytest
 
 from emotion_node.evaluation.label_evidence import (
-    paired_recovery, recovered_labels, recovery, signature_texts, without_label_words)
+    paired_recovery, recovered_hits, recovered_labels, signature_texts, without_label_words)
 from emotion_node.model.labels import EMOTION_STYLES
 
 
@@ -29,12 +30,12 @@ def test_a_text_that_names_its_cues_reads_as_its_label():
     texts = signature_texts()
     found = recovered_labels([f"Emotion: x. {t}" for t in texts.values()])
     assert found == list(texts)
-    got = recovery({"good": [f"Emotion: sad. {texts['sad']}", f"Emotion: proud. "
-                             f"{texts['proud']}"],
-                    "bare": ["Emotion: sad.", "Emotion: proud."]}, ["sad", "proud"])
-    assert got["good"] == 1.0 and got["bare"] < 1.0
+    got = recovered_hits({"good": [f"Emotion: sad. {texts['sad']}", f"Emotion: proud. "
+                                   f"{texts['proud']}"],
+                          "bare": ["Emotion: sad.", "Emotion: proud."]}, ["sad", "proud"])
+    assert np.mean(got["good"]) == 1.0 and np.mean(got["bare"]) < 1.0
     with pytest.raises(ValueError, match="2 answers for 1 labels"):
-        recovery({"x": ["a", "b"]}, ["sad"])
+        recovered_hits({"x": ["a", "b"]}, ["sad"])
 
 
 def test_two_kinds_of_answer_are_compared_window_by_window():

@@ -7,10 +7,10 @@ the hint lists as fitting the label, one or two, as the composer gives them), th
 every span under which a claim holds (`explanations.claim_holds`), the openers and connectives,
 which measured contrary cue is named (always marked as contrary; for a neutral label with two
 departures or fewer, "nothing else stands out" is said, as the composer says it: that is a
-neutral answer's evidence), and the general statement's frame and predicate (one naming a cue given as a reason
-where the emotion has one). A claim the
-measurement does not support, a fitting cue given as contrary, a label word other than the
-published one, or a second reading other than the explainer's cannot be spelt. The LLM chooses
+neutral answer's evidence), and the general statement's frame and predicate (one naming a cue
+given as a reason where the emotion has one). A claim the measurement does not support, a
+fitting cue given as contrary, a label word other than the published one, or a second reading
+other than the explainer's cannot be spelt. The LLM chooses
 among the options with its own probabilities (sampled or greedy); `AnswerConstraint` enforces
 the grammar at every generation step through llguidance.
 
